@@ -1,0 +1,106 @@
+"""The one place reductions happen.
+
+Every functional builds its unreduced loss and returns
+``reduce_loss(loss, reduction, ...)``. Rules (DESIGN §3):
+
+* ``"none"`` returns the unreduced tensor (with ``mask``, masked entries are 0).
+* ``"sum"`` is the plain sum (of ``weight * loss`` when weighted).
+* ``"mean"`` is the plain mean, or with ``weight`` / ``mask`` the weighted mean
+  ``Σ w·l / Σ w`` over the entries that count — torch's semantics for class
+  weights and ``ignore_index``.
+* ``"batchmean"`` (KL-type losses) is the sum divided by the batch size.
+* When nothing counts (an empty batch, every target ignored, all weights zero)
+  the mean is **0, not NaN**, and it stays on the autograd graph, so
+  ``backward()`` runs and yields zero gradients.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .validation import check_broadcastable_to
+
+__all__ = ["reduce_loss", "zero_loss", "safe_divide", "fused_or_reduce"]
+
+
+def zero_loss(loss: torch.Tensor) -> torch.Tensor:
+    """A scalar 0 that is still connected to ``loss``'s graph."""
+    return loss.sum() * 0.0
+
+
+def safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """``numerator / denominator``, and 0 where the denominator is 0.
+
+    Used for means over "what counts": a zero denominator means nothing
+    counted, so the numerator is a sum of zeros. Dividing by 1 there (instead
+    of masking a 0/0 afterwards) keeps the gradient finite.
+    """
+    denominator = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+    return numerator / denominator
+
+
+def reduce_loss(
+    loss: torch.Tensor,
+    reduction: str = "mean",
+    *,
+    weight: Optional[torch.Tensor] = None,
+    mask: Optional[torch.Tensor] = None,
+    batch_size: Optional[int] = None,
+    fn: str = "reduce_loss",
+) -> torch.Tensor:
+    """Reduce an unreduced loss tensor.
+
+    Args:
+        loss: the unreduced loss, any shape.
+        reduction: ``"mean"``, ``"sum"``, ``"none"`` or ``"batchmean"``.
+        weight: optional weights broadcastable to ``loss`` (per-element sample
+            weights, or per-sample class weights ``w[y_i]``); ``"mean"`` becomes
+            ``Σ w·l / Σ w``.
+        mask: optional boolean tensor of ``loss``'s shape; False entries do not
+            count (their loss is replaced by 0 — so NaN there does not leak).
+        batch_size: divisor for ``"batchmean"`` (default ``loss.shape[0]``).
+        fn: the calling function's name, for error messages.
+
+    Returns:
+        The reduced loss (a scalar), or ``loss`` itself for ``"none"``.
+    """
+    if weight is not None:
+        check_broadcastable_to(fn, "sample_weight", weight, loss.shape)
+    if mask is not None:
+        loss = torch.where(mask, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
+    if weight is not None:
+        weight = weight.to(loss.dtype)
+        if mask is not None:
+            weight = weight * mask
+        loss = loss * weight
+
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "batchmean":
+        n = batch_size if batch_size is not None else (loss.shape[0] if loss.dim() > 0 else 1)
+        return loss.sum() / n if n > 0 else zero_loss(loss)
+    if reduction == "mean":
+        if weight is not None:
+            denominator = torch.broadcast_to(weight, loss.shape).sum()
+            return safe_divide(loss.sum(), denominator)
+        if mask is not None:
+            return safe_divide(loss.sum(), mask.sum().to(loss.dtype))
+        if loss.numel() == 0:
+            return zero_loss(loss)
+        return loss.mean()
+    raise ValueError(f"{fn}: invalid reduction {reduction!r}; expected one of 'mean', 'sum', 'none'")
+
+
+def fused_or_reduce(torch_fn, input, target, reduction, *, sample_weight=None, fn, **kwargs):
+    """Call torch's fused loss with its own reduction where that is exact.
+
+    torch's kernels reduce in the same pass, so the common case costs nothing
+    over ``torch.nn.functional``. Sample weights, and ``"mean"`` of an empty
+    input (NaN in torch, 0 in losskit), go through :func:`reduce_loss`.
+    """
+    if sample_weight is None and (reduction != "mean" or input.numel() > 0):
+        return torch_fn(input, target, reduction=reduction, **kwargs)
+    return reduce_loss(torch_fn(input, target, reduction="none", **kwargs), reduction, weight=sample_weight, fn=fn)

@@ -1,0 +1,237 @@
+"""Input checks, in one place, with one message form.
+
+Every message names the function, the argument, what was expected and what
+was received: ``"mse_loss: target must have the input's shape (4, 1); got (4,)"``.
+
+Checks that only look at shapes, dtypes and Python values always run. Checks
+that must read tensor *data* (class ranges, negative variances) run on CPU
+always; on an accelerator they cost a device sync, so they run unless
+:func:`set_validation` switched them off. While ``torch.compile`` traces, data
+checks are skipped (they would break the graph).
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Iterable, Optional, Sequence
+
+import torch
+
+__all__ = [
+    "set_validation",
+    "validation_enabled",
+    "data_checks_active",
+    "check_reduction",
+    "check_floating",
+    "check_same_shape",
+    "check_broadcastable_to",
+    "check_number",
+    "check_class_weight",
+    "check_class_target",
+    "check_probability_target",
+    "compute_dtype",
+    "to_compute",
+    "fmt_shape",
+    "prepare_pair",
+]
+
+_VALIDATION = True
+
+BASE_REDUCTIONS = ("mean", "sum", "none")
+
+
+def set_validation(enabled: bool) -> None:
+    """Switch data-dependent input checks on accelerators on or off.
+
+    On CPU the checks always run (they are cheap there). On CUDA and other
+    accelerators each data check costs a host-device synchronisation; switch
+    them off in a tuned training loop once the data pipeline is trusted.
+    """
+    global _VALIDATION
+    _VALIDATION = bool(enabled)
+
+
+def validation_enabled() -> bool:
+    """Whether data-dependent checks run on accelerators (see :func:`set_validation`)."""
+    return _VALIDATION
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and hasattr(compiler, "is_compiling"):
+        return compiler.is_compiling()
+    return False  # pragma: no cover - very old torch
+
+
+def data_checks_active(tensor: torch.Tensor) -> bool:
+    """True when a check that reads ``tensor``'s values should run now."""
+    if _is_compiling():
+        return False
+    return tensor.device.type == "cpu" or _VALIDATION
+
+
+def fmt_shape(shape: Iterable[int]) -> str:
+    shape = tuple(int(s) for s in shape)
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_reduction(fn: str, reduction: str, allowed: Sequence[str] = BASE_REDUCTIONS) -> None:
+    if not isinstance(reduction, str) or reduction not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{fn}: invalid reduction {reduction!r}; expected one of {choices}")
+
+
+def check_floating(fn: str, name: str, tensor: object) -> None:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{fn}: {name} must be a torch.Tensor; got {type(tensor).__name__}")
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{fn}: {name} must be a floating-point tensor; got {str(tensor.dtype).replace('torch.', '')}"
+            f" — convert it with {name}.float()"
+        )
+
+
+def check_same_shape(
+    fn: str, input: torch.Tensor, target: torch.Tensor, *, input_name: str = "input", target_name: str = "target"
+) -> None:
+    """Reject any shape mismatch: losskit never broadcasts input against target silently."""
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{fn}: {target_name} must have the {input_name}'s shape {fmt_shape(input.shape)}; "
+            f"got {fmt_shape(target.shape)} (losskit does not broadcast {input_name} against {target_name})"
+        )
+
+
+def check_broadcastable_to(fn: str, name: str, tensor: Optional[torch.Tensor], shape: torch.Size) -> None:
+    """``tensor`` must broadcast to ``shape`` without changing it."""
+    if tensor is None:
+        return
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{fn}: {name} must be a torch.Tensor or None; got {type(tensor).__name__}")
+    try:
+        out = torch.broadcast_shapes(tensor.shape, shape)
+    except RuntimeError:
+        out = None
+    if out != torch.Size(shape):
+        raise ValueError(
+            f"{fn}: {name} must broadcast to the unreduced loss shape {fmt_shape(shape)}; "
+            f"got {fmt_shape(tensor.shape)}"
+        )
+
+
+def check_number(
+    fn: str,
+    name: str,
+    value: object,
+    *,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> None:
+    """A real scalar hyperparameter inside an interval, e.g. ``delta > 0``."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(float(value)):
+        raise TypeError(f"{fn}: {name} must be a real number; got {value!r}")
+    v = float(value)
+    bad_low = low is not None and (v <= low if low_open else v < low)
+    bad_high = high is not None and (v >= high if high_open else v > high)
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (")" if high_open or high is None else "]")
+        raise ValueError(f"{fn}: {name} must be in {interval}; got {value!r}")
+
+
+def check_class_weight(fn: str, weight: Optional[torch.Tensor], num_classes: Optional[int], name: str = "weight") -> None:
+    """A per-class weight: a floating 1-D tensor of length C."""
+    if weight is None:
+        return
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{fn}: {name} must be a 1-D torch.Tensor of per-class weights; got {type(weight).__name__}")
+    if weight.dim() != 1:
+        raise ValueError(f"{fn}: {name} must be a 1-D tensor of per-class weights; got shape {fmt_shape(weight.shape)}")
+    if num_classes is not None and weight.numel() != num_classes:
+        raise ValueError(f"{fn}: {name} must have one entry per class ({num_classes}); got {weight.numel()}")
+    if not weight.is_floating_point():
+        raise TypeError(f"{fn}: {name} must be a floating tensor; got {str(weight.dtype).replace('torch.', '')}")
+
+
+def check_class_target(
+    fn: str,
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    ignore_index: Optional[int] = None,
+    class_dim: int = 1,
+) -> None:
+    """Class-index targets for ``input`` of shape (C,), (N, C) or (N, C, d1, ...).
+
+    The shape must be the input's shape without the class dimension and the
+    dtype an integer. Out-of-range values raise (see :func:`data_checks_active`).
+    """
+    if target.is_floating_point() or target.dtype == torch.bool or target.is_complex():
+        raise TypeError(
+            f"{fn}: class-index targets must be an integer tensor; got {str(target.dtype).replace('torch.', '')} "
+            f"of shape {fmt_shape(target.shape)} — pass target.long(), or for probability targets "
+            f"pass a floating tensor of the input's shape {fmt_shape(input.shape)}"
+        )
+    cdim = 0 if input.dim() == 1 else class_dim
+    expected = input.shape[:cdim] + input.shape[cdim + 1 :]
+    if target.shape != expected:
+        raise ValueError(
+            f"{fn}: class-index target must have shape {fmt_shape(expected)} for input of shape "
+            f"{fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
+        )
+    if target.numel() == 0 or not data_checks_active(target):
+        return
+    num_classes = input.shape[cdim]
+    valid = target if ignore_index is None else target[target != ignore_index]
+    if valid.numel() == 0:
+        return
+    lo, hi = int(valid.min()), int(valid.max())
+    if lo < 0 or hi >= num_classes:
+        bad = lo if lo < 0 else hi
+        extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}")
+
+
+def check_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) -> None:
+    check_floating(fn, "target", target)
+    check_same_shape(fn, input, target)
+
+
+def compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
+    """float16/bfloat16 compute in float32; otherwise the widest floating dtype given."""
+    dtype = None
+    for t in tensors:
+        if t is None or not t.is_floating_point():
+            continue
+        d = torch.float32 if t.dtype in (torch.float16, torch.bfloat16) else t.dtype
+        dtype = d if dtype is None else torch.promote_types(dtype, d)
+    return torch.float32 if dtype is None else dtype
+
+
+def to_compute(dtype: torch.dtype, *tensors):
+    """Cast tensors to the compute dtype (a no-op, and no copy, when they already have it).
+
+    The cast is differentiable, so gradients reach half-precision inputs in
+    their own dtype.
+    """
+    out = tuple(t if t is None or not isinstance(t, torch.Tensor) or t.dtype == dtype else t.to(dtype) for t in tensors)
+    return out if len(out) > 1 else out[0]
+
+
+def prepare_pair(fn: str, input: torch.Tensor, target: torch.Tensor):
+    """Validate an elementwise (input, target) pair and cast both to the compute dtype.
+
+    Both must be floating tensors of the same shape; half precision computes
+    in float32.
+    """
+    check_floating(fn, "input", input)
+    check_floating(fn, "target", target)
+    check_same_shape(fn, input, target)
+    dtype = compute_dtype(input)
+    return to_compute(dtype, input, target)

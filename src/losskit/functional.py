@@ -1,0 +1,33 @@
+"""Every losskit functional, in one namespace (like ``torch.nn.functional``).
+
+    import losskit.functional as LF
+    LF.huber_loss(pred, target, delta=0.5)
+"""
+from .distribution import gaussian_nll_loss, js_div, kl_div, poisson_nll_loss
+from .regression import (
+    huber_loss,
+    l1_loss,
+    log_cosh_loss,
+    mape_loss,
+    mse_loss,
+    msle_loss,
+    quantile_loss,
+    rmse_loss,
+    smooth_l1_loss,
+)
+
+__all__ = [
+    "l1_loss",
+    "mse_loss",
+    "rmse_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "log_cosh_loss",
+    "mape_loss",
+    "msle_loss",
+    "quantile_loss",
+    "kl_div",
+    "js_div",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+]

@@ -1,0 +1,554 @@
+"""Regression losses: l1, mse, rmse, smooth_l1, huber, log_cosh, mape, msle, quantile.
+
+Every functional takes ``(input, target)`` of the same shape (no silent
+broadcasting), an optional ``sample_weight`` broadcastable to that shape (with
+``"mean"`` it gives the weighted mean ``Σ w·l / Σ w``), and ``reduction`` in
+``"mean"``, ``"sum"``, ``"none"``. ``"none"`` returns the elementwise loss.
+float16/bfloat16 inputs are computed in float32 and the loss is float32.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+
+from ._core.module import Loss
+from ._core.reduction import fused_or_reduce, reduce_loss, safe_divide
+from ._core.registry import register
+from ._core.validation import (
+    check_floating,
+    check_number,
+    check_reduction,
+    compute_dtype,
+    data_checks_active,
+    fmt_shape,
+    prepare_pair,
+    to_compute,
+)
+
+__all__ = [
+    "l1_loss",
+    "mse_loss",
+    "rmse_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "log_cosh_loss",
+    "mape_loss",
+    "msle_loss",
+    "quantile_loss",
+    "L1Loss",
+    "MSELoss",
+    "RMSELoss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "LogCoshLoss",
+    "MAPELoss",
+    "MSLELoss",
+    "QuantileLoss",
+]
+
+_LOG2 = math.log(2.0)
+# Keras's backend epsilon: mape and msle clamp with it so their numbers match Keras.
+_KERAS_EPSILON = 1e-7
+
+
+def _check_quantile(fn: str, quantile) -> None:
+    if isinstance(quantile, torch.Tensor):
+        if quantile.dim() != 1 or quantile.numel() == 0:
+            raise ValueError(f"{fn}: quantile must be a number or a 1-D tensor of quantiles; got shape {fmt_shape(quantile.shape)}")
+        if not quantile.is_floating_point():
+            raise TypeError(f"{fn}: quantile must be a floating tensor; got {quantile.dtype}")
+        if data_checks_active(quantile) and not bool(((quantile > 0) & (quantile < 1)).all()):
+            raise ValueError(f"{fn}: every quantile must be in (0, 1); got {quantile.tolist()}")
+    else:
+        check_number(fn, "quantile", quantile, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# functionals
+# ---------------------------------------------------------------------------------------------
+
+
+def l1_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Mean absolute error, torch's ``l1_loss`` (its fused kernel underneath).
+
+    .. math::
+        \ell_i = |x_i - y_i|
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> l1_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.5, 0.0]))
+        tensor(1.2500)
+
+    Reference:
+        ``torch.nn.functional.l1_loss``; Keras ``mean_absolute_error``.
+    """
+    fn = "l1_loss"
+    check_reduction(fn, reduction)
+    input, target = prepare_pair(fn, input, target)
+    return fused_or_reduce(F.l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
+
+
+def mse_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Mean squared error, torch's ``mse_loss`` (its fused kernel underneath).
+
+    .. math::
+        \ell_i = (x_i - y_i)^2
+
+    Unlike torch, input and target of different shapes raise ``ValueError``
+    (torch warns and broadcasts ``(N, 1)`` against ``(N,)`` to ``(N, N)``).
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> mse_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.5, 0.0]))
+        tensor(2.1250)
+
+    Reference:
+        ``torch.nn.functional.mse_loss``; Keras ``mean_squared_error``.
+    """
+    fn = "mse_loss"
+    check_reduction(fn, reduction)
+    input, target = prepare_pair(fn, input, target)
+    return fused_or_reduce(F.mse_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
+
+
+def rmse_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    eps: float = 0.0,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Root mean squared error: the square root of the pooled squared error.
+
+    .. math::
+        \text{mean: } \sqrt{\tfrac{1}{n}\textstyle\sum_i (x_i - y_i)^2 + \epsilon}, \qquad
+        \text{sum: } \sqrt{\textstyle\sum_i (x_i - y_i)^2 + \epsilon}, \qquad
+        \text{none: } \sqrt{(x_i - y_i)^2 + \epsilon}
+
+    The root is taken *after* pooling, as for Keras's and torchmetrics' RMSE,
+    so unlike the other losses ``mean`` is not the mean of ``none``. With
+    ``sample_weight`` the pooled value is the weighted mean ``Σ w r² / Σ w``.
+    At a pooled value of exactly 0 (with ``eps=0``) the gradient is 0, a
+    subgradient, instead of the 0·∞ = NaN of a plain ``sqrt``; ``eps > 0``
+    smooths the root instead (and biases the value by about ``sqrt(eps)`` near 0).
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        eps: added under the root, ``>= 0``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> rmse_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0]))
+        tensor(1.4142)
+
+    Reference:
+        NumPy ``sqrt(mean((x - y) ** 2))``; Keras ``RootMeanSquaredError`` metric.
+    """
+    fn = "rmse_loss"
+    check_reduction(fn, reduction)
+    check_number(fn, "eps", eps, low=0.0)
+    input, target = prepare_pair(fn, input, target)
+    pooled = reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps
+    # sqrt has an infinite derivative at 0: route exact zeros through a safe branch (gradient 0)
+    is_zero = pooled == 0
+    root = torch.sqrt(torch.where(is_zero, torch.ones_like(pooled), pooled))
+    return torch.where(is_zero, torch.zeros_like(pooled), root)
+
+
+def smooth_l1_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Smooth L1 (torch's ``smooth_l1_loss``): quadratic below ``beta``, linear above.
+
+    .. math::
+        \ell_i = \begin{cases} 0.5 (x_i - y_i)^2 / \beta & |x_i - y_i| < \beta \\
+                               |x_i - y_i| - 0.5 \beta & \text{otherwise} \end{cases}
+
+    ``beta = 0`` is exactly :func:`l1_loss` (with finite gradients).
+    ``smooth_l1 = huber / beta``.
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        beta: the switch point, ``>= 0``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> smooth_l1_loss(torch.tensor([0.0, 3.0]), torch.tensor([0.5, 0.0]))
+        tensor(1.3125)
+
+    Reference:
+        ``torch.nn.functional.smooth_l1_loss``; Girshick, "Fast R-CNN", 2015.
+    """
+    fn = "smooth_l1_loss"
+    check_reduction(fn, reduction)
+    check_number(fn, "beta", beta, low=0.0)
+    input, target = prepare_pair(fn, input, target)
+    return fused_or_reduce(F.smooth_l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, beta=float(beta))
+
+
+def huber_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Huber loss (torch's ``huber_loss``, Keras's ``huber``).
+
+    .. math::
+        \ell_i = \begin{cases} 0.5 (x_i - y_i)^2 & |x_i - y_i| \le \delta \\
+                               \delta (|x_i - y_i| - 0.5 \delta) & \text{otherwise} \end{cases}
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        delta: the switch point, ``> 0``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> huber_loss(torch.tensor([0.0, 3.0]), torch.tensor([0.5, 0.0]))
+        tensor(1.3125)
+
+    Reference:
+        ``torch.nn.functional.huber_loss``; Huber, "Robust Estimation of a
+        Location Parameter", 1964.
+    """
+    fn = "huber_loss"
+    check_reduction(fn, reduction)
+    check_number(fn, "delta", delta, low=0.0, low_open=True)
+    input, target = prepare_pair(fn, input, target)
+    return fused_or_reduce(F.huber_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, delta=float(delta))
+
+
+def log_cosh_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Log-cosh loss, stable for any residual.
+
+    .. math::
+        \ell_i = \log\cosh(r_i) = |r_i| + \operatorname{softplus}(-2|r_i|) - \log 2,
+        \qquad r_i = x_i - y_i
+
+    The right-hand form never overflows (``cosh(1e4)`` does), so at
+    ``|r| = 1e4`` the loss is exactly ``|r| - log 2`` and the gradient ``tanh(r)``.
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> log_cosh_loss(torch.tensor([0.0, 1e4]), torch.tensor([0.0, 0.0]))
+        tensor(4999.6533)
+
+    Reference:
+        Keras ``log_cosh`` (same stable form).
+    """
+    fn = "log_cosh_loss"
+    check_reduction(fn, reduction)
+    input, target = prepare_pair(fn, input, target)
+    r = (input - target).abs()
+    loss = r + F.softplus(-2.0 * r) - _LOG2
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+
+
+def mape_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    eps: float = _KERAS_EPSILON,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Mean absolute percentage error, as Keras computes it.
+
+    .. math::
+        \ell_i = 100 \cdot \frac{|x_i - y_i|}{\max(|y_i|, \epsilon)}
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        eps: floor of the denominator, ``> 0`` (Keras's epsilon, 1e-7).
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar (in percent), or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> mape_loss(torch.tensor([110.0, 50.0]), torch.tensor([100.0, 100.0]))
+        tensor(30.)
+
+    Reference:
+        Keras ``mean_absolute_percentage_error``.
+    """
+    fn = "mape_loss"
+    check_reduction(fn, reduction)
+    check_number(fn, "eps", eps, low=0.0, low_open=True)
+    input, target = prepare_pair(fn, input, target)
+    loss = 100.0 * (input - target).abs() / target.abs().clamp_min(eps)
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+
+
+def msle_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    eps: float = _KERAS_EPSILON,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Mean squared logarithmic error, as Keras computes it.
+
+    .. math::
+        \ell_i = \big(\log(1 + \max(x_i, \epsilon)) - \log(1 + \max(y_i, \epsilon))\big)^2
+
+    Values below ``eps`` (negative ones included) are clamped to ``eps`` as
+    Keras does, so a negative prediction gets no gradient.
+
+    Args:
+        input: predictions, any shape ``(*)``.
+        target: targets, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        eps: the clamp, ``> 0`` (Keras's epsilon, 1e-7).
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> msle_loss(torch.tensor([math.e - 1]), torch.tensor([0.0]))
+        tensor(1.0000)
+
+    Reference:
+        Keras ``mean_squared_logarithmic_error``.
+    """
+    fn = "msle_loss"
+    check_reduction(fn, reduction)
+    check_number(fn, "eps", eps, low=0.0, low_open=True)
+    input, target = prepare_pair(fn, input, target)
+    loss = (torch.log1p(input.clamp_min(eps)) - torch.log1p(target.clamp_min(eps))).square()
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+
+
+def quantile_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    quantile: Union[float, torch.Tensor] = 0.5,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Quantile (pinball) loss.
+
+    .. math::
+        \ell_i = \max\big(\tau\, r_i,\; (\tau - 1)\, r_i\big), \qquad r_i = y_i - x_i
+
+    Under-prediction costs ``tau`` per unit, over-prediction ``1 - tau``; the
+    minimiser is the ``tau``-quantile. ``tau = 0.5`` is half the L1 loss.
+
+    Several quantiles at once: pass ``quantile`` as a 1-D tensor of ``Q``
+    values; then ``input`` has shape ``(*, Q)`` (one prediction per quantile)
+    and ``target`` has shape ``(*)``.
+
+    Args:
+        input: predictions ``(*)``, or ``(*, Q)`` with a tensor ``quantile``.
+        target: targets ``(*)``.
+        quantile: ``tau`` in (0, 1), or a 1-D tensor of them.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to the input's shape.
+
+    Returns:
+        A scalar, or the input's shape with ``reduction="none"``.
+
+    Example:
+        >>> quantile_loss(torch.tensor([0.0, 0.0]), torch.tensor([1.0, -1.0]), quantile=0.9)
+        tensor(0.5000)
+
+    Reference:
+        Koenker & Bassett, "Regression Quantiles", 1978.
+    """
+    fn = "quantile_loss"
+    check_reduction(fn, reduction)
+    _check_quantile(fn, quantile)
+    check_floating(fn, "input", input)
+    check_floating(fn, "target", target)
+    if isinstance(quantile, torch.Tensor):
+        q = quantile.numel()
+        if input.dim() == 0 or input.shape[-1] != q or target.shape != input.shape[:-1]:
+            raise ValueError(
+                f"{fn}: with {q} quantiles, input must have shape (*, {q}) and target (*); "
+                f"got input {fmt_shape(input.shape)} and target {fmt_shape(target.shape)}"
+            )
+        dtype = compute_dtype(input)
+        input, target, tau = to_compute(dtype, input, target.unsqueeze(-1), quantile.to(input.device))
+    else:
+        input, target = prepare_pair(fn, input, target)
+        tau = float(quantile)
+    residual = target - input
+    loss = torch.where(residual >= 0, tau * residual, (tau - 1.0) * residual)
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# modules
+# ---------------------------------------------------------------------------------------------
+
+
+@register("l1", aliases=("mae", "mean_absolute_error"), family="regression")
+class L1Loss(Loss):
+    """Module form of :func:`l1_loss`."""
+
+    functional = staticmethod(l1_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+@register("mse", aliases=("l2", "mean_squared_error"), family="regression")
+class MSELoss(Loss):
+    """Module form of :func:`mse_loss`."""
+
+    functional = staticmethod(mse_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+@register("rmse", aliases=("root_mean_squared_error",), family="regression")
+class RMSELoss(Loss):
+    """Module form of :func:`rmse_loss`."""
+
+    functional = staticmethod(rmse_loss)
+
+    def __init__(self, *, reduction: str = "mean", eps: float = 0.0) -> None:
+        check_number("RMSELoss", "eps", eps, low=0.0)
+        super().__init__(reduction=reduction, eps=eps)
+
+
+@register("smooth_l1", family="regression")
+class SmoothL1Loss(Loss):
+    """Module form of :func:`smooth_l1_loss`."""
+
+    functional = staticmethod(smooth_l1_loss)
+
+    def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
+        check_number("SmoothL1Loss", "beta", beta, low=0.0)
+        super().__init__(reduction=reduction, beta=beta)
+
+
+@register("huber", family="regression")
+class HuberLoss(Loss):
+    """Module form of :func:`huber_loss`."""
+
+    functional = staticmethod(huber_loss)
+
+    def __init__(self, *, reduction: str = "mean", delta: float = 1.0) -> None:
+        check_number("HuberLoss", "delta", delta, low=0.0, low_open=True)
+        super().__init__(reduction=reduction, delta=delta)
+
+
+@register("log_cosh", aliases=("logcosh",), family="regression")
+class LogCoshLoss(Loss):
+    """Module form of :func:`log_cosh_loss`."""
+
+    functional = staticmethod(log_cosh_loss)
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+@register("mape", aliases=("mean_absolute_percentage_error",), family="regression")
+class MAPELoss(Loss):
+    """Module form of :func:`mape_loss`."""
+
+    functional = staticmethod(mape_loss)
+
+    def __init__(self, *, reduction: str = "mean", eps: float = _KERAS_EPSILON) -> None:
+        check_number("MAPELoss", "eps", eps, low=0.0, low_open=True)
+        super().__init__(reduction=reduction, eps=eps)
+
+
+@register("msle", aliases=("mean_squared_logarithmic_error",), family="regression")
+class MSLELoss(Loss):
+    """Module form of :func:`msle_loss`."""
+
+    functional = staticmethod(msle_loss)
+
+    def __init__(self, *, reduction: str = "mean", eps: float = _KERAS_EPSILON) -> None:
+        check_number("MSLELoss", "eps", eps, low=0.0, low_open=True)
+        super().__init__(reduction=reduction, eps=eps)
+
+
+@register("quantile", aliases=("pinball",), family="regression")
+class QuantileLoss(Loss):
+    """Module form of :func:`quantile_loss`; a tensor ``quantile`` is a buffer."""
+
+    functional = staticmethod(quantile_loss)
+    tensor_hparams = ("quantile",)
+
+    def __init__(self, *, quantile: Union[float, torch.Tensor] = 0.5, reduction: str = "mean") -> None:
+        if isinstance(quantile, (list, tuple)):
+            quantile = torch.tensor(quantile, dtype=torch.get_default_dtype())
+        _check_quantile("QuantileLoss", quantile)
+        super().__init__(quantile=quantile, reduction=reduction)
