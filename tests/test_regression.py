@@ -1,0 +1,195 @@
+"""Regression family: torch and Keras parity, the edges the foundation issue names, and properties."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import losskit as lk
+import losskit.functional as LF
+
+from .parity import REDUCTIONS, SHAPES, assert_same_value_and_grad, keras, keras_value
+
+
+def _pair(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    return x, y
+
+
+TORCH_TWINS = [
+    ("l1_loss", {}, {}),
+    ("mse_loss", {}, {}),
+    ("smooth_l1_loss", {"beta": 1.0}, {"beta": 1.0}),
+    ("smooth_l1_loss", {"beta": 0.0}, {"beta": 0.0}),
+    ("smooth_l1_loss", {"beta": 0.3}, {"beta": 0.3}),
+    ("huber_loss", {"delta": 1.0}, {"delta": 1.0}),
+    ("huber_loss", {"delta": 0.4}, {"delta": 0.4}),
+]
+
+
+@pytest.mark.parametrize("name,ours_kw,torch_kw", TORCH_TWINS, ids=lambda v: str(v))
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_torch_parity(name, ours_kw, torch_kw, shape, reduction):
+    x, y = _pair(shape)
+    assert_same_value_and_grad(
+        lambda a, b: getattr(LF, name)(a, b, reduction=reduction, **ours_kw),
+        lambda a, b: getattr(F, name)(a, b, reduction=reduction, **torch_kw),
+        [x, y],
+    )
+
+
+@pytest.mark.parametrize("ours,theirs,kw", [
+    (lk.L1Loss, torch.nn.L1Loss, {}),
+    (lk.MSELoss, torch.nn.MSELoss, {"reduction": "sum"}),
+    (lk.SmoothL1Loss, torch.nn.SmoothL1Loss, {"beta": 0.5}),
+    (lk.HuberLoss, torch.nn.HuberLoss, {"delta": 2.0, "reduction": "none"}),
+])
+def test_modules_equal_torch_modules(ours, theirs, kw):
+    x, y = _pair((6, 3), seed=1)
+    assert_same_value_and_grad(ours(**kw), theirs(**kw), [x, y])
+
+
+def test_mse_refuses_the_classic_broadcast():
+    with pytest.raises(ValueError, match=r"mse_loss: target must have the input's shape \(8, 1\); got \(8,\)"):
+        LF.mse_loss(torch.randn(8, 1), torch.randn(8))
+    with pytest.raises(ValueError, match=r"\(8, 1\).*\(8,\)"):
+        lk.MSELoss()(torch.randn(8, 1), torch.randn(8))
+
+
+@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "rmse_loss", "smooth_l1_loss", "huber_loss",
+                                  "log_cosh_loss", "mape_loss", "msle_loss", "quantile_loss"])
+def test_every_regression_loss_refuses_shape_mismatch(name):
+    with pytest.raises(ValueError, match=r"\(8, 1\).*\(8,\)"):
+        getattr(LF, name)(torch.rand(8, 1) + 0.5, torch.rand(8) + 0.5)
+
+
+def test_log_cosh_exact_at_large_residuals():
+    x = torch.tensor([1e4, -1e4], dtype=torch.float64, requires_grad=True)
+    loss = LF.log_cosh_loss(x, torch.zeros(2, dtype=torch.float64), reduction="none")
+    torch.testing.assert_close(loss, torch.full((2,), 1e4 - math.log(2), dtype=torch.float64), rtol=0, atol=1e-9)
+    loss.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([1.0, -1.0], dtype=torch.float64))
+    x32 = torch.tensor([1e4, -1e4], requires_grad=True)
+    out = LF.log_cosh_loss(x32, torch.zeros(2))
+    out.backward()
+    assert torch.isfinite(out) and torch.isfinite(x32.grad).all()
+
+
+def test_log_cosh_gradient_is_tanh():
+    x = torch.linspace(-30, 30, 61, dtype=torch.float64, requires_grad=True)
+    LF.log_cosh_loss(x, torch.zeros_like(x), reduction="sum").backward()
+    torch.testing.assert_close(x.grad, torch.tanh(x.detach()))
+
+
+def test_rmse_finite_gradient_at_zero_residual():
+    x = torch.zeros(5, requires_grad=True)
+    loss = LF.rmse_loss(x, torch.zeros(5))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.equal(x.grad, torch.zeros(5))
+    x = torch.zeros(5, requires_grad=True)
+    LF.rmse_loss(x, torch.zeros(5), eps=1e-8).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_rmse_is_sqrt_of_mse():
+    x, y = _pair((10, 3))
+    torch.testing.assert_close(LF.rmse_loss(x, y), F.mse_loss(x, y).sqrt())
+    torch.testing.assert_close(LF.rmse_loss(x, y, reduction="sum"), (x - y).norm())
+
+
+def test_smooth_l1_beta_zero_is_l1_with_finite_grads():
+    x, y = _pair((50,), seed=3)
+    with torch.no_grad():
+        x[:5] = y[:5]  # zero residuals too
+    a = LF.smooth_l1_loss(x, y, beta=0.0)
+    a.backward()
+    gx = x.grad.clone()
+    x.grad = None
+    torch.testing.assert_close(a, LF.l1_loss(x, y))
+    assert torch.isfinite(gx).all()
+
+
+def test_quantile_multi_equals_stacked_scalars():
+    x = torch.randn(20, 3, dtype=torch.float64)
+    y = torch.randn(20, dtype=torch.float64)
+    qs = [0.1, 0.5, 0.9]
+    multi = LF.quantile_loss(x, y, quantile=torch.tensor(qs, dtype=torch.float64), reduction="none")
+    for j, q in enumerate(qs):
+        torch.testing.assert_close(multi[:, j], LF.quantile_loss(x[:, j], y, quantile=q, reduction="none"))
+
+
+def test_quantile_half_is_half_l1():
+    x, y = _pair((30,))
+    torch.testing.assert_close(LF.quantile_loss(x, y, quantile=0.5), 0.5 * LF.l1_loss(x, y))
+
+
+def test_sample_weight_is_a_weighted_mean():
+    x, y = _pair((4, 3))
+    w = torch.tensor([[1.0], [0.0], [2.0], [0.5]], dtype=torch.float64)
+    per = (x - y).square()
+    torch.testing.assert_close(LF.mse_loss(x, y, sample_weight=w), (per * w).sum() / (w.expand(4, 3).sum()))
+    torch.testing.assert_close(LF.mse_loss(x, y, sample_weight=torch.zeros(4, 1, dtype=torch.float64)),
+                               torch.tensor(0.0, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"sample_weight must broadcast to the unreduced loss shape \(4, 3\); got \(3, 1\)"):
+        LF.mse_loss(x, y, sample_weight=torch.ones(3, 1))
+
+
+# --- Keras 3 (torch backend) cross-checks: per-sample means over the last axis -----------------------
+
+KERAS_TWINS = [
+    ("mean_squared_error", LF.mse_loss, {}, {}),
+    ("mean_absolute_error", LF.l1_loss, {}, {}),
+    ("mean_absolute_percentage_error", LF.mape_loss, {}, {}),
+    ("mean_squared_logarithmic_error", LF.msle_loss, {}, {}),
+    ("log_cosh", LF.log_cosh_loss, {}, {}),
+    ("huber", LF.huber_loss, {"delta": 0.7}, {"delta": 0.7}),
+]
+
+
+@pytest.mark.parametrize("kname,ours,ours_kw,keras_kw", KERAS_TWINS, ids=lambda v: v if isinstance(v, str) else "")
+def test_keras_parity(kname, ours, ours_kw, keras_kw):
+    k = keras()
+    g = torch.Generator().manual_seed(11)
+    y_true = torch.rand(6, 5, generator=g, dtype=torch.float64) * 4 - 1
+    y_pred = torch.rand(6, 5, generator=g, dtype=torch.float64) * 4 - 1
+    expected = keras_value(getattr(k.losses, kname), y_true, y_pred, **keras_kw)
+    per_sample = ours(y_pred, y_true, reduction="none", **ours_kw).mean(-1)
+    torch.testing.assert_close(per_sample, expected, rtol=1e-5, atol=1e-5)
+
+
+# --- properties ---------------------------------------------------------------------------------------
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, width=64)
+vectors = arrays(np.float64, st.integers(1, 12), elements=finite)
+NONNEG = [LF.l1_loss, LF.mse_loss, LF.rmse_loss, LF.smooth_l1_loss, LF.huber_loss, LF.log_cosh_loss,
+          LF.mape_loss, LF.msle_loss, LF.quantile_loss]
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=vectors, data=st.data())
+def test_properties_nonnegative_zero_at_perfect_symmetric(x, data):
+    y = data.draw(arrays(np.float64, x.shape, elements=finite))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for fn in NONNEG:
+        assert fn(xt, yt, reduction="none").min() >= 0, fn.__name__
+        assert fn(yt, yt).item() == pytest.approx(0.0, abs=1e-12), fn.__name__
+    for fn in (LF.l1_loss, LF.mse_loss, LF.rmse_loss, LF.smooth_l1_loss, LF.huber_loss, LF.log_cosh_loss):
+        torch.testing.assert_close(fn(xt, yt), fn(yt, xt), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=vectors, delta=st.floats(0.05, 5.0))
+def test_property_huber_between_l1_and_l2(x, delta):
+    xt = torch.from_numpy(x)
+    zero = torch.zeros_like(xt)
+    h = LF.huber_loss(xt, zero, delta=delta, reduction="none")
+    assert (h <= 0.5 * xt.square() + 1e-9).all()
+    assert (h <= delta * xt.abs() + 1e-9).all()
+    torch.testing.assert_close(LF.smooth_l1_loss(xt, zero, beta=delta), LF.huber_loss(xt, zero, delta=delta) / delta)
