@@ -424,3 +424,323 @@ ENTRIES += [
 ]
 
 BY_NAME: Dict[str, LossInfo] = {e.name: e for e in ENTRIES}
+
+# ---------------------------------------------------------------------------------------------
+# classification
+# ---------------------------------------------------------------------------------------------
+
+from .reference import classification as ref_cls  # noqa: E402
+
+CLASS_SHAPES = [(5,), (6, 4), (2, 3, 4, 5)]  # (C,), (N, C), (N, C, d1, d2)
+MATRIX_SHAPES = [(5,), (6, 4)]  # losses torch defines on (C,) and (N, C) only
+
+
+def _long(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.long)
+
+
+def _target_shape(shape):
+    return shape[:0] if len(shape) == 1 else shape[:1] + shape[2:]
+
+
+def class_index_samples(
+    hparams: Callable[[np.random.Generator, int], Dict[str, Any]] = lambda rng, c: {},
+    *,
+    shapes=CLASS_SHAPES,
+    weight: bool = True,
+    ignore: bool = True,
+    prob_targets: bool = False,
+    sample_weight: bool = True,
+):
+    """Index-target samples over ``shapes`` with random class weights / ignore_index, plus probability targets."""
+
+    def build(rng: np.random.Generator) -> List[Sample]:
+        out = []
+        for k, shape in enumerate(shapes):
+            c = shape[0 if len(shape) == 1 else 1]
+            x = rng.normal(0, 2, size=shape)
+            y = rng.integers(0, c, size=_target_shape(shape))
+            kw = dict(hparams(rng, c))
+            if weight and k % 2 == 0:
+                kw["weight"] = _t(rng.uniform(0.2, 2.0, size=c))
+            if ignore and len(shape) > 1:
+                ignore_index = int(rng.choice([-100, 1, -1]))
+                kw["ignore_index"] = ignore_index
+                flat = y.reshape(-1)
+                flat[rng.random(flat.size) < 0.25] = ignore_index
+                flat[0] = 0 if ignore_index != 0 else 2  # at least one target counts
+            out.append(Sample((_t(x), _long(y)), kw, (0,), f"index {shape} {sorted(kw)}"))
+        if prob_targets:
+            for shape in shapes[1:]:
+                c = shape[1]
+                out.append(Sample((_t(rng.normal(0, 2, size=shape)), _t(probs(rng, shape))), dict(hparams(rng, c)), (0,), f"probabilities {shape}"))
+        if sample_weight:
+            shape = shapes[1]
+            c = shape[-1] if len(shape) == 2 else shape[1]
+            out.append(
+                Sample((_t(rng.normal(0, 2, size=shape)), _long(rng.integers(0, c, size=shape[:1]))),
+                       {**hparams(rng, c), "sample_weight": _t(rng.uniform(0.1, 2, size=shape[:1]))}, (0,), "sample_weight")
+            )
+        return out
+
+    return build
+
+
+def class_empty() -> Sample:
+    return Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, dtype=torch.long)), {}, (0,))
+
+
+def class_nan_sample() -> Sample:
+    return Sample((torch.randn(3, 4, dtype=torch.float64), torch.tensor([0, 1, 2])), {}, (0,))
+
+
+def class_errors(extra=()) -> Callable[[], List[ErrorCase]]:
+    def build():
+        return [
+            ErrorCase((torch.randn(4, 3), torch.tensor([0.0, 1.0, 2.0, 1.0])), {}, TypeError, r"class-index targets must be an integer tensor; got float32"),
+            ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, 3, 1])), {}, ValueError, r"target contains class 3, outside the valid range \[0, 2\]"),
+            ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, -5, 1])), {}, ValueError, r"class -5, outside the valid range"),
+            ErrorCase((torch.randn(4, 3), torch.tensor([0, 1])), {}, ValueError, r"target must have shape \(4,\)"),
+            ErrorCase((torch.randn(4, 3).int(), torch.tensor([0, 1, 2, 1])), {}, TypeError, r"input must be a floating"),
+            *extra,
+        ]
+
+    return build
+
+
+def weight_error():
+    return ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, 2, 1])), {"weight": torch.ones(2)}, ValueError, r"weight must have one entry per class \(3\); got 2")
+
+
+def saturated_logit_extremes(gammas=(None,), **fixed) -> Callable[[], List[Sample]]:
+    def build():
+        x = torch.tensor([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0], [0.0, 0.0, 0.0], [-1e4, -1e4, 1e4]], dtype=torch.float64)
+        out = []
+        for g in gammas:
+            kw = dict(fixed) if g is None else {**fixed, "gamma": g}
+            for y in (torch.tensor([0, 1, 2, 2]), torch.tensor([2, 0, 1, 0])):  # confident right / confident wrong
+                out.append(Sample((x, y), kw, (0,), f"saturated logits {kw}"))
+        return out
+
+    return build
+
+
+def binary_extremes(targets=(0.0, 1.0), **fixed) -> Callable[[], List[Sample]]:
+    def build():
+        x = torch.tensor([1e4, -1e4, 1e4, -1e4, 0.0], dtype=torch.float64)
+        t = torch.tensor([targets[1], targets[0], targets[0], targets[1], targets[1]], dtype=torch.float64)
+        return [Sample((x, t), fixed, (0,), "saturated logits")]
+
+    return build
+
+
+def binary_samples(target_values, hparams=lambda rng: {}, soft=False):
+    def make_target(rng, shape):
+        if soft:
+            return rng.uniform(0, 1, size=shape)
+        return rng.choice(target_values, size=shape).astype(np.float64)
+
+    return elementwise_samples(normal(2.0), make_target, hparams, grad_args=(0,))
+
+
+def elementwise_class_entry(name, fn, module, reference, target_values=(0.0, 1.0), *, soft=False, hparams=lambda rng: {},
+                            errors=(), extremes=None, **kw) -> LossInfo:
+    return LossInfo(
+        name=name, fn=fn, module=module, reference=reference,
+        samples=binary_samples(target_values, hparams, soft),
+        empty=empty_pair(),
+        errors=lambda: [
+            ErrorCase((torch.randn(4, 1), torch.ones(4)), {}, ValueError, r"\(4, 1\).*\(4,\)"),
+            ErrorCase((torch.randn(3), torch.tensor([1, 0, 1])), {}, TypeError, r"target must be a floating"),
+            *errors,
+        ],
+        extremes=extremes or binary_extremes(target_values),
+        **kw,
+    )
+
+
+def _focal_gamma(rng):
+    return float(rng.choice([0.0, 0.5, 1.0, 2.0, 3.5]))
+
+
+def _bce_hparams(rng):
+    kw = {}
+    if rng.random() < 0.5:
+        kw["label_smoothing"] = float(rng.choice([0.1, 0.3]))
+    return kw
+
+
+def _bce_weighted_samples(rng):
+    return [
+        Sample((_t(rng.normal(size=(6, 4))), _t(rng.uniform(size=(6, 4)))),
+               {"weight": _t(rng.uniform(0.2, 2, size=(6, 1))), "pos_weight": _t(rng.uniform(0.5, 3, size=(4,)))}, (0, 1), "weight + pos_weight"),
+    ]
+
+
+def _bce_prob_samples(rng):
+    out = []
+    for shape in ELEMENTWISE_SHAPES:
+        out.append(Sample((_t(rng.uniform(0.02, 0.98, size=shape)), _t(rng.uniform(size=shape))), {}, (0, 1), f"shape={shape}"))
+    out.append(Sample((_t(rng.uniform(0.02, 0.98, size=(5, 3))), _t(rng.integers(0, 2, size=(5, 3)))), {"weight": _t(rng.uniform(0.5, 2, size=(3,)))}, (0, 1), "weight (C,)"))
+    out.append(Sample((_t(rng.uniform(0.02, 0.98, size=(5, 3))), _t(rng.uniform(size=(5, 3)))), {"sample_weight": _t(rng.uniform(size=(5, 1)))}, (0, 1), "sample_weight"))
+    return out
+
+
+def _multilabel_margin_samples(rng):
+    out = []
+    for shape in MATRIX_SHAPES:
+        c = shape[-1]
+        y = np.full(shape, -1)
+        for row in np.atleast_2d(y) if len(shape) == 2 else [y]:
+            k = rng.integers(1, c)
+            row[:k] = rng.permutation(c)[:k]
+        out.append(Sample((_t(rng.normal(size=shape)), _long(y)), {}, (0,), f"shape={shape}"))
+    return out
+
+
+def _multilabel_soft_samples(rng):
+    return [
+        Sample((_t(rng.normal(size=(6, 4))), _t(rng.integers(0, 2, size=(6, 4)))), {}, (0,), "(N, C)"),
+        Sample((_t(rng.normal(size=(6, 4))), _t(rng.uniform(size=(6, 4)))), {"weight": _t(rng.uniform(0.2, 2, size=4))}, (0,), "weight"),
+        Sample((_t(rng.normal(size=(2, 3, 4))), _t(rng.integers(0, 2, size=(2, 3, 4)))), {}, (0,), "(N, d, C)"),
+    ]
+
+
+def _categorical_hinge_samples(rng):
+    out = class_index_samples(weight=False, ignore=False, prob_targets=False, sample_weight=True)(rng)
+    for shape in CLASS_SHAPES[1:]:
+        c = shape[1]
+        y = rng.integers(0, c, size=_target_shape(shape))
+        onehot = np.moveaxis(np.eye(c)[y], -1, 1)
+        out.append(Sample((_t(rng.normal(size=shape)), _t(onehot)), {}, (0,), f"one-hot {shape}"))
+    return out
+
+
+def _hp(rng_fn):
+    return lambda rng, c: rng_fn(rng)
+
+
+ENTRIES += [
+    LossInfo(
+        name="cross_entropy", fn=LF.cross_entropy, module=lk.CrossEntropyLoss, reference=ref_cls.cross_entropy,
+        samples=class_index_samples(_hp(lambda rng: {"label_smoothing": float(rng.choice([0.0, 0.0, 0.1, 0.4]))}), prob_targets=True),
+        empty=class_empty, nan_sample=class_nan_sample,
+        errors=class_errors([weight_error(), hp_error({"label_smoothing": 1.5}, r"label_smoothing must be in \[0, 1\]", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        extremes=saturated_logit_extremes(), backed_by="torch, keras",
+    ),
+    LossInfo(
+        name="nll", fn=LF.nll_loss, module=lk.NLLLoss, reference=ref_cls.nll,
+        samples=lambda rng: [Sample((torch.log_softmax(s.args[0], 1 if s.args[0].dim() > 1 else 0), s.args[1]), s.kwargs, (0,), s.desc)
+                             for s in class_index_samples(sample_weight=False)(rng)],
+        empty=class_empty, nan_sample=class_nan_sample, errors=class_errors([weight_error()]),
+        extremes=lambda: [Sample((torch.log_softmax(s.args[0], 1), s.args[1]), s.kwargs, (0,), s.desc) for s in saturated_logit_extremes()()],
+        backed_by="torch",
+    ),
+    LossInfo(
+        name="binary_cross_entropy", fn=LF.binary_cross_entropy, module=lk.BCELoss, reference=ref_cls.binary_cross_entropy,
+        samples=_bce_prob_samples, empty=empty_pair(),
+        errors=lambda: [
+            ErrorCase((torch.rand(4, 1), torch.rand(4)), {}, ValueError, r"\(4, 1\).*\(4,\)"),
+            ErrorCase((torch.tensor([0.5, 1.5]), torch.rand(2)), {}, ValueError, r"input must hold probabilities in \[0, 1\]; got values in \[0.5, 1.5\]"),
+            ErrorCase((torch.rand(3, 2), torch.rand(3, 2)), {"weight": torch.ones(3)}, ValueError, r"weight must broadcast"),
+        ],
+        extremes=lambda: [Sample((torch.tensor([0.0, 1.0, 0.0, 1.0, 1e-30], dtype=torch.float64), torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0], dtype=torch.float64)), {}, (0,), "probabilities 0 and 1")],
+        half_tol=(5e-3, 5e-3), backed_by="torch, keras",
+    ),
+    elementwise_class_entry(
+        "bce", LF.binary_cross_entropy_with_logits, lk.BCEWithLogitsLoss, ref_cls.bce_with_logits, soft=True, hparams=_bce_hparams,
+        errors=[hp_error({"label_smoothing": -0.1}, r"label_smoothing"),
+                ErrorCase((torch.randn(3, 2), torch.rand(3, 2)), {"pos_weight": torch.ones(3)}, ValueError, r"pos_weight must broadcast")],
+        backed_by="torch, keras",
+    ),
+    elementwise_class_entry(
+        "balanced_bce", LF.balanced_binary_cross_entropy_with_logits, lk.BalancedBCEWithLogitsLoss, ref_cls.balanced_bce,
+        hparams=lambda rng: {} if rng.random() < 0.5 else {"beta": float(rng.uniform(0.1, 0.9))},
+        errors=[hp_error({"beta": 1.5}, r"beta must be in \[0, 1\]")], backed_by="numpy (HED eq. 2)",
+    ),
+    elementwise_class_entry(
+        "sigmoid_focal", LF.sigmoid_focal_loss, lk.SigmoidFocalLoss, ref_cls.sigmoid_focal,
+        hparams=lambda rng: {"gamma": _focal_gamma(rng), "alpha": [None, 0.25, 0.6][rng.integers(3)],
+                             "label_smoothing": float(rng.choice([0.0, 0.1]))},
+        errors=[hp_error({"gamma": -1.0}, r"gamma must be in \[0, inf\)"), hp_error({"alpha": 1.5}, r"alpha must be in \[0, 1\]")],
+        extremes=lambda: [s for g in (0.0, 0.5, 1.0, 2.0) for s in binary_extremes(gamma=g)()],
+        backed_by="torchvision formula, keras BinaryFocalCrossentropy",
+    ),
+    LossInfo(
+        name="focal", fn=LF.softmax_focal_loss, module=lk.SoftmaxFocalLoss, reference=ref_cls.softmax_focal,
+        samples=class_index_samples(
+            lambda rng, c: {"gamma": _focal_gamma(rng),
+                            **({} if rng.random() < 0.4 else {"alpha": _t(rng.uniform(0.2, 1, size=c)) if rng.random() < 0.5 else 0.25})},
+            prob_targets=True),
+        empty=class_empty, nan_sample=class_nan_sample,
+        errors=class_errors([weight_error(), hp_error({"gamma": -0.5}, r"gamma must be in \[0, inf\)", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
+                             ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, 2, 1])), {"alpha": torch.ones(2)}, ValueError, r"alpha must have one entry per class \(3\)")]),
+        extremes=saturated_logit_extremes(gammas=(0.0, 0.5, 1.0, 2.0)),
+        backed_by="keras CategoricalFocalCrossentropy, numpy",
+    ),
+    LossInfo(
+        name="poly1", fn=LF.poly1_cross_entropy, module=lk.Poly1CrossEntropyLoss, reference=ref_cls.poly1,
+        samples=class_index_samples(_hp(lambda rng: {"epsilon": float(rng.choice([-1.0, 1.0, 2.0])), "label_smoothing": float(rng.choice([0.0, 0.1]))}), prob_targets=True),
+        empty=class_empty, nan_sample=class_nan_sample,
+        errors=class_errors([weight_error(), hp_error({"label_smoothing": 2.0}, r"label_smoothing", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        extremes=saturated_logit_extremes(), backed_by="numpy (PolyLoss Listing 1)",
+    ),
+    LossInfo(
+        name="generalized_cross_entropy", fn=LF.generalized_cross_entropy, module=lk.GeneralizedCrossEntropyLoss, reference=ref_cls.gce,
+        samples=class_index_samples(_hp(lambda rng: {"q": float(rng.choice([0.3, 0.7, 1.0]))}), prob_targets=True),
+        empty=class_empty, nan_sample=class_nan_sample,
+        errors=class_errors([weight_error(), hp_error({"q": 0.0}, r"q must be in \(0, 1\]", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
+                             hp_error({"q": 1.5}, r"q must be in", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        extremes=saturated_logit_extremes(), backed_by="keras CategoricalGeneralizedCrossEntropy",
+    ),
+    elementwise_class_entry(
+        "hinge", LF.hinge_loss, lk.HingeLoss, ref_cls.hinge, target_values=(-1.0, 1.0),
+        errors=[ErrorCase((torch.randn(3), torch.tensor([0.0, 2.0, 1.0])), {}, ValueError, r"target must hold labels in \{-1, 1\} or in \{0, 1\}; got 2")],
+        backed_by="keras, sklearn.metrics.hinge_loss",
+    ),
+    elementwise_class_entry("squared_hinge", LF.squared_hinge_loss, lk.SquaredHingeLoss, ref_cls.squared_hinge, target_values=(0.0, 1.0),
+                            errors=[ErrorCase((torch.randn(3), torch.tensor([-1.0, 0.0, 1.0])), {}, ValueError, r"a mix of -1 and 0")],
+                            backed_by="keras"),
+    LossInfo(
+        name="categorical_hinge", fn=LF.categorical_hinge_loss, module=lk.CategoricalHingeLoss, reference=ref_cls.categorical_hinge,
+        samples=_categorical_hinge_samples, empty=class_empty, nan_sample=class_nan_sample,
+        errors=class_errors(), extremes=saturated_logit_extremes(), backed_by="keras",
+    ),
+    LossInfo(
+        name="multi_margin", fn=LF.multi_margin_loss, module=lk.MultiMarginLoss, reference=ref_cls.multi_margin,
+        samples=class_index_samples(_hp(lambda rng: {"p": int(rng.choice([1, 2])), "margin": float(rng.choice([0.5, 1.0, 2.0]))}),
+                                    shapes=MATRIX_SHAPES, ignore=False, sample_weight=False),
+        empty=class_empty, nan_sample=class_nan_sample,
+        errors=class_errors([weight_error(), hp_error({"p": 3}, r"p must be 1 or 2", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        extremes=saturated_logit_extremes(), gradgrad=False, backed_by="torch",
+    ),
+    LossInfo(
+        name="multilabel_margin", fn=LF.multilabel_margin_loss, module=lk.MultiLabelMarginLoss, reference=ref_cls.multilabel_margin,
+        samples=_multilabel_margin_samples, empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, 4, dtype=torch.long)), {}, (0,)),
+        errors=lambda: [
+            ErrorCase((torch.randn(2, 3), torch.tensor([[0.0, 1.0, -1.0], [2.0, -1.0, 0.0]])), {}, TypeError, r"target must be an integer tensor"),
+            ErrorCase((torch.randn(2, 3), torch.tensor([[0, 3, -1], [2, -1, 0]])), {}, ValueError, r"class 3, outside the valid range \[0, 2\]"),
+            ErrorCase((torch.randn(2, 3), torch.tensor([[0, 1], [2, -1]])), {}, ValueError, r"target must have the input's shape"),
+        ],
+        extremes=lambda: [Sample((torch.tensor([[1e4, -1e4, 0.0]], dtype=torch.float64), torch.tensor([[1, -1, 0]])), {}, (0,), "saturated")],
+        nan_sample=lambda: Sample((torch.randn(3, 4, dtype=torch.float64), torch.tensor([[0, 2, -1, 0], [1, -1, 0, 0], [3, 0, 1, 2]])), {}, (0,)),
+        gradgrad=True, backed_by="torch",
+    ),
+    elementwise_class_entry("soft_margin", LF.soft_margin_loss, lk.SoftMarginLoss, ref_cls.soft_margin, target_values=(-1.0, 1.0), backed_by="torch"),
+    LossInfo(
+        name="multilabel_soft_margin", fn=LF.multilabel_soft_margin_loss, module=lk.MultiLabelSoftMarginLoss, reference=ref_cls.multilabel_soft_margin,
+        samples=_multilabel_soft_samples, empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, 4, dtype=torch.float64)), {}, (0,)),
+        errors=lambda: [
+            ErrorCase((torch.randn(4, 3), torch.rand(4, 2)), {}, ValueError, r"target must have the input's shape \(4, 3\)"),
+            ErrorCase((torch.randn(4, 3), torch.rand(4, 3)), {"weight": torch.ones(2)}, ValueError, r"weight must have one entry per class \(3\)"),
+        ],
+        extremes=lambda: [Sample((torch.tensor([[1e4, -1e4, 1e4]], dtype=torch.float64), torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float64)), {}, (0,), "saturated")],
+        backed_by="torch",
+    ),
+]
+
+_bce_entry = next(e for e in ENTRIES if e.name == "bce")
+_bce_base_samples = _bce_entry.samples
+_bce_entry.samples = lambda rng: _bce_base_samples(rng) + _bce_weighted_samples(rng)
+
+BY_NAME = {e.name: e for e in ENTRIES}

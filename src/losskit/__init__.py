@@ -10,6 +10,24 @@
 """
 from . import functional
 from ._core import Loss, available, from_config, get, get_fn, set_validation, validation_enabled
+from .classification import (
+    CrossEntropyLoss,
+    NLLLoss,
+    BCELoss,
+    BCEWithLogitsLoss,
+    BalancedBCEWithLogitsLoss,
+    SigmoidFocalLoss,
+    SoftmaxFocalLoss,
+    Poly1CrossEntropyLoss,
+    GeneralizedCrossEntropyLoss,
+    HingeLoss,
+    SquaredHingeLoss,
+    CategoricalHingeLoss,
+    MultiMarginLoss,
+    MultiLabelMarginLoss,
+    SoftMarginLoss,
+    MultiLabelSoftMarginLoss,
+)
 from .distribution import GaussianNLLLoss, JSDivLoss, KLDivLoss, PoissonNLLLoss
 from .regression import (
     HuberLoss,
@@ -49,4 +67,21 @@ __all__ = [
     "JSDivLoss",
     "PoissonNLLLoss",
     "GaussianNLLLoss",
+    # classification
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BalancedBCEWithLogitsLoss",
+    "SigmoidFocalLoss",
+    "SoftmaxFocalLoss",
+    "Poly1CrossEntropyLoss",
+    "GeneralizedCrossEntropyLoss",
+    "HingeLoss",
+    "SquaredHingeLoss",
+    "CategoricalHingeLoss",
+    "MultiMarginLoss",
+    "MultiLabelMarginLoss",
+    "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss",
 ]

@@ -3,6 +3,24 @@
     import losskit.functional as LF
     LF.huber_loss(pred, target, delta=0.5)
 """
+from .classification import (
+    cross_entropy,
+    nll_loss,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    balanced_binary_cross_entropy_with_logits,
+    sigmoid_focal_loss,
+    softmax_focal_loss,
+    poly1_cross_entropy,
+    generalized_cross_entropy,
+    hinge_loss,
+    squared_hinge_loss,
+    categorical_hinge_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    soft_margin_loss,
+    multilabel_soft_margin_loss,
+)
 from .distribution import gaussian_nll_loss, js_div, kl_div, poisson_nll_loss
 from .regression import (
     huber_loss,
@@ -30,4 +48,20 @@ __all__ = [
     "js_div",
     "poisson_nll_loss",
     "gaussian_nll_loss",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "balanced_binary_cross_entropy_with_logits",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
+    "poly1_cross_entropy",
+    "generalized_cross_entropy",
+    "hinge_loss",
+    "squared_hinge_loss",
+    "categorical_hinge_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
 ]

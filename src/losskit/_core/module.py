@@ -69,5 +69,8 @@ class Loss(nn.Module):
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Loss":
-        # lists of tensor hyperparameters become tensors again in __init__
-        return cls(**{k: v for k, v in config.items() if k != "name"})
+        kwargs = {k: v for k, v in config.items() if k != "name"}
+        for k in cls.tensor_hparams:
+            if isinstance(kwargs.get(k), (list, tuple)):
+                kwargs[k] = torch.tensor(kwargs[k], dtype=torch.get_default_dtype())
+        return cls(**kwargs)

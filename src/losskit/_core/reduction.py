@@ -98,9 +98,10 @@ def fused_or_reduce(torch_fn, input, target, reduction, *, sample_weight=None, f
     """Call torch's fused loss with its own reduction where that is exact.
 
     torch's kernels reduce in the same pass, so the common case costs nothing
-    over ``torch.nn.functional``. Sample weights, and ``"mean"`` of an empty
-    input (NaN in torch, 0 in losskit), go through :func:`reduce_loss`.
+    over ``torch.nn.functional``. Sample weights and empty inputs go through
+    :func:`reduce_loss`: torch's "mean" of nothing is NaN (losskit: 0), and
+    some of its kernels return uninitialised memory for an empty "sum".
     """
-    if sample_weight is None and (reduction != "mean" or input.numel() > 0):
+    if sample_weight is None and input.numel() > 0:
         return torch_fn(input, target, reduction=reduction, **kwargs)
     return reduce_loss(torch_fn(input, target, reduction="none", **kwargs), reduction, weight=sample_weight, fn=fn)
