@@ -28,5 +28,9 @@ def keras():
 
 def keras_value(fn, y_true, y_pred, **kw):
     """Keras's per-sample function output as a float64 tensor."""
-    out = fn(y_true.detach().float().numpy(), y_pred.detach().float().numpy(), **kw)
+    def as_keras(t):
+        t = t.detach()
+        return t.float() if t.is_floating_point() else t
+
+    out = fn(as_keras(y_true), as_keras(y_pred), **kw)
     return torch.as_tensor(out.detach().cpu().numpy() if hasattr(out, "detach") else out, dtype=torch.float64)

@@ -1,0 +1,367 @@
+"""Classification family: drop-in parity with torch.nn, the documented improvements, focal edges, Keras/sklearn."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit as lk
+import losskit.functional as LF
+
+from .parity import REDUCTIONS, assert_same_value_and_grad, keras, keras_value
+
+LAYOUTS = {"unbatched": (5,), "NC": (6, 5), "NCd": (2, 5, 3, 4)}
+
+
+def _logits(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=g, dtype=torch.float64) * 2).requires_grad_()
+
+
+def _targets(shape, seed=1, ignore_index=None, frac=0.3):
+    g = torch.Generator().manual_seed(seed)
+    c = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else shape[:1] + shape[2:]
+    y = torch.randint(0, c, tshape, generator=g)
+    if ignore_index is not None and y.dim():
+        y[torch.rand(tshape, generator=g) < frac] = ignore_index
+        y.view(-1)[0] = 0 if ignore_index != 0 else 1
+    return y
+
+
+def _weight(c, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(c, generator=g, dtype=torch.float64) + 0.2
+
+
+CE_OPTIONS = [
+    {},
+    {"weight": True},
+    {"ignore_index": -100},
+    {"ignore_index": -1},
+    {"ignore_index": 2},
+    {"label_smoothing": 0.2},
+    {"label_smoothing": 0.1, "ignore_index": -100},
+    {"label_smoothing": 0.3, "ignore_index": 1, "weight": True},
+    {"weight": True, "ignore_index": -100},
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=str)
+@pytest.mark.parametrize("options", CE_OPTIONS, ids=lambda o: ",".join(sorted(o)) or "plain")
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_torch_parity_index_targets(layout, options, reduction):
+    shape = LAYOUTS[layout]
+    c = shape[0] if len(shape) == 1 else shape[1]
+    kw = dict(options)
+    if kw.pop("weight", False):
+        kw["weight"] = _weight(c)
+    y = _targets(shape, ignore_index=kw.get("ignore_index"))
+    x = _logits(shape)
+    assert_same_value_and_grad(
+        lambda a: LF.cross_entropy(a, y, reduction=reduction, **kw),
+        lambda a: F.cross_entropy(a, y, reduction=reduction, **kw),
+        [x],
+    )
+    nll_kw = {k: v for k, v in kw.items() if k != "label_smoothing"}
+    assert_same_value_and_grad(
+        lambda a: LF.nll_loss(torch.log_softmax(a, 0 if a.dim() == 1 else 1), y, reduction=reduction, **nll_kw),
+        lambda a: F.nll_loss(torch.log_softmax(a, 0 if a.dim() == 1 else 1), y, reduction=reduction, **nll_kw),
+        [x],
+    )
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=str)
+@pytest.mark.parametrize("options", [{}, {"weight": True}, {"label_smoothing": 0.25}, {"weight": True, "label_smoothing": 0.1}],
+                         ids=lambda o: ",".join(sorted(o)) or "plain")
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_torch_parity_probability_targets(layout, options, reduction):
+    shape = LAYOUTS[layout]
+    c = shape[0] if len(shape) == 1 else shape[1]
+    kw = dict(options)
+    if kw.pop("weight", False):
+        kw["weight"] = _weight(c)
+    t = torch.softmax(torch.randn(shape, dtype=torch.float64), 0 if len(shape) == 1 else 1).requires_grad_()
+    assert_same_value_and_grad(
+        lambda a, b: LF.cross_entropy(a, b, reduction=reduction, **kw),
+        lambda a, b: F.cross_entropy(a, b, reduction=reduction, **kw),
+        [_logits(shape), t],
+    )
+
+
+def test_cross_entropy_module_equals_torch_module():
+    w = _weight(5)
+    x, y = _logits((6, 5)), _targets((6, 5), ignore_index=-100)
+    assert_same_value_and_grad(lk.CrossEntropyLoss(w, label_smoothing=0.1),
+                               torch.nn.CrossEntropyLoss(w, label_smoothing=0.1), [x, y])
+    assert_same_value_and_grad(lk.NLLLoss(w, ignore_index=2), torch.nn.NLLLoss(w, ignore_index=2),
+                               [torch.log_softmax(x.detach(), 1).requires_grad_(), _targets((6, 5), seed=4)])
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (5, 4), (2, 3, 4, 5)], ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_binary_losses_torch_parity(shape, reduction, weighted):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.rand(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(shape[-1:] if shape else (), generator=g, dtype=torch.float64) + 0.5 if weighted else None
+    pw = torch.rand(shape[-1:] if shape else (), generator=g, dtype=torch.float64) * 3 if weighted else None
+    assert_same_value_and_grad(
+        lambda a, b: LF.binary_cross_entropy_with_logits(a, b, weight=w, pos_weight=pw, reduction=reduction),
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, weight=w, pos_weight=pw, reduction=reduction),
+        [x, t],
+    )
+    p = torch.sigmoid(x.detach()).requires_grad_()
+    assert_same_value_and_grad(
+        lambda a, b: LF.binary_cross_entropy(a, b, weight=w, reduction=reduction),
+        lambda a, b: F.binary_cross_entropy(a, b, weight=w, reduction=reduction),
+        [p, t],
+    )
+    s = torch.where(t.detach() > 0.5, 1.0, -1.0).to(torch.float64)
+    assert_same_value_and_grad(
+        lambda a: LF.soft_margin_loss(a, s, reduction=reduction),
+        lambda a: F.soft_margin_loss(a, s, reduction=reduction),
+        [x],
+    )
+
+
+def test_binary_modules_equal_torch_modules():
+    x = _logits((6, 4))
+    t = torch.rand(6, 4, dtype=torch.float64)
+    pw = torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
+    assert_same_value_and_grad(lk.BCEWithLogitsLoss(pos_weight=pw), torch.nn.BCEWithLogitsLoss(pos_weight=pw), [x, t])
+    assert_same_value_and_grad(lk.BCELoss(reduction="sum"), torch.nn.BCELoss(reduction="sum"),
+                               [torch.sigmoid(x.detach()).requires_grad_(), t])
+    assert_same_value_and_grad(lk.MultiLabelSoftMarginLoss(pw), torch.nn.MultiLabelSoftMarginLoss(pw), [x, t.round()])
+
+
+@pytest.mark.parametrize("shape", [(5,), (6, 5)], ids=str)
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("margin", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_margin_losses_torch_parity(shape, p, margin, weighted, reduction):
+    x, y = _logits(shape), _targets(shape)
+    w = _weight(5) if weighted else None
+    assert_same_value_and_grad(
+        lambda a: LF.multi_margin_loss(a, y, p=p, margin=margin, weight=w, reduction=reduction),
+        lambda a: F.multi_margin_loss(a, y, p=p, margin=margin, weight=w, reduction=reduction),
+        [x],
+    )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_losses_torch_parity(reduction):
+    x = _logits((6, 5))
+    y = torch.tensor([[3, 0, -1, 1, 2], [0, 1, 2, 3, 4], [4, -1, 0, 0, 0], [1, 1, -1, 0, 0], [2, 3, 1, -1, 4], [-1, 0, 0, 0, 0]])
+    assert_same_value_and_grad(lambda a: LF.multilabel_margin_loss(a, y, reduction=reduction),
+                               lambda a: F.multilabel_margin_loss(a, y, reduction=reduction), [x])
+    assert_same_value_and_grad(lambda a: LF.multilabel_margin_loss(a[0], y[0], reduction=reduction),
+                               lambda a: F.multilabel_margin_loss(a[0], y[0], reduction=reduction), [x])
+    t = (torch.rand(6, 5, dtype=torch.float64) > 0.5).to(torch.float64)
+    w = _weight(5)
+    assert_same_value_and_grad(lambda a: LF.multilabel_soft_margin_loss(a, t, weight=w, reduction=reduction),
+                               lambda a: F.multilabel_soft_margin_loss(a, t, weight=w, reduction=reduction), [x])
+    assert_same_value_and_grad(lk.MultiMarginLoss(p=2, margin=0.5), torch.nn.MultiMarginLoss(p=2, margin=0.5), [x, _targets((6, 5))])
+
+
+# --- better than torch ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.nll_loss, LF.softmax_focal_loss, LF.poly1_cross_entropy,
+                                LF.generalized_cross_entropy])
+def test_all_targets_ignored_gives_zero_with_zero_grads(fn):
+    x = _logits((4, 3))
+    y = torch.full((4,), -100)
+    loss = fn(x, y)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+    assert torch.isnan(F.cross_entropy(x.detach(), y))  # what torch gives
+
+
+@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.nll_loss, LF.multi_margin_loss, LF.softmax_focal_loss])
+def test_empty_batch_gives_zero(fn):
+    x = torch.zeros(0, 3, requires_grad=True)
+    loss = fn(x, torch.zeros(0, dtype=torch.long))
+    assert loss.item() == 0.0
+    loss.backward()
+
+
+def test_clear_errors_for_bad_targets_and_weights():
+    x = torch.randn(4, 3)
+    with pytest.raises(TypeError, match=r"cross_entropy: class-index targets must be an integer tensor; got float32 of shape \(4,\) — pass target.long\(\), or for probability targets pass a floating tensor of the input's shape \(4, 3\)"):
+        LF.cross_entropy(x, torch.tensor([0.0, 1.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match=r"cross_entropy: target contains class 7, outside the valid range \[0, 2\] or ignore_index=-100"):
+        LF.cross_entropy(x, torch.tensor([0, 1, 7, 1]))
+    with pytest.raises(ValueError, match=r"weight must have one entry per class \(3\); got 4"):
+        LF.cross_entropy(x, torch.tensor([0, 1, 2, 1]), weight=torch.ones(4))
+    with pytest.raises(ValueError, match=r"weight must have one entry per class \(3\); got 4"):
+        lk.CrossEntropyLoss(torch.ones(4))(x, torch.tensor([0, 1, 2, 1]))
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\]"):
+        lk.CrossEntropyLoss(label_smoothing=-0.1)
+
+
+def test_out_of_range_check_can_be_skipped_only_off_cpu():
+    lk.set_validation(False)
+    try:
+        with pytest.raises(ValueError, match="outside the valid range"):  # CPU: always checked
+            LF.cross_entropy(torch.randn(2, 3), torch.tensor([0, 3]))
+    finally:
+        lk.set_validation(True)
+
+
+# --- focal --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=str)
+def test_focal_with_gamma_zero_is_cross_entropy(layout):
+    shape = LAYOUTS[layout]
+    c = shape[0] if len(shape) == 1 else shape[1]
+    w = _weight(c)
+    x, y = _logits(shape), _targets(shape, ignore_index=-100)
+    assert_same_value_and_grad(lambda a: LF.softmax_focal_loss(a, y, gamma=0.0, alpha=None, weight=w),
+                               lambda a: F.cross_entropy(a, y, weight=w), [x])
+    xb, tb = _logits((4, 3)), torch.rand(4, 3, dtype=torch.float64)
+    assert_same_value_and_grad(lambda a: LF.sigmoid_focal_loss(a, tb, gamma=0.0, alpha=None),
+                               lambda a: F.binary_cross_entropy_with_logits(a, tb), [xb])
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_focal_finite_at_saturated_logits(gamma, dtype):
+    x = torch.tensor([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0], [1e4, 1e4, -1e4]], dtype=dtype, requires_grad=True)
+    for y in (torch.tensor([0, 1, 0]), torch.tensor([2, 0, 2])):
+        for alpha in (None, 0.25, torch.tensor([0.2, 0.3, 0.5], dtype=dtype)):
+            x.grad = None
+            loss = LF.softmax_focal_loss(x, y, gamma=gamma, alpha=alpha)
+            loss.backward()
+            assert torch.isfinite(loss) and torch.isfinite(x.grad).all(), (gamma, y, alpha)
+    xb = torch.tensor([1e4, -1e4, 1e4, -1e4], dtype=dtype, requires_grad=True)
+    for t in (torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=dtype), torch.tensor([0.9, 0.1, 0.2, 0.7], dtype=dtype)):
+        xb.grad = None
+        loss = LF.sigmoid_focal_loss(xb, t, gamma=gamma)
+        loss.backward()
+        assert torch.isfinite(loss) and torch.isfinite(xb.grad).all()
+    # confident and right: exactly 0 loss and 0 gradient
+    xr = torch.tensor([1e4], dtype=dtype, requires_grad=True)
+    LF.sigmoid_focal_loss(xr, torch.ones(1, dtype=dtype), gamma=gamma).backward()
+    assert xr.grad.abs().item() == 0.0
+
+
+def test_focal_saturated_value_is_exact():
+    # confident and wrong by a margin of 1e4: CE is 1e4 and (1 - p_t) is 1, so focal = alpha * 1e4
+    x = torch.tensor([[-1e4, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(LF.softmax_focal_loss(x, torch.tensor([0]), gamma=2.0), torch.tensor(1e4, dtype=torch.float64))
+    torch.testing.assert_close(LF.sigmoid_focal_loss(torch.tensor([-1e4], dtype=torch.float64), torch.ones(1, dtype=torch.float64)),
+                               torch.tensor(0.25e4, dtype=torch.float64))
+
+
+def test_focal_rejects_negative_gamma():
+    for make in (lambda: LF.softmax_focal_loss(torch.randn(2, 3), torch.tensor([0, 1]), gamma=-1.0),
+                 lambda: LF.sigmoid_focal_loss(torch.randn(3), torch.rand(3), gamma=-0.5),
+                 lambda: lk.SoftmaxFocalLoss(gamma=-2.0), lambda: lk.SigmoidFocalLoss(gamma=-2.0)):
+        with pytest.raises(ValueError, match=r"gamma must be in \[0, inf\)"):
+            make()
+
+
+def test_balanced_bce_batch_beta_is_fraction_of_negatives():
+    x = torch.randn(10, dtype=torch.float64)
+    t = torch.tensor([1.0, 0, 0, 0, 1, 0, 0, 0, 0, 0], dtype=torch.float64)
+    auto = LF.balanced_binary_cross_entropy_with_logits(x, t, reduction="sum")
+    fixed = LF.balanced_binary_cross_entropy_with_logits(x, t, beta=0.8, reduction="sum")
+    torch.testing.assert_close(auto, fixed)
+    half = LF.balanced_binary_cross_entropy_with_logits(x, t, beta=0.5)
+    torch.testing.assert_close(half, 0.5 * F.binary_cross_entropy_with_logits(x, t))
+
+
+def test_hinge_accepts_both_label_conventions():
+    x = torch.randn(20, dtype=torch.float64)
+    t01 = (torch.rand(20) > 0.5).to(torch.float64)
+    for fn in (LF.hinge_loss, LF.squared_hinge_loss):
+        torch.testing.assert_close(fn(x, t01), fn(x, 2 * t01 - 1))
+
+
+def test_hinge_matches_sklearn():
+    from sklearn.metrics import hinge_loss
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 30)
+    d = rng.normal(size=30)
+    ours = LF.hinge_loss(torch.from_numpy(d), torch.from_numpy(y.astype(np.float64)))
+    assert ours.item() == pytest.approx(hinge_loss(y, d), rel=1e-12)
+
+
+def test_categorical_hinge_one_hot_equals_index():
+    x, y = _logits((6, 5)), _targets((6, 5))
+    torch.testing.assert_close(LF.categorical_hinge_loss(x, y), LF.categorical_hinge_loss(x, F.one_hot(y, 5).double()))
+
+
+# --- Keras 3 cross-checks (KERAS_BACKEND=torch) ------------------------------------------------------
+
+def _probs_np(n, c, seed):
+    rng = np.random.default_rng(seed)
+    return rng.dirichlet(np.ones(c), size=n)
+
+
+def test_keras_crossentropies_from_logits():
+    k = keras()
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 4, (6,), generator=g)
+    onehot = F.one_hot(labels, 4).double()
+    for ls in (0.0, 0.2):
+        expected = keras_value(k.losses.categorical_crossentropy, onehot, logits, from_logits=True, label_smoothing=ls)
+        torch.testing.assert_close(LF.cross_entropy(logits, onehot, label_smoothing=ls, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+    expected = keras_value(k.losses.sparse_categorical_crossentropy, labels, logits, from_logits=True)
+    torch.testing.assert_close(LF.cross_entropy(logits, labels, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+    t = torch.rand(6, 4, generator=g, dtype=torch.float64)
+    for ls in (0.0, 0.1):
+        expected = keras_value(k.losses.binary_crossentropy, t, logits, from_logits=True, label_smoothing=ls)
+        ours = LF.binary_cross_entropy_with_logits(logits, t, label_smoothing=ls, reduction="none").mean(-1)
+        torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_keras_focal(gamma):
+    k = keras()
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(6, 4, generator=g, dtype=torch.float64) * 2
+    t = (torch.rand(6, 4, generator=g) > 0.5).double()
+    for balancing, alpha in ((False, None), (True, 0.25), (True, 0.7)):
+        expected = keras_value(k.losses.binary_focal_crossentropy, t, logits, from_logits=True, gamma=gamma,
+                               apply_class_balancing=balancing, alpha=alpha if alpha is not None else 0.25, label_smoothing=0.1)
+        ours = LF.sigmoid_focal_loss(logits, t, gamma=gamma, alpha=alpha, label_smoothing=0.1, reduction="none").mean(-1)
+        torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+    onehot = F.one_hot(torch.randint(0, 4, (6,), generator=g), 4).double()
+    for alpha in (0.25, 1.0):
+        expected = keras_value(k.losses.categorical_focal_crossentropy, onehot, logits, from_logits=True, gamma=gamma, alpha=alpha)
+        torch.testing.assert_close(LF.softmax_focal_loss(logits, onehot, gamma=gamma, alpha=alpha, reduction="none"), expected,
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_keras_generalized_cross_entropy_and_hinges():
+    k = keras()
+    p = torch.from_numpy(_probs_np(6, 4, 2))
+    labels = torch.tensor([0, 3, 1, 2, 2, 0])
+    for q in (0.3, 0.7, 1.0):
+        expected = keras_value(k.losses.categorical_generalized_cross_entropy, labels, p, q=q)
+        torch.testing.assert_close(LF.generalized_cross_entropy(p.log(), labels, q=q, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    t01 = (torch.rand(6, 4, generator=g) > 0.5).double()
+    for kname, fn in (("hinge", LF.hinge_loss), ("squared_hinge", LF.squared_hinge_loss)):
+        for t in (t01, 2 * t01 - 1):
+            expected = keras_value(getattr(k.losses, kname), t, scores)
+            torch.testing.assert_close(fn(scores, t, reduction="none").mean(-1), expected, rtol=1e-5, atol=1e-5)
+    onehot = F.one_hot(labels, 4).double()
+    expected = keras_value(k.losses.categorical_hinge, onehot, scores)
+    torch.testing.assert_close(LF.categorical_hinge_loss(scores, labels, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+
+
+# --- compile (real inductor) for the module forms ------------------------------------------------------
+
+@pytest.mark.parametrize("module", [lk.CrossEntropyLoss(label_smoothing=0.1), lk.SoftmaxFocalLoss(gamma=2.0)], ids=["ce", "focal"])
+def test_compile_inductor_classification(module):
+    torch._dynamo.reset()
+    x = torch.randn(8, 5)
+    y = torch.randint(0, 5, (8,))
+    torch.testing.assert_close(torch.compile(module, fullgraph=True)(x, y), module(x, y), rtol=1e-5, atol=1e-6)
