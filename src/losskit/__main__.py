@@ -1,0 +1,4 @@
+"""``python -m losskit`` runs the losskit command."""
+from .cli import main
+
+main()

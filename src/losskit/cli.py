@@ -1,0 +1,233 @@
+"""The ``losskit`` command: list, info, plot and the loss lab (compare).
+
+    losskit list [--family F]
+    losskit info NAME
+    losskit plot NAME [--param k=v ...] [--out FILE.png]
+    losskit compare [--task T] [--losses a,b(k=v)] [--epochs N] [--seeds K] [--out DIR]
+
+Also ``python -m losskit``. Mistakes (an unknown name, a loss that does not fit
+the task) print one message and exit with status 2, without a traceback.
+"""
+from __future__ import annotations
+
+import inspect
+import pathlib
+import re
+import sys
+import textwrap
+import time
+from typing import Dict, List, Optional
+
+try:
+    import typer
+    from rich.console import Console
+    from rich.table import Table
+except ImportError as exc:  # pragma: no cover - the cli extra is missing
+    raise SystemExit(f"the losskit command needs the cli extra: pip install 'losskit[cli]' ({exc})")
+
+from ._core.registry import aliases_of, available, get_class
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="losskit: every loss for PyTorch, verified — and a lab to pick one.")
+# piped output (CI logs, files) gets a wide console instead of rich's 80 columns, so tables do not fold
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+#: what each loss's numbers are verified against in the test suite (tests/loss_db.py, tests/test_*.py)
+VERIFIED_AGAINST: Dict[str, str] = {
+    "l1": "torch.nn.functional.l1_loss, Keras mean_absolute_error, NumPy reference",
+    "mse": "torch.nn.functional.mse_loss, Keras mean_squared_error, NumPy reference",
+    "rmse": "NumPy reference (sqrt of the pooled squared error)",
+    "smooth_l1": "torch.nn.functional.smooth_l1_loss, NumPy reference",
+    "huber": "torch.nn.functional.huber_loss, Keras huber, NumPy reference",
+    "log_cosh": "Keras log_cosh, NumPy reference (logaddexp form)",
+    "mape": "Keras mean_absolute_percentage_error, NumPy reference",
+    "msle": "Keras mean_squared_logarithmic_error, NumPy reference",
+    "quantile": "NumPy reference (pinball loss)",
+    "kl_div": "torch.nn.functional.kl_div, scipy.special.rel_entr, Keras kl_divergence",
+    "js_div": "scipy.spatial.distance.jensenshannon",
+    "poisson_nll": "torch.nn.functional.poisson_nll_loss, Keras poisson",
+    "gaussian_nll": "torch.nn.functional.gaussian_nll_loss, NumPy reference",
+    "cross_entropy": "torch.nn.functional.cross_entropy, Keras (sparse_)categorical_crossentropy, NumPy reference",
+    "nll": "torch.nn.functional.nll_loss, NumPy reference",
+    "binary_cross_entropy": "torch.nn.functional.binary_cross_entropy, NumPy reference",
+    "bce": "torch.nn.functional.binary_cross_entropy_with_logits, Keras binary_crossentropy, NumPy reference",
+    "balanced_bce": "NumPy reference (HED, Xie & Tu 2015, eq. 2)",
+    "sigmoid_focal": "torchvision's formula (NumPy), Keras binary_focal_crossentropy",
+    "focal": "Keras categorical_focal_crossentropy, NumPy reference",
+    "poly1": "NumPy reference (PolyLoss paper, Listing 1)",
+    "generalized_cross_entropy": "Keras categorical_generalized_cross_entropy, NumPy reference",
+    "hinge": "Keras hinge, sklearn.metrics.hinge_loss, NumPy reference",
+    "squared_hinge": "Keras squared_hinge, NumPy reference",
+    "categorical_hinge": "Keras categorical_hinge, NumPy reference",
+    "multi_margin": "torch.nn.functional.multi_margin_loss, NumPy reference",
+    "multilabel_margin": "torch.nn.functional.multilabel_margin_loss, NumPy reference",
+    "soft_margin": "torch.nn.functional.soft_margin_loss, NumPy reference",
+    "multilabel_soft_margin": "torch.nn.functional.multilabel_soft_margin_loss, NumPy reference",
+    "linear_cross_entropy": "torch.nn.functional.cross_entropy(hidden @ weight.T + bias)",
+}
+
+
+class UserError(Exception):
+    pass
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+def _resolve(name: str):
+    try:
+        return get_class(name)
+    except ValueError as exc:
+        _fail(str(exc).replace("losskit.get_class: ", ""))
+
+
+def _doc_sections(doc: str) -> Dict[str, str]:
+    """Split a Google-style docstring into summary text, formula blocks and named sections."""
+    sections: Dict[str, List[str]] = {"summary": [], "formula": []}
+    current = "summary"
+    in_math = False
+    for line in inspect.cleandoc(doc or "").splitlines():
+        header = re.match(r"^(Args|Returns|Example|Reference|Raises):\s*$", line)
+        if header:
+            current, in_math = header.group(1), False
+            sections[current] = []
+            continue
+        if line.strip() == ".. math::":
+            in_math = True
+            continue
+        if in_math and (not line.strip() or line.startswith((" ", "\t"))):
+            sections["formula"].append(line)
+            continue
+        in_math = False
+        sections[current].append(line)
+    return {k: textwrap.dedent("\n".join(v)).strip() for k, v in sections.items()}
+
+
+def _one_line(cls) -> str:
+    doc = inspect.cleandoc(cls.functional.__doc__ or "")
+    return doc.splitlines()[0] if doc else ""
+
+
+@app.command("list")
+def list_losses(family: Optional[str] = typer.Option(None, "--family", "-f", help="only this family")) -> None:
+    """A table of every registered loss: name, family, aliases, summary."""
+    try:
+        names = available(family=family)
+    except ValueError as exc:
+        _fail(str(exc).replace("losskit.available: ", ""))
+    table = Table(title=f"losskit — {len(names)} losses" + (f" ({family})" if family else ""))
+    for col in ("name", "family", "aliases", "summary"):
+        table.add_column(col, overflow="fold")
+    for name in names:
+        cls = get_class(name)
+        table.add_row(name, cls.family, ", ".join((*aliases_of(name), cls.__name__)), _one_line(cls))
+    console.print(table)
+
+
+@app.command()
+def info(name: str = typer.Argument(..., help="a loss name, alias or class name")) -> None:
+    """The formula, arguments with defaults, shapes, references and what the numbers are verified against."""
+    cls = _resolve(name)
+    fn = cls.functional
+    doc = _doc_sections(fn.__doc__)
+    console.rule(f"[bold]{cls.name}[/]  —  losskit.functional.{fn.__name__} / losskit.{cls.__name__}")
+    console.print(doc["summary"], markup=False)
+    if doc["formula"]:
+        console.print("\n[bold]Formula[/]")
+        console.print(doc["formula"], markup=False)
+    console.print("\n[bold]Arguments[/] (defaults from the signature)")
+    sig = inspect.signature(fn)
+    table = Table(show_header=True)
+    table.add_column("argument")
+    table.add_column("default")
+    for p in sig.parameters.values():
+        table.add_row(p.name, "—" if p.default is inspect.Parameter.empty else repr(p.default))
+    console.print(table)
+    if doc.get("Args"):
+        console.print("\n[bold]Shapes and meaning[/]")
+        console.print(doc["Args"], markup=False)
+    if doc.get("Returns"):
+        console.print("\n[bold]Returns[/]")
+        console.print(doc["Returns"], markup=False)
+    console.print("\n[bold]Registry names[/]: " + ", ".join((cls.name, *aliases_of(cls.name), cls.__name__)))
+    if doc.get("Reference"):
+        console.print("\n[bold]References[/]")
+        console.print(doc["Reference"], markup=False)
+    console.print("\n[bold]Verified against[/]: " + VERIFIED_AGAINST.get(cls.name, "its loss_db entry (NumPy reference)"))
+
+
+def _parse_params(pairs: List[str]) -> Dict[str, object]:
+    from .lab.compare import _value
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            _fail(f"--param takes key=value; got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = _value(value)
+    return out
+
+
+@app.command()
+def plot(
+    name: str = typer.Argument(..., help="a loss name"),
+    param: List[str] = typer.Option([], "--param", "-p", help="a fixed hyperparameter, key=value (repeatable)"),
+    out: Optional[pathlib.Path] = typer.Option(None, "--out", "-o", help="PNG file (default: NAME.png)"),
+) -> None:
+    """Plot the loss and its gradient, with a shape parameter's values overlaid where the loss has one."""
+    from .lab.curves import plot_loss
+
+    cls = _resolve(name)
+    params = _parse_params(param)
+    path = out or pathlib.Path(f"{cls.name}.png")
+    try:
+        plot_loss(cls.name, params, path)
+    except (TypeError, ValueError) as exc:
+        _fail(f"cannot plot {cls.name} with {params}: {exc}")
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def compare(
+    task: str = typer.Option("imbalanced-digits", "--task", "-t", help="imbalanced-digits | noisy-regression"),
+    losses: Optional[str] = typer.Option(None, "--losses", "-l", help="comma-separated: name or name(key=value,...)"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="training epochs (default: 60 classification, 80 regression)"),
+    seeds: int = typer.Option(3, "--seeds", "-s", help="runs per loss"),
+    out: pathlib.Path = typer.Option(pathlib.Path("losskit-results"), "--out", "-o", help="directory for results.json/.csv/.png"),
+    lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate"),
+) -> None:
+    """Train the same small model with each loss on a bundled dataset and rank the losses."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .lab import report
+    from .lab.compare import LabError, parse_loss_specs, run_compare
+    from .lab.tasks import TASKS
+
+    if task not in TASKS:
+        _fail(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    try:
+        specs = parse_loss_specs(losses if losses else TASKS[task].default_losses, TASKS[task])
+    except LabError as exc:
+        _fail(str(exc))
+    start = time.perf_counter()
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        bar = progress.add_task(f"{task}: training", total=len(specs) * max(seeds, 0))
+        try:
+            result = run_compare(task, [s.text for s in specs], epochs=epochs, seeds=seeds, lr=lr,
+                                 progress=lambda label: progress.update(bar, advance=1, description=f"{task}: {label}"))
+        except LabError as exc:
+            progress.stop()
+            _fail(str(exc))
+    console.print(report.table(result))
+    files = report.write(result, out)
+    console.print(f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(f) for f in files))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

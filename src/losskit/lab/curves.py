@@ -1,0 +1,133 @@
+"""``losskit plot``: a loss and its gradient along the axis that explains it, with a shape parameter overlaid."""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from .._core.registry import get_class  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class CurveSpec:
+    axis: str  # "residual" | "margin" | "probability" | "log_rate"
+    shape_param: Optional[str] = None
+    values: Tuple[Any, ...] = ()
+
+
+SPECS: Dict[str, CurveSpec] = {
+    "huber": CurveSpec("residual", "delta", (0.5, 1.0, 2.0)),
+    "smooth_l1": CurveSpec("residual", "beta", (0.0, 0.5, 1.0, 2.0)),
+    "quantile": CurveSpec("residual", "quantile", (0.1, 0.5, 0.9)),
+    "focal": CurveSpec("probability", "gamma", (0.0, 0.5, 1.0, 2.0, 5.0)),
+    "sigmoid_focal": CurveSpec("probability", "gamma", (0.0, 0.5, 1.0, 2.0, 5.0)),
+    "poly1": CurveSpec("probability", "epsilon", (-1.0, 0.0, 1.0, 2.0)),
+    "generalized_cross_entropy": CurveSpec("probability", "q", (0.1, 0.5, 0.7, 1.0)),
+    "balanced_bce": CurveSpec("probability", "beta", (0.1, 0.5, 0.9)),
+    "cross_entropy": CurveSpec("probability", "label_smoothing", (0.0, 0.1, 0.3)),
+    "bce": CurveSpec("probability", "label_smoothing", (0.0, 0.1, 0.3)),
+    "multi_margin": CurveSpec("margin", "margin", (0.5, 1.0, 2.0)),
+    "hinge": CurveSpec("margin"),
+    "squared_hinge": CurveSpec("margin"),
+    "soft_margin": CurveSpec("margin"),
+    "categorical_hinge": CurveSpec("margin"),
+    "multilabel_soft_margin": CurveSpec("margin"),
+    "multilabel_margin": CurveSpec("margin"),
+    "poisson_nll": CurveSpec("log_rate", "full", (False, True)),
+}
+
+AXIS_LABEL = {
+    "residual": "residual  input − target",
+    "margin": "margin  y · score (true-class score − other score)",
+    "probability": "predicted probability of the true class",
+    "log_rate": "predicted log-rate (target count 3)",
+}
+
+
+def spec_for(name: str) -> CurveSpec:
+    cls = get_class(name)
+    if cls.name in SPECS:
+        return SPECS[cls.name]
+    return CurveSpec("residual" if cls.family in ("regression",) or cls.name == "gaussian_nll" else "probability")
+
+
+def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> torch.Tensor:
+    """The per-point loss for points ``x`` on ``axis`` (x requires grad)."""
+    cls = get_class(name)
+    module = cls(**{**params, "reduction": "none"})
+    n = x.shape[0]
+    if axis == "residual":
+        if cls.name == "gaussian_nll":
+            return module(x, torch.zeros_like(x), torch.ones_like(x))
+        if cls.name in ("mape", "msle"):  # relative errors: a target of 1
+            return module(1.0 + x, torch.ones_like(x))
+        return module(x, torch.zeros_like(x))
+    if axis == "log_rate":
+        return module(x, torch.full_like(x, 3.0))
+    if axis == "margin":
+        if cls.name in ("hinge", "squared_hinge", "soft_margin"):
+            return module(x, torch.ones_like(x))
+        if cls.name == "multilabel_soft_margin":
+            return module(x.unsqueeze(1), torch.ones(n, 1, dtype=x.dtype))
+        if cls.name == "multilabel_margin":
+            return module(torch.stack([x, torch.zeros_like(x)], 1), torch.tensor([[0, -1]]).expand(n, 2))
+        # two classes: true-class score x, other class 0
+        return module(torch.stack([x, torch.zeros_like(x)], 1), torch.zeros(n, dtype=torch.long))
+    # probability of the true class p: binary losses get logit(p) with target 1; softmax losses [log p, log(1-p)]
+    if cls.family == "distribution":
+        p = torch.stack([x, 1 - x], 1)
+        return module(p.log(), torch.full_like(p, 0.5)).sum(1)
+    if cls.name in ("bce", "sigmoid_focal", "balanced_bce", "soft_margin"):
+        return module(torch.logit(x), torch.ones_like(x))
+    if cls.name == "binary_cross_entropy":
+        return module(x, torch.ones_like(x))
+    logits = torch.stack([x.log(), (1 - x).log()], 1)
+    if cls.name == "nll":
+        logits = torch.log_softmax(logits, 1)
+    return module(logits, torch.zeros(n, dtype=torch.long))
+
+
+def plot_loss(name: str, params: Dict[str, Any], out: pathlib.Path, points: int = 401) -> pathlib.Path:
+    cls = get_class(name)
+    spec = spec_for(cls.name)
+    if spec.axis == "probability":
+        grid = torch.linspace(1e-3, 1 - 1e-3, points, dtype=torch.float64)
+    elif spec.axis == "log_rate":
+        grid = torch.linspace(-2, 4, points, dtype=torch.float64)
+    else:
+        grid = torch.linspace(-3, 3, points, dtype=torch.float64)
+    overlay: Sequence[Any] = spec.values if spec.shape_param and spec.shape_param not in params else (None,)
+    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for value in overlay:
+        kwargs = dict(params)
+        label = ", ".join(f"{k}={v}" for k, v in params.items()) or cls.name
+        if value is not None:
+            kwargs[spec.shape_param] = value
+            label = f"{spec.shape_param}={value}"
+        leaf = (torch.logit(grid) if spec.axis == "probability" else grid).clone().requires_grad_(True)
+        # on the probability axis, the gradient shown is with respect to the logit (what the network moves)
+        x = torch.sigmoid(leaf) if spec.axis == "probability" else leaf
+        loss = _evaluate(cls.name, x, spec.axis, kwargs)
+        (grad,) = torch.autograd.grad(loss.sum(), leaf)
+        ax_loss.plot(grid.numpy(), loss.detach().numpy(), label=label)
+        ax_grad.plot(grid.numpy(), grad.numpy(), label=label)
+    grad_label = "d loss / d logit of the true class" if spec.axis == "probability" else "d loss / d x"
+    for ax, what in ((ax_loss, "loss"), (ax_grad, grad_label)):
+        ax.set_xlabel(AXIS_LABEL[spec.axis])
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+        ax.axhline(0, color="black", lw=0.6)
+    ax_loss.set_title(f"{cls.name} ({cls.__name__})")
+    ax_grad.set_title("gradient")
+    ax_loss.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,152 @@
+"""The lab's tasks: data that ships inside scikit-learn (no downloads), a split, metrics and default losses."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+from sklearn import datasets, metrics
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+
+@dataclasses.dataclass
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    info: Dict[str, object]
+
+
+@dataclasses.dataclass
+class Task:
+    name: str
+    kind: str  # "classification" | "regression"
+    description: str
+    load: Callable[[int], Split]
+    default_losses: Tuple[str, ...]
+    metrics: Tuple[str, ...]
+    #: metric used to rank losses, and whether higher is better
+    primary: str
+    higher_is_better: bool
+    compatible: Tuple[str, ...]
+    #: the MLP: hidden layers and width; AdamW weight decay
+    hidden_layers: int = 2
+    width: int = 64
+    weight_decay: float = 0.0
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE with equal-width confidence bins (Guo et al. 2017). Written here: scikit-learn has no ECE."""
+    confidence = probs.max(1)
+    correct = probs.argmax(1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)
+
+
+def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
+    pred = probs.argmax(1)
+    return {
+        "accuracy": float(metrics.accuracy_score(labels, pred)),
+        "balanced_accuracy": float(metrics.balanced_accuracy_score(labels, pred)),
+        "macro_f1": float(metrics.f1_score(labels, pred, average="macro")),
+        "ece": expected_calibration_error(probs, labels),
+    }
+
+
+def regression_metrics(pred: np.ndarray, target: np.ndarray) -> Dict[str, float]:
+    return {
+        "mae": float(metrics.mean_absolute_error(target, pred)),
+        "rmse": float(np.sqrt(metrics.mean_squared_error(target, pred))),
+    }
+
+
+def _imbalanced_digits(seed: int, imbalance: float = 50.0, test_per_class: int = 30) -> Split:
+    """Digits made long-tailed for training (class counts fall geometrically, max/min = ``imbalance``); a balanced test set."""
+    x, y = datasets.load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    order = rng.permutation(classes)  # which digit is frequent changes with the seed
+    train_idx, test_idx = [], []
+    per_class_train = min(int((y == c).sum()) for c in classes) - test_per_class
+    counts = {}
+    for rank, c in enumerate(order):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        test_idx.extend(idx[:test_per_class])
+        n = max(1, int(round(per_class_train * imbalance ** (-rank / (len(classes) - 1)))))
+        counts[int(c)] = n
+        train_idx.extend(idx[test_per_class : test_per_class + n])
+    scaler = StandardScaler().fit(x[train_idx])
+    return Split(
+        scaler.transform(x[train_idx]).astype(np.float32), y[train_idx].astype(np.int64),
+        scaler.transform(x[test_idx]).astype(np.float32), y[test_idx].astype(np.int64),
+        {"train_counts": counts, "imbalance": max(counts.values()) / min(counts.values())},
+    )
+
+
+def _noisy_regression(seed: int, outlier_fraction: float = 0.2, outlier_scale: float = 8.0) -> Split:
+    """Diabetes with a fraction of *training* targets replaced by large outliers; clean held-out targets."""
+    x, y = datasets.load_diabetes(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=seed)
+    rng = np.random.default_rng(seed)
+    y_train = y_train.copy()
+    corrupt = rng.random(y_train.shape[0]) < outlier_fraction
+    y_train[corrupt] = y_train.mean() + outlier_scale * y_train.std() * rng.choice([-1.0, 1.0], corrupt.sum()) * rng.uniform(0.5, 1.5, corrupt.sum())
+    xs = StandardScaler().fit(x_train)
+    return Split(
+        xs.transform(x_train).astype(np.float32), y_train.astype(np.float32),
+        xs.transform(x_test).astype(np.float32), y_test.astype(np.float32),
+        {"outliers": int(corrupt.sum()), "outlier_fraction": outlier_fraction},
+    )
+
+
+CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "focal", "poly1", "generalized_cross_entropy", "multi_margin",
+                         "categorical_hinge")
+REGRESSION_LOSSES = ("mse", "l1", "rmse", "huber", "smooth_l1", "log_cosh", "quantile", "mape", "msle")
+
+TASKS: Dict[str, Task] = {
+    "imbalanced-digits": Task(
+        name="imbalanced-digits",
+        kind="classification",
+        description="scikit-learn digits, long-tailed training set (50x), balanced test set; MLP",
+        load=_imbalanced_digits,
+        default_losses=(
+            "cross_entropy",
+            "cross_entropy(weight=balanced)",
+            "cross_entropy(label_smoothing=0.1)",
+            "focal(gamma=2)",
+            "poly1(epsilon=1)",
+            "multi_margin",
+            "generalized_cross_entropy(q=0.7)",
+        ),
+        metrics=("balanced_accuracy", "accuracy", "macro_f1", "ece"),
+        primary="balanced_accuracy",
+        higher_is_better=True,
+        compatible=CLASSIFICATION_LOSSES,
+    ),
+    "noisy-regression": Task(
+        name="noisy-regression",
+        kind="regression",
+        description="scikit-learn diabetes, 20% of training targets replaced by outliers, clean test targets; MLP",
+        load=_noisy_regression,
+        default_losses=("mse", "l1", "huber", "smooth_l1", "log_cosh", "quantile(quantile=0.5)"),
+        metrics=("mae", "rmse"),
+        primary="mae",
+        higher_is_better=False,
+        compatible=REGRESSION_LOSSES,
+        # one small hidden layer: a deeper net memorises the outliers whatever the loss, which hides the comparison
+        hidden_layers=1,
+        width=32,
+        weight_decay=1e-3,
+    ),
+}
+
+
+def task_names() -> List[str]:
+    return list(TASKS)
