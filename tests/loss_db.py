@@ -744,3 +744,48 @@ _bce_base_samples = _bce_entry.samples
 _bce_entry.samples = lambda rng: _bce_base_samples(rng) + _bce_weighted_samples(rng)
 
 BY_NAME = {e.name: e for e in ENTRIES}
+
+# ---------------------------------------------------------------------------------------------
+# large vocabulary
+# ---------------------------------------------------------------------------------------------
+
+
+def _lce_samples(rng):
+    out = []
+    for n, h, v, kw in [
+        (9, 4, 7, {}),
+        (12, 5, 11, {"label_smoothing": 0.2, "chunk_size": 5}),
+        (10, 3, 6, {"softcap": 2.5, "z_loss": 1e-2, "chunk_size": 3}),
+        (7, 4, 5, {"bias": _t(rng.normal(size=5)), "ignore_index": 2, "chunk_size": 2}),
+    ]:
+        kw = {"ignore_index": -100, **kw}
+        y = rng.integers(0, v, size=n)
+        y[2::4] = kw["ignore_index"]
+        y[0] = 0 if kw["ignore_index"] != 0 else 1
+        out.append(Sample((_t(rng.normal(size=(n, h))), _t(rng.normal(size=(v, h))), _long(y)), kw, (0, 1), f"N={n} V={v} {sorted(kw)}"))
+    return out
+
+
+ENTRIES.append(
+    LossInfo(
+        name="linear_cross_entropy", fn=LF.linear_cross_entropy, module=lk.LinearCrossEntropyLoss,
+        reference=ref_cls.linear_cross_entropy, samples=_lce_samples,
+        empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.randn(6, 4, dtype=torch.float64), torch.zeros(0, dtype=torch.long)), {}, (0, 1)),
+        errors=lambda: [
+            ErrorCase((torch.randn(4, 3), torch.randn(6, 2), torch.zeros(4, dtype=torch.long)), {}, ValueError, r"weight must be \(V, 3\)"),
+            ErrorCase((torch.randn(2, 4, 3), torch.randn(6, 3), torch.zeros(2, 4, dtype=torch.long)), {}, ValueError, r"hidden must be \(N, H\)"),
+            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.tensor([0, 1, 6, 2])), {}, ValueError, r"class 6, outside the valid range \[0, 5\]"),
+            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4)), {}, TypeError, r"integer tensor"),
+            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)), {"bias": torch.zeros(5)}, ValueError, r"bias must be \(6,\)"),
+            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)), {"chunk_size": 0}, ValueError, r"chunk_size must be a positive integer"),
+            hp_error({"softcap": -1.0}, r"softcap must be in \(0, inf\)", args=(torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long))),
+            hp_error({"z_loss": -1e-4}, r"z_loss must be in \[0, inf\)", args=(torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long))),
+        ],
+        extremes=lambda: [Sample((torch.tensor([[1e3, -1e3], [0.0, 0.0], [-1e3, 1e3]], dtype=torch.float64),
+                                  torch.tensor([[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]], dtype=torch.float64), torch.tensor([1, 0, 0])),
+                                 {}, (0, 1), "logits of ±1e4")],
+        ctor_kwargs=lambda kw: {k: v for k, v in kw.items() if k not in CALL_KWARGS + ("bias",)},
+        gradgrad=False, half_tol=(1e-2, 1e-2), backed_by="torch cross_entropy(hidden @ weight.T + bias)",
+    )
+)
+BY_NAME = {e.name: e for e in ENTRIES}

@@ -28,6 +28,7 @@ from .classification import (
     SoftMarginLoss,
     MultiLabelSoftMarginLoss,
 )
+from .large_vocab import LinearCrossEntropyLoss
 from .distribution import GaussianNLLLoss, JSDivLoss, KLDivLoss, PoissonNLLLoss
 from .regression import (
     HuberLoss,
@@ -67,6 +68,8 @@ __all__ = [
     "JSDivLoss",
     "PoissonNLLLoss",
     "GaussianNLLLoss",
+    # large vocabulary
+    "LinearCrossEntropyLoss",
     # classification
     "CrossEntropyLoss",
     "NLLLoss",

@@ -21,6 +21,7 @@ from .classification import (
     soft_margin_loss,
     multilabel_soft_margin_loss,
 )
+from .large_vocab import linear_cross_entropy
 from .distribution import gaussian_nll_loss, js_div, kl_div, poisson_nll_loss
 from .regression import (
     huber_loss,
@@ -48,6 +49,7 @@ __all__ = [
     "js_div",
     "poisson_nll_loss",
     "gaussian_nll_loss",
+    "linear_cross_entropy",
     "cross_entropy",
     "nll_loss",
     "binary_cross_entropy",

@@ -212,3 +212,20 @@ def multilabel_soft_margin(x, y, weight=None, reduction="mean"):
     if weight is not None:
         loss = loss * weight
     return reduce(loss.mean(-1), reduction)
+
+
+def linear_cross_entropy(h, w, y, bias=None, ignore_index=-100, label_smoothing=0.0, softcap=None, z_loss=0.0,
+                         chunk_size=None, reduction="mean"):
+    """Cross-entropy of h @ w.T + b (optionally soft-capped) plus z_loss * lse^2, from the formula."""
+    z = h @ w.T + (0.0 if bias is None else bias)
+    if softcap:
+        z = softcap * np.tanh(z / softcap)
+    v = z.shape[1]
+    lse = np.logaddexp.reduce(z, axis=1)
+    valid = y != ignore_index
+    safe = np.where(valid, y, 0)
+    loss = lse - (1 - label_smoothing) * z[np.arange(len(y)), safe] - label_smoothing / v * z.sum(1) + z_loss * lse**2
+    loss = np.where(valid, loss, 0.0)
+    if reduction == "mean":
+        return loss.sum() / valid.sum() if valid.any() else np.float64(0.0)
+    return reduce(loss, reduction)

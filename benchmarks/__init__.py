@@ -1,0 +1,1 @@
+"""losskit's benchmarks: `python -m benchmarks` (speed) and `python -m benchmarks.large_vocab` (memory)."""

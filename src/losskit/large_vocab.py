@@ -1,0 +1,239 @@
+"""Large-vocabulary losses: cross-entropy fused with the output projection.
+
+Language models end with ``logits = hidden @ weight.T`` over vocabularies of
+32k–256k tokens; for N tokens those logits (and their gradient) take
+``2·N·V`` floats — gigabytes. :func:`linear_cross_entropy` computes the loss
+and all gradients chunk by chunk over the rows, so only a ``(chunk, V)`` block
+ever exists.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from ._core.module import Loss
+from ._core.registry import register
+from ._core.validation import (
+    check_class_target,
+    check_floating,
+    check_number,
+    check_reduction,
+    compute_dtype,
+    fmt_shape,
+)
+
+__all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss", "auto_chunk_size"]
+
+#: bytes of float32 logits one chunk may hold when ``chunk_size`` is automatic
+_CHUNK_BYTES = 16 * 2**20
+
+
+def auto_chunk_size(num_rows: int, vocab: int) -> int:
+    """Rows per chunk so that one chunk of float32 logits is about 16 MiB (at least 8 rows)."""
+    return max(8, min(max(num_rows, 1), _CHUNK_BYTES // (4 * max(vocab, 1))))
+
+
+def _chunk_logit_grad(h, weight, bias, target, valid, ls, softcap, z_loss, row_scale):
+    """Loss per row and d(loss)/d(logits) for one chunk, in the compute dtype.
+
+    ``row_scale`` (per row) multiplies the gradient: the reduction's factor
+    and, in the recomputing backward of ``reduction="none"``, ``grad_output``.
+    """
+    raw = h @ weight.T
+    if bias is not None:
+        raw = raw + bias
+    logits = softcap * torch.tanh(raw / softcap) if softcap else raw
+    vocab = logits.shape[1]
+    lse = torch.logsumexp(logits, dim=1)
+    safe_target = torch.where(valid, target, torch.zeros_like(target))
+    target_logit = logits.gather(1, safe_target.unsqueeze(1)).squeeze(1)
+    loss = lse - (1.0 - ls) * target_logit
+    if ls:
+        loss = loss - (ls / vocab) * logits.sum(1)
+    if z_loss:
+        loss = loss + z_loss * lse.square()
+    loss = torch.where(valid, loss, torch.zeros_like(loss))
+    # d loss / d logits = softmax · (1 + 2 z lse) − (1 − ls) one_hot − ls / V, scaled per row
+    grad = torch.exp(logits - lse.unsqueeze(1))
+    row = row_scale * valid.to(grad.dtype)
+    grad.mul_((row * (1.0 + 2.0 * z_loss * lse) if z_loss else row).unsqueeze(1))
+    if ls:
+        grad.sub_((ls / vocab) * row.unsqueeze(1))
+    grad.scatter_add_(1, safe_target.unsqueeze(1), (-(1.0 - ls) * row).unsqueeze(1))
+    if softcap:
+        grad.mul_(1.0 - (logits / softcap).square())  # through softcap·tanh(raw / softcap)
+    return loss, lse, grad
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, target, ignore_index, ls, softcap, z_loss, reduction, chunk_size):
+        dtype = compute_dtype(hidden, weight)
+        h_c, w_c = hidden.to(dtype), weight.to(dtype)
+        b_c = bias.to(dtype) if bias is not None else None
+        n = hidden.shape[0]
+        valid = target != ignore_index
+        per_row = torch.zeros(n, dtype=dtype, device=hidden.device)
+        if reduction == "mean":
+            scale = 1.0 / valid.sum().clamp_min(1).to(dtype)
+        else:
+            scale = torch.ones((), dtype=dtype, device=hidden.device)
+        eager_grads = reduction != "none" and any(ctx.needs_input_grad[:3])
+        grad_h = torch.zeros_like(h_c) if eager_grads else None
+        grad_w = torch.zeros_like(w_c) if eager_grads else None
+        grad_b = torch.zeros_like(b_c) if eager_grads and b_c is not None else None
+        for start in range(0, n, chunk_size):
+            stop = min(start + chunk_size, n)
+            loss, _, grad = _chunk_logit_grad(h_c[start:stop], w_c, b_c, target[start:stop], valid[start:stop],
+                                              ls, softcap, z_loss, scale)
+            per_row[start:stop] = loss
+            if eager_grads:
+                grad_h[start:stop] = grad @ w_c
+                grad_w.addmm_(grad.T, h_c[start:stop])
+                if grad_b is not None:
+                    grad_b.add_(grad.sum(0))
+        ctx.reduction, ctx.chunk_size = reduction, chunk_size
+        ctx.options = (ls, softcap, z_loss)
+        ctx.dtypes = (hidden.dtype, weight.dtype, bias.dtype if bias is not None else None)
+        ctx.has_bias = bias is not None
+        if reduction == "none":
+            # the per-row grad_output is unknown until backward: recompute chunk by chunk there
+            ctx.save_for_backward(h_c, w_c, b_c if b_c is not None else torch.empty(0), target, valid)
+            return per_row
+        ctx.save_for_backward(*(g if g is not None else torch.empty(0) for g in (grad_h, grad_w, grad_b)))
+        total = per_row.sum()
+        return total * scale if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        h_dtype, w_dtype, b_dtype = ctx.dtypes
+        if ctx.reduction != "none":
+            grad_h, grad_w, grad_b = ctx.saved_tensors
+            go = grad_output.to(grad_h.dtype) if grad_h.numel() else grad_output
+            out_h = (grad_h * go).to(h_dtype) if ctx.needs_input_grad[0] else None
+            out_w = (grad_w * go).to(w_dtype) if ctx.needs_input_grad[1] else None
+            out_b = (grad_b * go).to(b_dtype) if ctx.has_bias and ctx.needs_input_grad[2] else None
+            return out_h, out_w, out_b, None, None, None, None, None, None, None
+        h_c, w_c, b_c, target, valid = ctx.saved_tensors
+        b_c = b_c if ctx.has_bias else None
+        ls, softcap, z_loss = ctx.options
+        go = grad_output.to(h_c.dtype)
+        grad_h, grad_w = torch.zeros_like(h_c), torch.zeros_like(w_c)
+        grad_b = torch.zeros_like(b_c) if b_c is not None else None
+        for start in range(0, h_c.shape[0], ctx.chunk_size):
+            stop = min(start + ctx.chunk_size, h_c.shape[0])
+            _, _, grad = _chunk_logit_grad(h_c[start:stop], w_c, b_c, target[start:stop], valid[start:stop],
+                                           ls, softcap, z_loss, go[start:stop])
+            grad_h[start:stop] = grad @ w_c
+            grad_w.addmm_(grad.T, h_c[start:stop])
+            if grad_b is not None:
+                grad_b.add_(grad.sum(0))
+        return (grad_h.to(h_dtype), grad_w.to(w_dtype), grad_b.to(b_dtype) if grad_b is not None else None,
+                None, None, None, None, None, None, None)
+
+
+def linear_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    bias: Optional[torch.Tensor] = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    chunk_size: Optional[int] = None,
+    softcap: Optional[float] = None,
+    z_loss: float = 0.0,
+) -> torch.Tensor:
+    r"""Cross-entropy of a linear projection, without materialising the ``(N, V)`` logits.
+
+    With :math:`z = h W^\top + b`, optionally soft-capped :math:`z \leftarrow c \tanh(z / c)`
+    (Gemma 2), and :math:`\operatorname{lse}_i = \log\sum_v e^{z_{i,v}}`:
+
+    .. math::
+        \ell_i = \operatorname{lse}_i - (1-\varepsilon)\, z_{i,y_i} - \frac{\varepsilon}{V}\sum_v z_{i,v}
+                 + \lambda\, \operatorname{lse}_i^2
+
+    — torch's label-smoothed cross-entropy plus PaLM's z-loss, **added** to
+    each token's loss (coefficient :math:`\lambda`, typically 1e-4) and
+    reduced with it. Ignored tokens contribute 0; ``"mean"`` divides by the
+    number of tokens that count (0 when none do).
+
+    The rows are processed in chunks: each chunk's logits, log-sum-exp and
+    logit gradient are computed in the forward pass and folded straight into
+    ``grad_hidden``, ``grad_weight`` and ``grad_bias`` (a custom autograd
+    Function), so peak extra memory is one ``(chunk, V)`` block plus the
+    gradients' own size. With ``reduction="none"`` the per-token
+    ``grad_output`` is only known in backward, which then recomputes the
+    chunks from the saved inputs (one more pass, same memory). float16 and
+    bfloat16 inputs are accumulated in float32; the loss is float32 and the
+    gradients come back in the inputs' dtypes. Not twice differentiable.
+
+    Args:
+        hidden: final hidden states ``(N, H)``.
+        weight: output projection ``(V, H)`` (e.g. the tied embedding matrix).
+        target: token ids ``(N,)``, integer.
+        bias: optional ``(V,)``.
+        ignore_index: token id that contributes nothing (padding).
+        label_smoothing: :math:`\varepsilon \in [0, 1]`.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(N,)``).
+        chunk_size: rows per chunk; default keeps a chunk's float32 logits near 16 MiB.
+        softcap: :math:`c > 0` for ``c·tanh(z/c)`` logit capping, or None.
+        z_loss: :math:`\lambda \ge 0`.
+
+    Returns:
+        A scalar, or ``(N,)`` with ``reduction="none"``.
+
+    Example:
+        >>> h, w = torch.eye(2), torch.tensor([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+        >>> linear_cross_entropy(h, w, torch.tensor([0, 1]))
+        tensor(0.6689)
+
+    Reference:
+        ``torch.nn.functional.cross_entropy(hidden @ weight.T + bias, target)``;
+        Wijmans et al., "Cut Your Losses in Large-Vocabulary Language Models",
+        2024; Chowdhery et al., "PaLM", 2022 (z-loss); Gemma Team, "Gemma 2", 2024 (soft-capping).
+    """
+    fn = "linear_cross_entropy"
+    check_reduction(fn, reduction)
+    check_number(fn, "label_smoothing", label_smoothing, low=0.0, high=1.0)
+    check_number(fn, "softcap", softcap, low=0.0, low_open=True, allow_none=True)
+    check_number(fn, "z_loss", z_loss, low=0.0)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"{fn}: chunk_size must be a positive integer or None; got {chunk_size!r}")
+    check_floating(fn, "hidden", hidden)
+    check_floating(fn, "weight", weight)
+    if hidden.dim() != 2:
+        raise ValueError(f"{fn}: hidden must be (N, H); got {fmt_shape(hidden.shape)} — flatten the batch and time dimensions first")
+    if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
+        raise ValueError(f"{fn}: weight must be (V, {hidden.shape[1]}) to match hidden (N, {hidden.shape[1]}); got {fmt_shape(weight.shape)}")
+    if bias is not None:
+        check_floating(fn, "bias", bias)
+        if bias.shape != weight.shape[:1]:
+            raise ValueError(f"{fn}: bias must be ({weight.shape[0]},); got {fmt_shape(bias.shape)}")
+    # target layout and range: the checks of a (N, V) cross-entropy, without building its input
+    check_class_target(fn, torch.empty((hidden.shape[0], weight.shape[0]), device="meta"), target, ignore_index=ignore_index)
+    if hidden.shape[0] == 0:  # nothing to average: 0 (or an empty (0,)), still on the graph
+        dtype = compute_dtype(hidden, weight)
+        per_row = hidden.to(dtype).sum(1) * 0.0 + weight.to(dtype).sum() * 0.0
+        return per_row if reduction == "none" else per_row.sum()
+    chunk = chunk_size or auto_chunk_size(hidden.shape[0], weight.shape[0])
+    return _LinearCrossEntropy.apply(hidden, weight, bias, target, ignore_index, float(label_smoothing),
+                                     float(softcap) if softcap else None, float(z_loss), reduction, chunk)
+
+
+@register("linear_cross_entropy", aliases=("fused_linear_cross_entropy",), family="large_vocab")
+class LinearCrossEntropyLoss(Loss):
+    """Module form of :func:`linear_cross_entropy`: ``loss(hidden, weight, target, bias=None)``."""
+
+    functional = staticmethod(linear_cross_entropy)
+
+    def __init__(self, *, ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
+                 chunk_size: Optional[int] = None, softcap: Optional[float] = None, z_loss: float = 0.0) -> None:
+        name = "LinearCrossEntropyLoss"
+        check_number(name, "label_smoothing", label_smoothing, low=0.0, high=1.0)
+        check_number(name, "softcap", softcap, low=0.0, low_open=True, allow_none=True)
+        check_number(name, "z_loss", z_loss, low=0.0)
+        super().__init__(ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
+                         chunk_size=chunk_size, softcap=softcap, z_loss=z_loss)
