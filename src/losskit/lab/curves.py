@@ -90,6 +90,8 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     logits = torch.stack([x.log(), (1 - x).log()], 1)
     if cls.name == "nll":
         logits = torch.log_softmax(logits, 1)
+    if cls.name == "linear_cross_entropy":  # hidden = the logits themselves, through an identity projection
+        return module(logits, torch.eye(2, dtype=logits.dtype), torch.zeros(n, dtype=torch.long))
     return module(logits, torch.zeros(n, dtype=torch.long))
 
 
