@@ -298,7 +298,7 @@ def cross_entropy(
         return fused_or_reduce(
             F.cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight, label_smoothing=ls
         )
-    check_class_target(fn, input, target, ignore_index=ignore_index)
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
     if sample_weight is not None:
         per = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
         valid = target != ignore_index
@@ -307,7 +307,8 @@ def cross_entropy(
         if reduction != "mean":
             return reduce_loss(per, reduction, weight=sw, fn=fn)
         return safe_divide((per * sw).sum(), (_target_class_weights(weight, target, valid).to(per.dtype) * sw).sum())
-    if reduction != "mean":
+    if reduction != "mean" or (has_ignored is False and weight is None):
+        # torch's own reduction: exact, and its "mean" cannot be 0/0 when nothing is ignored
         return F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=ls)
     total = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls)
     return _mean_over_targets(total, target, weight, ignore_index)
@@ -347,8 +348,10 @@ def nll_loss(
     fn = "nll_loss"
     check_reduction(fn, reduction)
     input = _prepare_scores(fn, input)
-    weight, _, _ = _index_setup(fn, input, target, weight, ignore_index)
-    if reduction != "mean":
+    check_class_weight(fn, weight, input.shape[_class_dim(input)])
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    weight = to_compute(input.dtype, weight) if weight is not None else None
+    if reduction != "mean" or (has_ignored is False and weight is None):
         return F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     total = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
     return _mean_over_targets(total, target, weight, ignore_index)

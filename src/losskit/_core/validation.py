@@ -133,6 +133,11 @@ def check_number(
     """A real scalar hyperparameter inside an interval, e.g. ``delta > 0``."""
     if value is None and allow_none:
         return
+    if type(value) is float and value == value:  # fast path for the usual Python float (not NaN)
+        if (low is None or (value > low if low_open else value >= low)) and (
+            high is None or (value < high if high_open else value <= high)
+        ):
+            return
     if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(float(value)):
         raise TypeError(f"{fn}: {name} must be a real number; got {value!r}")
     v = float(value)
@@ -166,11 +171,16 @@ def check_class_target(
     *,
     ignore_index: Optional[int] = None,
     class_dim: int = 1,
-) -> None:
+) -> Optional[bool]:
     """Class-index targets for ``input`` of shape (C,), (N, C) or (N, C, d1, ...).
 
     The shape must be the input's shape without the class dimension and the
     dtype an integer. Out-of-range values raise (see :func:`data_checks_active`).
+
+    Returns whether any target equals ``ignore_index`` when the range check
+    proves it (False: none is ignored, so torch's own "mean" cannot divide by
+    zero), or None when unknown (the check was skipped, or ``ignore_index`` is
+    itself a valid class).
     """
     if target.is_floating_point() or target.dtype == torch.bool or target.is_complex():
         raise TypeError(
@@ -186,16 +196,21 @@ def check_class_target(
             f"{fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
         )
     if target.numel() == 0 or not data_checks_active(target):
-        return
+        return None
     num_classes = input.shape[cdim]
+    lo, hi = torch.aminmax(target)  # one pass and one sync for the common, all-valid case
+    lo, hi = int(lo), int(hi)
+    ignore_is_a_class = ignore_index is not None and 0 <= ignore_index < num_classes
+    if lo >= 0 and hi < num_classes:
+        return None if ignore_is_a_class else False
     valid = target if ignore_index is None else target[target != ignore_index]
-    if valid.numel() == 0:
-        return
-    lo, hi = int(valid.min()), int(valid.max())
-    if lo < 0 or hi >= num_classes:
-        bad = lo if lo < 0 else hi
-        extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
-        raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}")
+    if valid.numel():
+        lo, hi = int(valid.min()), int(valid.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+            raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}")
+    return True
 
 
 def check_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) -> None:
@@ -230,8 +245,20 @@ def prepare_pair(fn: str, input: torch.Tensor, target: torch.Tensor):
     Both must be floating tensors of the same shape; half precision computes
     in float32.
     """
+    # fast path, the common case: float32/float64 tensors of one dtype and shape (a few attribute reads)
+    if (
+        type(input) is torch.Tensor
+        and type(target) is torch.Tensor
+        and input.dtype in _FULL_PRECISION
+        and target.dtype is input.dtype
+        and input.shape == target.shape
+    ):
+        return input, target
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
     check_same_shape(fn, input, target)
     dtype = compute_dtype(input)
     return to_compute(dtype, input, target)
+
+
+_FULL_PRECISION = (torch.float32, torch.float64)

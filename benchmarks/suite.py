@@ -1,0 +1,317 @@
+"""Benchmark cases: each losskit loss against torch.nn and every installed peer library with the same loss.
+
+A case builds its inputs for a target element count and returns callables that
+each run forward + backward once. Peers that do not import are skipped and
+listed in the output.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+import losskit.functional as LF
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+Step = Callable[[], None]
+
+
+def _optional(module: str):
+    try:
+        return importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - any import failure means "not installed here"
+        return None
+
+
+def peer_modules() -> Dict[str, object]:
+    mods = {
+        "keras": _optional("keras"),
+        "kornia": _optional("kornia.losses"),
+        "monai": _optional("monai.losses"),
+        "smp": _optional("segmentation_models_pytorch.losses"),
+        "pml": _optional("pytorch_metric_learning.losses"),
+        "torchvision": _optional("torchvision.ops"),
+        "liger": _optional("liger_kernel.transformers") if torch.cuda.is_available() else None,
+        "cce": _optional("cut_cross_entropy") if torch.cuda.is_available() else None,
+    }
+    if mods["keras"] is not None and mods["keras"].backend.backend() != "torch":
+        mods["keras"] = None
+    return mods
+
+
+@dataclasses.dataclass
+class Built:
+    ours: Step
+    others: Dict[str, Step]
+    elements: int
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    build: Callable[[int, torch.device, Dict[str, object]], Built]
+
+
+def _step(fn: Callable[[], torch.Tensor], leaves) -> Step:
+    def run():
+        for t in leaves:
+            t.grad = None
+        fn().backward()
+
+    return run
+
+
+def _gen(seed: int = 0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _elementwise(size, device, positive=False):
+    g = _gen()
+    x = torch.rand(size, generator=g) + 0.5 if positive else torch.randn(size, generator=g)
+    y = torch.rand(size, generator=g) + 0.5 if positive else torch.randn(size, generator=g)
+    return x.to(device).requires_grad_(), y.to(device)
+
+
+def _keras_pair(x: torch.Tensor, y: torch.Tensor, cols: int = 10):
+    """Keras reduces per sample over the last axis: give it (N, cols) views of the same data."""
+    n = x.numel() // cols
+    return x[: n * cols].view(n, cols), y[: n * cols].view(n, cols)
+
+
+def regression_case(name, ours, torch_fn=None, keras_name=None, positive=False, **kw) -> Case:
+    def build(size, device, peers):
+        x, y = _elementwise(size, device, positive)
+        others = {}
+        if torch_fn is not None:
+            others["torch.nn"] = _step(lambda: torch_fn(x, y, **kw), [x])
+        if keras_name and peers.get("keras") is not None:
+            k_loss = getattr(peers["keras"].losses, keras_name)()
+            xk, yk = _keras_pair(x, y)
+            others["keras"] = _step(lambda: k_loss(yk, xk), [x])
+        return Built(_step(lambda: ours(x, y, **kw), [x]), others, size)
+
+    return Case(name, build)
+
+
+def _logits(size, device, classes=10):
+    n = max(1, size // classes)
+    g = _gen(1)
+    x = torch.randn(n, classes, generator=g).to(device).requires_grad_()
+    y = torch.randint(0, classes, (n,), generator=g).to(device)
+    return x, y
+
+
+def classification_cases() -> List[Case]:
+    cases = []
+
+    def ce(size, device, peers):
+        x, y = _logits(size, device)
+        others = {"torch.nn": _step(lambda: F.cross_entropy(x, y), [x])}
+        if peers.get("keras") is not None:
+            k_loss = peers["keras"].losses.SparseCategoricalCrossentropy(from_logits=True)
+            others["keras"] = _step(lambda: k_loss(y, x), [x])
+        return Built(_step(lambda: LF.cross_entropy(x, y), [x]), others, x.numel())
+
+    cases.append(Case("cross_entropy", ce))
+
+    def ce_ls(size, device, peers):
+        x, y = _logits(size, device)
+        return Built(_step(lambda: LF.cross_entropy(x, y, label_smoothing=0.1), [x]),
+                     {"torch.nn": _step(lambda: F.cross_entropy(x, y, label_smoothing=0.1), [x])}, x.numel())
+
+    cases.append(Case("cross_entropy(label_smoothing=0.1)", ce_ls))
+
+    def nll(size, device, peers):
+        x, y = _logits(size, device)
+        lp = torch.log_softmax(x.detach(), 1).requires_grad_()
+        return Built(_step(lambda: LF.nll_loss(lp, y), [lp]), {"torch.nn": _step(lambda: F.nll_loss(lp, y), [lp])}, lp.numel())
+
+    cases.append(Case("nll", nll))
+
+    def bce(size, device, peers):
+        x, t = _elementwise(size, device)
+        t = (t > 0).float()
+        others = {"torch.nn": _step(lambda: F.binary_cross_entropy_with_logits(x, t), [x])}
+        if peers.get("keras") is not None:
+            k_loss = peers["keras"].losses.BinaryCrossentropy(from_logits=True)
+            xk, tk = _keras_pair(x, t)
+            others["keras"] = _step(lambda: k_loss(tk, xk), [x])
+        return Built(_step(lambda: LF.binary_cross_entropy_with_logits(x, t), [x]), others, size)
+
+    cases.append(Case("bce", bce))
+
+    def bce_prob(size, device, peers):
+        x, t = _elementwise(size, device)
+        p = torch.sigmoid(x.detach()).requires_grad_()
+        t = (t > 0).float()
+        return Built(_step(lambda: LF.binary_cross_entropy(p, t), [p]),
+                     {"torch.nn": _step(lambda: F.binary_cross_entropy(p, t), [p])}, size)
+
+    cases.append(Case("binary_cross_entropy", bce_prob))
+
+    def sigmoid_focal(size, device, peers):
+        x, t = _elementwise(size, device)
+        t = (t > 0).float()
+        others = {}
+        if peers.get("kornia") is not None:
+            others["kornia"] = _step(lambda: peers["kornia"].binary_focal_loss_with_logits(x.view(1, 1, -1), t.view(1, 1, -1), alpha=0.25, gamma=2.0, reduction="mean"), [x])
+        if peers.get("monai") is not None:
+            m = peers["monai"].FocalLoss(gamma=2.0, alpha=0.25, reduction="mean")
+            others["monai"] = _step(lambda: m(x.view(1, 1, -1), t.view(1, 1, -1)), [x])
+        if peers.get("torchvision") is not None:
+            others["torchvision"] = _step(lambda: peers["torchvision"].sigmoid_focal_loss(x, t, reduction="mean"), [x])
+        if peers.get("keras") is not None:
+            k_loss = peers["keras"].losses.BinaryFocalCrossentropy(from_logits=True, apply_class_balancing=True)
+            xk, tk = _keras_pair(x, t)
+            others["keras"] = _step(lambda: k_loss(tk, xk), [x])
+        return Built(_step(lambda: LF.sigmoid_focal_loss(x, t), [x]), others, size)
+
+    cases.append(Case("sigmoid_focal", sigmoid_focal))
+
+    def softmax_focal(size, device, peers):
+        x, y = _logits(size, device)
+        others = {}
+        if peers.get("kornia") is not None:
+            others["kornia"] = _step(lambda: peers["kornia"].focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="mean"), [x])
+        if peers.get("monai") is not None:
+            m = peers["monai"].FocalLoss(gamma=2.0, alpha=0.25, use_softmax=True, to_onehot_y=True, reduction="mean")
+            others["monai"] = _step(lambda: m(x, y.unsqueeze(1)), [x])
+        if peers.get("keras") is not None:
+            k_loss = peers["keras"].losses.CategoricalFocalCrossentropy(from_logits=True)
+            onehot = F.one_hot(y, x.shape[1]).float()
+            others["keras"] = _step(lambda: k_loss(onehot, x), [x])
+        return Built(_step(lambda: LF.softmax_focal_loss(x, y, alpha=0.25, gamma=2.0), [x]), others, x.numel())
+
+    cases.append(Case("focal", softmax_focal))
+
+    def simple(name, ours, torch_fn=None, keras_name=None, keras_onehot=False, keras_probs=False, kw=None):
+        kw = kw or {}
+
+        def build(size, device, peers):
+            x, y = _logits(size, device)
+            others = {}
+            if torch_fn is not None:
+                others["torch.nn"] = _step(lambda: torch_fn(x, y, **kw), [x])
+            if keras_name and peers.get("keras") is not None:
+                k_loss = getattr(peers["keras"].losses, keras_name)()
+                if keras_probs:
+                    p = torch.softmax(x.detach(), 1).requires_grad_()
+                    others["keras"] = _step(lambda: k_loss(y, p), [p])
+                else:
+                    yk = F.one_hot(y, x.shape[1]).float() if keras_onehot else y
+                    others["keras"] = _step(lambda: k_loss(yk, x), [x])
+            return Built(_step(lambda: ours(x, y, **kw), [x]), others, x.numel())
+
+        return Case(name, build)
+
+    cases += [
+        simple("poly1", LF.poly1_cross_entropy),
+        simple("generalized_cross_entropy", LF.generalized_cross_entropy, keras_name="CategoricalGeneralizedCrossEntropy", keras_probs=True),
+        simple("multi_margin", LF.multi_margin_loss, F.multi_margin_loss),
+        simple("categorical_hinge", LF.categorical_hinge_loss, keras_name="CategoricalHinge", keras_onehot=True),
+    ]
+
+    def balanced(size, device, peers):
+        x, t = _elementwise(size, device)
+        t = (t > 1.0).float()
+        return Built(_step(lambda: LF.balanced_binary_cross_entropy_with_logits(x, t), [x]), {}, size)
+
+    cases.append(Case("balanced_bce", balanced))
+
+    def margin_elementwise(name, ours, torch_fn=None, keras_name=None):
+        def build(size, device, peers):
+            x, t = _elementwise(size, device)
+            t = torch.where(t > 0, 1.0, -1.0)
+            others = {}
+            if torch_fn is not None:
+                others["torch.nn"] = _step(lambda: torch_fn(x, t), [x])
+            if keras_name and peers.get("keras") is not None:
+                k_loss = getattr(peers["keras"].losses, keras_name)()
+                xk, tk = _keras_pair(x, t)
+                others["keras"] = _step(lambda: k_loss(tk, xk), [x])
+            return Built(_step(lambda: ours(x, t), [x]), others, size)
+
+        return Case(name, build)
+
+    cases += [
+        margin_elementwise("hinge", LF.hinge_loss, keras_name="Hinge"),
+        margin_elementwise("squared_hinge", LF.squared_hinge_loss, keras_name="SquaredHinge"),
+        margin_elementwise("soft_margin", LF.soft_margin_loss, F.soft_margin_loss),
+    ]
+
+    def multilabel_soft(size, device, peers):
+        x, t = _elementwise(size, device)
+        n = size // 10
+        x2 = x.detach()[: n * 10].view(n, 10).clone().requires_grad_()
+        t2 = (t[: n * 10].view(n, 10) > 0).float()
+        return Built(_step(lambda: LF.multilabel_soft_margin_loss(x2, t2), [x2]),
+                     {"torch.nn": _step(lambda: F.multilabel_soft_margin_loss(x2, t2), [x2])}, x2.numel())
+
+    cases.append(Case("multilabel_soft_margin", multilabel_soft))
+    return cases
+
+
+def distribution_cases() -> List[Case]:
+    def kl(size, device, peers):
+        x, y = _logits(size, device)
+        lp = torch.log_softmax(x.detach(), 1).requires_grad_()
+        t = torch.softmax(torch.randn_like(lp), 1)
+        others = {"torch.nn": _step(lambda: F.kl_div(lp, t, reduction="batchmean"), [lp])}
+        if peers.get("keras") is not None:
+            k_loss = peers["keras"].losses.KLDivergence()
+            p = lp.detach().exp().requires_grad_()
+            others["keras"] = _step(lambda: k_loss(t, p), [p])
+        return Built(_step(lambda: LF.kl_div(lp, t, reduction="batchmean"), [lp]), others, lp.numel())
+
+    def js(size, device, peers):
+        x, _ = _logits(size, device)
+        lp = torch.log_softmax(x.detach(), 1).requires_grad_()
+        t = torch.softmax(torch.randn_like(lp), 1)
+        return Built(_step(lambda: LF.js_div(lp, t, reduction="batchmean"), [lp]), {}, lp.numel())
+
+    def gauss(size, device, peers):
+        x, y = _elementwise(size, device)
+        v = (torch.rand(size) + 0.1).to(device).requires_grad_()
+        return Built(_step(lambda: LF.gaussian_nll_loss(x, y, v), [x, v]),
+                     {"torch.nn": _step(lambda: F.gaussian_nll_loss(x, y, v), [x, v])}, size)
+
+    def poisson(size, device, peers):
+        x, y = _elementwise(size, device)
+        counts = torch.poisson(torch.full((size,), 2.0)).to(device)
+        others = {"torch.nn": _step(lambda: F.poisson_nll_loss(x, counts), [x])}
+        return Built(_step(lambda: LF.poisson_nll_loss(x, counts), [x]), others, size)
+
+    return [Case("kl_div", kl), Case("js_div", js), Case("gaussian_nll", gauss), Case("poisson_nll", poisson)]
+
+
+def all_cases() -> List[Case]:
+    return [
+        regression_case("l1", LF.l1_loss, F.l1_loss, "MeanAbsoluteError"),
+        regression_case("mse", LF.mse_loss, F.mse_loss, "MeanSquaredError"),
+        regression_case("rmse", LF.rmse_loss),
+        regression_case("smooth_l1", LF.smooth_l1_loss, F.smooth_l1_loss),
+        regression_case("huber", LF.huber_loss, F.huber_loss, "Huber"),
+        regression_case("log_cosh", LF.log_cosh_loss, keras_name="LogCosh"),
+        regression_case("mape", LF.mape_loss, keras_name="MeanAbsolutePercentageError", positive=True),
+        regression_case("msle", LF.msle_loss, keras_name="MeanSquaredLogarithmicError", positive=True),
+        regression_case("quantile", LF.quantile_loss, quantile=0.9),
+        *distribution_cases(),
+        *classification_cases(),
+    ]
+
+
+def select(names: Optional[List[str]]) -> List[Case]:
+    cases = all_cases()
+    if not names:
+        return cases
+    chosen = [c for c in cases if c.name in names or c.name.split("(")[0] in names]
+    missing = set(names) - {c.name for c in chosen} - {c.name.split("(")[0] for c in chosen}
+    if missing:
+        raise SystemExit(f"benchmarks: unknown case(s) {sorted(missing)}; known: {', '.join(c.name for c in cases)}")
+    return chosen
+
