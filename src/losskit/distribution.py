@@ -104,6 +104,12 @@ def kl_div(
     fn = "kl_div"
     check_reduction(fn, reduction, KL_REDUCTIONS)
     input, target = prepare_pair(fn, input, target)
+    if not log_target and not target.requires_grad and sample_weight is None and input.numel() > 0:
+        # torch's kernel: same value, and the input gradient (-target) is finite. A target that
+        # needs a gradient, or log targets (torch turns -inf ones into NaN), take the path below
+        if reduction == "mean":  # torch warns on every "mean" call; sum / numel is the same number
+            return F.kl_div(input, target, reduction="sum", log_target=log_target) / input.numel()
+        return F.kl_div(input, target, reduction=reduction, log_target=log_target)
     if log_target:
         target_prob, target_plogp = _plogp_from_log(target)
     else:
