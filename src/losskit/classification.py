@@ -521,6 +521,81 @@ def balanced_binary_cross_entropy_with_logits(
 # ---------------------------------------------------------------------------------------------
 
 
+def _sigmoid_focal_parts(x, t, gamma):
+    """σ(x), σ(-x), BCE, 1 - p_t and (1 - p_t)^γ; σ(-x) is evaluated directly so 1 - p_t never cancels."""
+    s, s_neg = torch.sigmoid(x), torch.sigmoid(-x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    u = torch.lerp(s, s_neg, t)  # t σ(-x) + (1 - t) σ(x), exact at t = 0 and t = 1
+    return s, s_neg, ce, u, u.pow(gamma)
+
+
+def _sigmoid_focal_grad(x, t, alpha, gamma, parts=None):
+    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts(x, t, gamma)
+    # d/dx [u^γ ce] = u^γ (σ(x) - t + γ ce u'/u), u' = (1 - 2t) σ(x) σ(-x); u'/u stays finite as u -> 0
+    ratio = (1.0 - 2.0 * t) * s * s_neg / u.clamp_min(torch.finfo(u.dtype).tiny)
+    grad = mod * (s - t + gamma * ratio * ce)
+    return grad if alpha is None else grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha))
+
+
+class _SigmoidFocal(torch.autograd.Function):
+    """Elementwise sigmoid focal loss with an analytic backward: a handful of passes instead of autograd's dozens."""
+
+    @staticmethod
+    def forward(ctx, x, t, alpha, gamma):
+        parts = _sigmoid_focal_parts(x, t, gamma)
+        loss = parts[2] * parts[4]
+        if alpha is not None:
+            loss = loss * (t * (2.0 * alpha - 1.0) + (1.0 - alpha))
+        ctx.alpha, ctx.gamma = alpha, gamma
+        ctx.save_for_backward(x, t, *parts)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t, *parts = ctx.saved_tensors
+        # under create_graph, recompute from the inputs so the second derivative is taken through them
+        grad = _sigmoid_focal_grad(x, t, ctx.alpha, ctx.gamma, None if torch.is_grad_enabled() else parts)
+        return grad * grad_output, None, None, None
+
+
+def _softmax_focal_terms(x2d, safe_target):
+    """p (M, C), log p_y and q = 1 - p_y (M,); q is summed from the other classes, so it never cancels."""
+    # x - logsumexp(x) is log_softmax; torch's CPU log_softmax kernel is ~2x slower over a short class axis
+    log_p = x2d - x2d.logsumexp(1, keepdim=True)
+    index = safe_target.unsqueeze(1)
+    p = torch.exp(log_p)
+    return p, log_p.gather(1, index).squeeze(1), p.scatter(1, index, 0.0).sum(1)
+
+
+def _softmax_focal_grad(p, log_py, q, safe_target, gamma, grad_rows):
+    # d/dx_c [-(1-p_y)^γ log p_y] = (δ_cy - p_c) · (1-p_y)^γ · (γ p_y log p_y / (1-p_y) - 1)
+    py = torch.exp(log_py)
+    # p log p / (1 - p) -> -1 as p -> 1: take that limit where 1 - p underflows
+    ratio = torch.where(q > 0, py * log_py / q.clamp_min(torch.finfo(q.dtype).tiny), -py)
+    coef = q.pow(gamma) * (gamma * ratio - 1.0) * grad_rows
+    if torch.is_grad_enabled():  # building a graph for a double backward: no in-place updates
+        return (p * -coef.unsqueeze(1)).scatter_add(1, safe_target.unsqueeze(1), coef.unsqueeze(1))
+    return (p * -coef.unsqueeze(1)).scatter_add_(1, safe_target.unsqueeze(1), coef.unsqueeze(1))
+
+
+class _SoftmaxFocalRows(torch.autograd.Function):
+    """Per-row -(1 - p_y)^γ log p_y for (M, C) logits and safe targets, with an analytic backward."""
+
+    @staticmethod
+    def forward(ctx, x2d, safe_target, gamma):
+        p, log_py, q = _softmax_focal_terms(x2d, safe_target)
+        ctx.gamma = gamma
+        ctx.save_for_backward(x2d, safe_target, p, log_py, q)
+        return -q.pow(gamma) * log_py
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x2d, safe_target, p, log_py, q = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably
+            p, log_py, q = _softmax_focal_terms(x2d, safe_target)
+        return _softmax_focal_grad(p, log_py, q, safe_target, ctx.gamma, grad_output), None, None
+
+
 def sigmoid_focal_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -574,6 +649,10 @@ def sigmoid_focal_loss(
     input, target = prepare_pair(fn, input, target)
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if not target.requires_grad:
+        loss = _SigmoidFocal.apply(input, target, None if alpha is None else float(alpha), float(gamma))
+        return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    # a target that needs a gradient (soft labels from another model): the composite form, differentiable in both
     loss = F.binary_cross_entropy_with_logits(input, target, reduction="none")
     if gamma:
         # log(1 - p_t) = log(y σ(-x) + (1 - y) σ(x)), in log space so it never rounds to log 0
@@ -646,11 +725,11 @@ def softmax_focal_loss(
     check_class_weight(fn, alpha if isinstance(alpha, torch.Tensor) else None, num_classes, name="alpha")
     weight = to_compute(input.dtype, weight) if weight is not None else None
     alpha_t = to_compute(input.dtype, alpha) if isinstance(alpha, torch.Tensor) else alpha
-    log_p = torch.log_softmax(input, cdim)
-    log1m_p = _log1m_softmax(log_p, cdim) if gamma else None
 
     if _is_probability_target(fn, input, target):
         target = to_compute(input.dtype, target)
+        log_p = torch.log_softmax(input, cdim)
+        log1m_p = _log1m_softmax(log_p, cdim) if gamma else None
         per_class = -target * log_p
         if gamma:
             per_class = per_class * torch.exp(gamma * log1m_p)
@@ -664,9 +743,10 @@ def softmax_focal_loss(
         return reduce_loss(per_class.sum(cdim), reduction, weight=sample_weight, fn=fn)
 
     weight, cdim, valid = _index_setup(fn, input, target, weight, ignore_index)
-    loss = -_gather_class(log_p, target, valid, cdim)
-    if gamma:
-        loss = loss * torch.exp(gamma * _gather_class(log1m_p, target, valid, cdim))
+    safe_target = torch.where(valid, target, torch.zeros_like(target))
+    num_classes = input.shape[cdim]
+    rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
+    loss = _SoftmaxFocalRows.apply(rows, safe_target.reshape(-1), float(gamma)).reshape(target.shape)
     if isinstance(alpha_t, torch.Tensor):
         loss = loss * alpha_t[torch.where(valid, target, torch.zeros_like(target))]
     elif alpha_t is not None:
