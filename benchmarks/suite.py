@@ -289,6 +289,27 @@ def distribution_cases() -> List[Case]:
     return [Case("kl_div", kl), Case("js_div", js), Case("gaussian_nll", gauss), Case("poisson_nll", poisson)]
 
 
+def large_vocab_case() -> Case:
+    """hidden (N, 256) @ weight (V = 32768, 256): ``elements`` counts the logits the naive path materialises."""
+
+    def build(size, device, peers):
+        vocab, width = 32768, 256
+        n = max(8, size // vocab)
+        g = _gen(2)
+        hidden = torch.randn(n, width, generator=g).to(device).requires_grad_()
+        weight = (torch.randn(vocab, width, generator=g) * 0.02).to(device).requires_grad_()
+        target = torch.randint(0, vocab, (n,), generator=g).to(device)
+        others = {"torch.nn (naive)": _step(lambda: F.cross_entropy(hidden @ weight.T, target), [hidden, weight])}
+        if peers.get("liger") is not None:
+            liger = peers["liger"].LigerFusedLinearCrossEntropyLoss()
+            others["liger"] = _step(lambda: liger(weight, hidden, target), [hidden, weight])
+        if peers.get("cce") is not None:
+            others["cut-cross-entropy"] = _step(lambda: peers["cce"].linear_cross_entropy(hidden, weight, target), [hidden, weight])
+        return Built(_step(lambda: LF.linear_cross_entropy(hidden, weight, target), [hidden, weight]), others, n * vocab)
+
+    return Case("linear_cross_entropy", build)
+
+
 def all_cases() -> List[Case]:
     return [
         regression_case("l1", LF.l1_loss, F.l1_loss, "MeanAbsoluteError"),
@@ -302,6 +323,7 @@ def all_cases() -> List[Case]:
         regression_case("quantile", LF.quantile_loss, quantile=0.9),
         *distribution_cases(),
         *classification_cases(),
+        large_vocab_case(),
     ]
 
 

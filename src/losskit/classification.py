@@ -197,9 +197,13 @@ def _log_or_floor(t: torch.Tensor) -> torch.Tensor:
 
 
 def _propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
-    """torch's margin kernels compare with ``> 0``, which silently drops NaN scores; put it back."""
-    leak = input.sum(-1) * 0.0
-    return loss + (leak if loss.shape == leak.shape else leak.sum())
+    """torch's margin kernels compare with ``> 0``, which silently drops NaN scores; put it back.
+
+    The NaN-carrying term is detached: it changes no gradient, so it costs no backward pass.
+    """
+    detached = input.detach()
+    leak = (detached.sum(-1) if loss.dim() else detached.sum()) * 0.0
+    return loss + leak
 
 
 def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -559,23 +563,23 @@ class _SigmoidFocal(torch.autograd.Function):
 
 
 def _softmax_focal_terms(x2d, safe_target):
-    """p (M, C), log p_y and q = 1 - p_y (M,); q is summed from the other classes, so it never cancels."""
-    # x - logsumexp(x) is log_softmax; torch's CPU log_softmax kernel is ~2x slower over a short class axis
-    log_p = x2d - x2d.logsumexp(1, keepdim=True)
-    index = safe_target.unsqueeze(1)
-    p = torch.exp(log_p)
-    return p, log_p.gather(1, index).squeeze(1), p.scatter(1, index, 0.0).sum(1)
+    """Per-row log-sum-exp, log p_y and q = 1 - p_y = -expm1(log p_y); nothing of size (M, C) is kept."""
+    lse = x2d.logsumexp(1)
+    log_py = x2d.gather(1, safe_target.unsqueeze(1)).squeeze(1) - lse
+    return lse, log_py, -torch.expm1(log_py)
 
 
-def _softmax_focal_grad(p, log_py, q, safe_target, gamma, grad_rows):
+def _softmax_focal_grad(x2d, lse, log_py, q, safe_target, gamma, grad_rows):
     # d/dx_c [-(1-p_y)^γ log p_y] = (δ_cy - p_c) · (1-p_y)^γ · (γ p_y log p_y / (1-p_y) - 1)
     py = torch.exp(log_py)
     # p log p / (1 - p) -> -1 as p -> 1: take that limit where 1 - p underflows
     ratio = torch.where(q > 0, py * log_py / q.clamp_min(torch.finfo(q.dtype).tiny), -py)
-    coef = q.pow(gamma) * (gamma * ratio - 1.0) * grad_rows
+    coef = (q.pow(gamma) * (gamma * ratio - 1.0) * grad_rows).unsqueeze(1)
+    # exp(x - lse) is the softmax; torch's CPU softmax kernel is ~2x slower over a short class axis
+    p = torch.exp(x2d - lse.unsqueeze(1))
     if torch.is_grad_enabled():  # building a graph for a double backward: no in-place updates
-        return (p * -coef.unsqueeze(1)).scatter_add(1, safe_target.unsqueeze(1), coef.unsqueeze(1))
-    return (p * -coef.unsqueeze(1)).scatter_add_(1, safe_target.unsqueeze(1), coef.unsqueeze(1))
+        return (p * -coef).scatter_add(1, safe_target.unsqueeze(1), coef)
+    return p.mul_(-coef).scatter_add_(1, safe_target.unsqueeze(1), coef)
 
 
 class _SoftmaxFocalRows(torch.autograd.Function):
@@ -583,17 +587,17 @@ class _SoftmaxFocalRows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x2d, safe_target, gamma):
-        p, log_py, q = _softmax_focal_terms(x2d, safe_target)
+        lse, log_py, q = _softmax_focal_terms(x2d, safe_target)
         ctx.gamma = gamma
-        ctx.save_for_backward(x2d, safe_target, p, log_py, q)
+        ctx.save_for_backward(x2d, safe_target, lse, log_py, q)
         return -q.pow(gamma) * log_py
 
     @staticmethod
     def backward(ctx, grad_output):
-        x2d, safe_target, p, log_py, q = ctx.saved_tensors
+        x2d, safe_target, lse, log_py, q = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably
-            p, log_py, q = _softmax_focal_terms(x2d, safe_target)
-        return _softmax_focal_grad(p, log_py, q, safe_target, ctx.gamma, grad_output), None, None
+            lse, log_py, q = _softmax_focal_terms(x2d, safe_target)
+        return _softmax_focal_grad(x2d, lse, log_py, q, safe_target, ctx.gamma, grad_output), None, None
 
 
 def sigmoid_focal_loss(
@@ -689,9 +693,12 @@ def softmax_focal_loss(
     ``alpha`` is None, a scalar, or a per-class ``(C,)`` tensor. With
     ``gamma=0`` and ``alpha=None`` this is :func:`cross_entropy`.
 
-    :math:`\log(1-p)` is computed exactly even when :math:`p` rounds to 1 (the
-    log-sum-exp of the other classes), so loss and gradients are finite at
-    logits ±1e4 for every :math:`\gamma \ge 0`.
+    :math:`1-p_y` is computed from the log-probability as
+    :math:`-\operatorname{expm1}(\log p_y)`, never as ``1 - p``, and the
+    backward pass is analytic (the limit of :math:`p\log p/(1-p)` is used
+    where :math:`1-p` underflows), so loss and gradients are finite at logits
+    ±1e4 for every :math:`\gamma \ge 0`, and only per-row values are saved
+    for backward.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.

@@ -303,9 +303,10 @@ def gaussian_nll_loss(
     var = _gaussian_var(fn, input, var)
     if var.numel() > 0 and data_checks_active(var) and bool((var < 0).any()):
         raise ValueError(f"{fn}: var must be non-negative; got a minimum of {float(var.min()):g}")
-    var = to_compute(compute_dtype(input, var), var)
-    # straight-through clamp: torch clamps under no_grad, so the gradient ignores the floor
-    var = var + (var.clamp_min(eps) - var).detach()
+    # torch's straight-through clamp: the floor changes the value but not the gradient path
+    var = to_compute(compute_dtype(input, var), var).clone()
+    with torch.no_grad():
+        var.clamp_(min=eps)
     loss = 0.5 * (torch.log(var) + (input - target).square() / var)
     if full:
         loss = loss + _HALF_LOG_2PI

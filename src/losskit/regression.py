@@ -14,7 +14,7 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 
-from ._core.module import Loss
+from ._core.module import Loss, ReductionLoss
 from ._core.reduction import fused_or_reduce, reduce_loss, safe_divide
 from ._core.registry import register
 from ._core.validation import (
@@ -456,23 +456,17 @@ def quantile_loss(
 
 
 @register("l1", aliases=("mae", "mean_absolute_error"), family="regression")
-class L1Loss(Loss):
+class L1Loss(ReductionLoss):
     """Module form of :func:`l1_loss`."""
 
     functional = staticmethod(l1_loss)
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-
 
 @register("mse", aliases=("l2", "mean_squared_error"), family="regression")
-class MSELoss(Loss):
+class MSELoss(ReductionLoss):
     """Module form of :func:`mse_loss`."""
 
     functional = staticmethod(mse_loss)
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
 
 
 @register("rmse", aliases=("root_mean_squared_error",), family="regression")
@@ -509,13 +503,10 @@ class HuberLoss(Loss):
 
 
 @register("log_cosh", aliases=("logcosh",), family="regression")
-class LogCoshLoss(Loss):
+class LogCoshLoss(ReductionLoss):
     """Module form of :func:`log_cosh_loss`."""
 
     functional = staticmethod(log_cosh_loss)
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
 
 
 @register("mape", aliases=("mean_absolute_percentage_error",), family="regression")

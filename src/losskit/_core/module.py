@@ -14,7 +14,7 @@ from torch import nn
 
 from .validation import BASE_REDUCTIONS, check_reduction
 
-__all__ = ["Loss"]
+__all__ = ["Loss", "ReductionLoss"]
 
 
 class Loss(nn.Module):
@@ -74,3 +74,10 @@ class Loss(nn.Module):
             if isinstance(kwargs.get(k), (list, tuple)):
                 kwargs[k] = torch.tensor(kwargs[k], dtype=torch.get_default_dtype())
         return cls(**kwargs)
+
+
+class ReductionLoss(Loss):
+    """Base of the modules whose only hyperparameter is ``reduction``."""
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
