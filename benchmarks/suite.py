@@ -253,6 +253,16 @@ def classification_cases() -> List[Case]:
                      {"torch.nn": _step(lambda: F.multilabel_soft_margin_loss(x2, t2), [x2])}, x2.numel())
 
     cases.append(Case("multilabel_soft_margin", multilabel_soft))
+
+    def multilabel_margin(size, device, peers):
+        x, _ = _logits(size, device)
+        g = _gen(3)
+        labels = torch.argsort(torch.rand(x.shape, generator=g), dim=1).to(device)
+        labels[:, 3:] = -1  # three labels per row, then the -1 terminator
+        return Built(_step(lambda: LF.multilabel_margin_loss(x, labels), [x]),
+                     {"torch.nn": _step(lambda: F.multilabel_margin_loss(x, labels), [x])}, x.numel())
+
+    cases.append(Case("multilabel_margin", multilabel_margin))
     return cases
 
 

@@ -223,15 +223,6 @@ def _hinge_targets(fn: str, target: torch.Tensor) -> torch.Tensor:
     return torch.where(is_binary01, 2.0 * target - 1.0, target)
 
 
-def _onehot_or_probability(fn: str, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Class-index or one-hot/probability targets, as a floating tensor of the input's shape."""
-    if _is_probability_target(fn, input, target):
-        return target.to(input.dtype)
-    cdim = _class_dim(input)
-    check_class_target(fn, input, target)
-    return F.one_hot(target, input.shape[cdim]).movedim(-1, cdim).to(input.dtype)
-
-
 # ---------------------------------------------------------------------------------------------
 # cross-entropy family (torch kernels underneath)
 # ---------------------------------------------------------------------------------------------
@@ -764,12 +755,13 @@ def softmax_focal_loss(
 def _true_class_log_prob(fn, input, target, ignore_index):
     """(log p_t, valid mask or None) with p_t = p_y (index targets) or Σ_c t_c p_c (probability targets)."""
     cdim = _class_dim(input)
-    log_p = torch.log_softmax(input, cdim)
     if _is_probability_target(fn, input, target):
+        log_p = torch.log_softmax(input, cdim)
         return torch.logsumexp(log_p + _log_or_floor(to_compute(input.dtype, target)), cdim), None
     check_class_target(fn, input, target, ignore_index=ignore_index)
     valid = target != ignore_index
-    return _gather_class(log_p, target, valid, cdim), valid
+    # x_y - logsumexp(x): the true class's log-probability without an (N, C) log_softmax
+    return _gather_class(input, target, valid, cdim) - input.logsumexp(cdim), valid
 
 
 def poly1_cross_entropy(
@@ -1003,9 +995,17 @@ def categorical_hinge_loss(
     check_reduction(fn, reduction)
     input = _prepare_scores(fn, input)
     cdim = _class_dim(input)
-    t = _onehot_or_probability(fn, input, target)
-    positive = (t * input).sum(cdim)
-    negative = ((1.0 - t) * input).amax(cdim)
+    if _is_probability_target(fn, input, target):
+        t = target.to(input.dtype)
+        positive = (t * input).sum(cdim)
+        negative = ((1.0 - t) * input).amax(cdim)
+    else:
+        # one-hot targets without building them: the true class's score, and the others' max with the
+        # true class's slot read as 0 — exactly Keras's max((1 - t) x)
+        check_class_target(fn, input, target)
+        index = target.unsqueeze(cdim)
+        positive = input.gather(cdim, index).squeeze(cdim)
+        negative = input.scatter(cdim, index, 0.0).amax(cdim)
     return reduce_loss(torch.relu(negative - positive + 1.0), reduction, weight=sample_weight, fn=fn)
 
 
