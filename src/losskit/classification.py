@@ -1097,8 +1097,10 @@ def multilabel_margin_loss(
         if lo < -1 or hi >= num_classes:
             bad = lo if lo < -1 else hi
             raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}] (or -1 to end a list)")
-    # Written in tensor ops rather than calling torch's kernel: torch's decomposition of this loss
-    # (used by torch.compile) gives different numbers from its eager kernel, and the kernel drops NaN.
+    if not torch.compiler.is_compiling():
+        return _propagate_nan(fused_or_reduce(F.multilabel_margin_loss, input, target.long(), reduction, fn=fn), input)
+    # While torch.compile traces, torch's decomposition of this loss gives different numbers from its
+    # eager kernel; the same maths in plain tensor ops (O(N C^2) memory, so only here) compiles correctly.
     scores, labels = input.reshape(-1, num_classes), target.reshape(-1, num_classes).long()
     in_list = torch.cumprod((labels >= 0).long(), dim=-1).bool()  # entries before the first -1
     slot = torch.where(in_list, labels, torch.full_like(labels, num_classes))
