@@ -138,9 +138,9 @@ def _mean_over_targets(total: torch.Tensor, target: torch.Tensor, weight, ignore
     return safe_divide(total, denominator)
 
 
-def _gather_class(values: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, cdim: int) -> torch.Tensor:
+def _gather_class(values: torch.Tensor, target: torch.Tensor, valid: Optional[torch.Tensor], cdim: int) -> torch.Tensor:
     """``values[..., y, ...]`` along the class dimension; ignored targets read class 0 (masked later)."""
-    index = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(cdim)
+    index = (target if valid is None else torch.where(valid, target, torch.zeros_like(target))).unsqueeze(cdim)
     return values.gather(cdim, index).squeeze(cdim)
 
 
@@ -162,17 +162,32 @@ def _smooth_probability_target(target: torch.Tensor, label_smoothing: float, num
     return target if label_smoothing == 0 else target * (1.0 - label_smoothing) + label_smoothing / num_classes
 
 
+def _valid_targets(fn, input, target, ignore_index):
+    """The mask of targets that count, or None when the range check proved that none is ignored."""
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    return None if has_ignored is False or ignore_index is None else target != ignore_index
+
+
 def _index_setup(fn, input, target, weight, ignore_index):
-    """Shared checks and casts for class-index losses: (input, weight, cdim, valid mask)."""
+    """Shared checks and casts for class-index losses: (weight, cdim, valid mask or None if nothing is ignored)."""
     cdim = _class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
-    check_class_target(fn, input, target, ignore_index=ignore_index)
+    valid = _valid_targets(fn, input, target, ignore_index)
     weight = to_compute(input.dtype, weight) if weight is not None else None
-    return weight, cdim, target != ignore_index
+    return weight, cdim, valid
+
+
+def _safe_targets(target: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """Targets usable as indices: ignored ones read class 0 (their loss is masked later)."""
+    return target if valid is None else torch.where(valid, target, torch.zeros_like(target))
 
 
 def _reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn):
     """Per-target losses: ignored targets give 0; "mean" is Σ w[y]·l / Σ w[y] over the targets that count."""
+    if valid is None:
+        if weight is None and sample_weight is None:  # nothing ignored, nothing weighted: the plain reduction
+            return reduce_loss(loss, reduction, fn=fn)
+        valid = torch.ones_like(target, dtype=torch.bool)
     class_w = _target_class_weights(weight, target, valid).to(loss.dtype)
     if sample_weight is not None:
         check_broadcastable_to(fn, "sample_weight", sample_weight, loss.shape)
@@ -741,27 +756,26 @@ def softmax_focal_loss(
         return reduce_loss(per_class.sum(cdim), reduction, weight=sample_weight, fn=fn)
 
     weight, cdim, valid = _index_setup(fn, input, target, weight, ignore_index)
-    safe_target = torch.where(valid, target, torch.zeros_like(target))
+    safe_target = _safe_targets(target, valid)
     num_classes = input.shape[cdim]
     rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
     loss = _SoftmaxFocalRows.apply(rows, safe_target.reshape(-1), float(gamma)).reshape(target.shape)
     if isinstance(alpha_t, torch.Tensor):
-        loss = loss * alpha_t[torch.where(valid, target, torch.zeros_like(target))]
+        loss = loss * alpha_t[safe_target]
     elif alpha_t is not None:
         loss = loss * alpha_t
     return _reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
 
 
 def _true_class_log_prob(fn, input, target, ignore_index):
-    """(log p_t, valid mask or None) with p_t = p_y (index targets) or Σ_c t_c p_c (probability targets)."""
+    """(log p_t, index targets?, valid mask or None) with p_t = p_y (index) or Σ_c t_c p_c (probabilities)."""
     cdim = _class_dim(input)
     if _is_probability_target(fn, input, target):
         log_p = torch.log_softmax(input, cdim)
-        return torch.logsumexp(log_p + _log_or_floor(to_compute(input.dtype, target)), cdim), None
-    check_class_target(fn, input, target, ignore_index=ignore_index)
-    valid = target != ignore_index
+        return torch.logsumexp(log_p + _log_or_floor(to_compute(input.dtype, target)), cdim), False, None
+    valid = _valid_targets(fn, input, target, ignore_index)
     # x_y - logsumexp(x): the true class's log-probability without an (N, C) log_softmax
-    return _gather_class(input, target, valid, cdim) - input.logsumexp(cdim), valid
+    return _gather_class(input, target, valid, cdim) - input.logsumexp(cdim), True, valid
 
 
 def poly1_cross_entropy(
@@ -814,11 +828,11 @@ def poly1_cross_entropy(
     input = _prepare_scores(fn, input)
     cdim = _class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
-    log_pt, valid = _true_class_log_prob(fn, input, target, ignore_index)
+    log_pt, index_targets, valid = _true_class_log_prob(fn, input, target, ignore_index)
     ls = float(label_smoothing)
     # smoothing the target distribution gives p_t' = (1 - ls) p_t + ls / C, as the probabilities sum to 1
     pt = (1.0 - ls) * log_pt.exp() + ls / input.shape[cdim]
-    if valid is None:
+    if not index_targets:
         if weight is not None:
             raise ValueError(f"{fn}: weight applies to class-index targets; for probability targets fold it into the target")
         ce = F.cross_entropy(input, to_compute(input.dtype, target), reduction="none", label_smoothing=ls)
@@ -873,9 +887,9 @@ def generalized_cross_entropy(
     input = _prepare_scores(fn, input)
     cdim = _class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
-    log_pt, valid = _true_class_log_prob(fn, input, target, ignore_index)
+    log_pt, index_targets, valid = _true_class_log_prob(fn, input, target, ignore_index)
     loss = (1.0 - torch.exp(q * log_pt)) / q
-    if valid is None:
+    if not index_targets:
         if weight is not None:
             raise ValueError(f"{fn}: weight applies to class-index targets; for probability targets fold it into the target")
         return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
