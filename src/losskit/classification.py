@@ -24,7 +24,7 @@ from typing import Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from ._core.module import Loss
+from ._core.module import Loss, ReductionLoss
 from ._core.reduction import fused_or_reduce, reduce_loss, safe_divide
 from ._core.registry import register
 from ._core.validation import (
@@ -1331,33 +1331,24 @@ class GeneralizedCrossEntropyLoss(Loss):
 
 
 @register("hinge", family=FAMILY)
-class HingeLoss(Loss):
+class HingeLoss(ReductionLoss):
     """Module form of :func:`hinge_loss`."""
 
     functional = staticmethod(hinge_loss)
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-
 
 @register("squared_hinge", family=FAMILY)
-class SquaredHingeLoss(Loss):
+class SquaredHingeLoss(ReductionLoss):
     """Module form of :func:`squared_hinge_loss`."""
 
     functional = staticmethod(squared_hinge_loss)
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-
 
 @register("categorical_hinge", family=FAMILY)
-class CategoricalHingeLoss(Loss):
+class CategoricalHingeLoss(ReductionLoss):
     """Module form of :func:`categorical_hinge_loss`."""
 
     functional = staticmethod(categorical_hinge_loss)
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
 
 
 @register("multi_margin", aliases=("multiclass_svm",), family=FAMILY)
@@ -1376,23 +1367,17 @@ class MultiMarginLoss(Loss):
 
 
 @register("multilabel_margin", family=FAMILY)
-class MultiLabelMarginLoss(Loss):
+class MultiLabelMarginLoss(ReductionLoss):
     """Module form of :func:`multilabel_margin_loss`."""
 
     functional = staticmethod(multilabel_margin_loss)
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
-
 
 @register("soft_margin", family=FAMILY)
-class SoftMarginLoss(Loss):
+class SoftMarginLoss(ReductionLoss):
     """Module form of :func:`soft_margin_loss`."""
 
     functional = staticmethod(soft_margin_loss)
-
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
 
 
 @register("multilabel_soft_margin", family=FAMILY)
