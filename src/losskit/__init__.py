@@ -6,85 +6,52 @@
     LF.huber_loss(pred, target, delta=0.5)      # functional
     crit = lk.HuberLoss(delta=0.5)              # nn.Module
     crit = lk.get("huber", delta=0.5)           # by name or alias
+    lk.describe("huber")                        # the declaration: roles, hyperparameters, references
     lk.from_config(crit.get_config())           # round trip
+
+The module classes exported here are derived from the declarations in the
+family files (``losskit._core.spec.loss``); nothing is listed by hand.
 """
+from typing import Any, List
+
+from . import _families  # noqa: F401  (importing the families declares every loss)
 from . import functional
-from ._core import Loss, available, from_config, get, get_fn, set_validation, validation_enabled
-from .classification import (
-    CrossEntropyLoss,
-    NLLLoss,
-    BCELoss,
-    BCEWithLogitsLoss,
-    BalancedBCEWithLogitsLoss,
-    SigmoidFocalLoss,
-    SoftmaxFocalLoss,
-    Poly1CrossEntropyLoss,
-    GeneralizedCrossEntropyLoss,
-    HingeLoss,
-    SquaredHingeLoss,
-    CategoricalHingeLoss,
-    MultiMarginLoss,
-    MultiLabelMarginLoss,
-    SoftMarginLoss,
-    MultiLabelSoftMarginLoss,
+from ._core import (
+    Loss,
+    all_specs,
+    available,
+    describe,
+    from_config,
+    get,
+    get_class,
+    get_fn,
+    set_validation,
+    validation,
+    validation_enabled,
 )
-from .large_vocab import LinearCrossEntropyLoss
-from .distribution import GaussianNLLLoss, JSDivLoss, KLDivLoss, PoissonNLLLoss
-from .regression import (
-    HuberLoss,
-    L1Loss,
-    LogCoshLoss,
-    MAPELoss,
-    MSELoss,
-    MSLELoss,
-    QuantileLoss,
-    RMSELoss,
-    SmoothL1Loss,
-)
+from ._version import __version__
 
-__version__ = "0.1.0"
+_MODULES = {spec.module_name: spec.module for spec in all_specs()}
+globals().update(_MODULES)
 
-__all__ = [
+__all__: List[str] = [
+    "__version__",
     "functional",
     "Loss",
     "get",
     "get_fn",
+    "get_class",
+    "describe",
     "available",
     "from_config",
     "set_validation",
+    "validation",
     "validation_enabled",
-    # regression
-    "L1Loss",
-    "MSELoss",
-    "RMSELoss",
-    "SmoothL1Loss",
-    "HuberLoss",
-    "LogCoshLoss",
-    "MAPELoss",
-    "MSLELoss",
-    "QuantileLoss",
-    # distribution
-    "KLDivLoss",
-    "JSDivLoss",
-    "PoissonNLLLoss",
-    "GaussianNLLLoss",
-    # large vocabulary
-    "LinearCrossEntropyLoss",
-    # classification
-    "CrossEntropyLoss",
-    "NLLLoss",
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "BalancedBCEWithLogitsLoss",
-    "SigmoidFocalLoss",
-    "SoftmaxFocalLoss",
-    "Poly1CrossEntropyLoss",
-    "GeneralizedCrossEntropyLoss",
-    "HingeLoss",
-    "SquaredHingeLoss",
-    "CategoricalHingeLoss",
-    "MultiMarginLoss",
-    "MultiLabelMarginLoss",
-    "SoftMarginLoss",
-    "MultiLabelSoftMarginLoss",
+    *_MODULES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Module classes are set above from the declarations; this hook only answers names that do not
+    # exist (and tells type checkers that the derived class names are attributes of this package).
+    raise AttributeError(f"module 'losskit' has no attribute {name!r}")

@@ -14,13 +14,12 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 
-from ._core.module import Loss
+from ._core import checks
 from ._core.reduction import fused_or_reduce, reduce_loss
-from ._core.registry import register
+from ._core.spec import Curve, Role, loss
 from ._core.validation import (
     check_floating,
     check_number,
-    check_reduction,
     compute_dtype,
     data_checks_active,
     fmt_shape,
@@ -28,17 +27,9 @@ from ._core.validation import (
     to_compute,
 )
 
-__all__ = [
-    "kl_div",
-    "js_div",
-    "poisson_nll_loss",
-    "gaussian_nll_loss",
-    "KLDivLoss",
-    "JSDivLoss",
-    "PoissonNLLLoss",
-    "GaussianNLLLoss",
-]
+__all__ = ["kl_div", "js_div", "poisson_nll_loss", "gaussian_nll_loss"]
 
+FAMILY = "distribution"
 KL_REDUCTIONS = ("mean", "sum", "none", "batchmean")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -60,6 +51,9 @@ def _plogp_from_log(log_p: torch.Tensor) -> tuple:
 # ---------------------------------------------------------------------------------------------
 
 
+@loss("kl_div", family=FAMILY, module="KLDivLoss", aliases=("kld", "kl_divergence", "kullback_leibler_divergence"),
+      hparams={"log_target": checks.boolean}, reductions=KL_REDUCTIONS, capabilities=("compile", "double_backward", "probability_targets"),
+      references=("torch.nn.functional.kl_div", "scipy.special.rel_entr", "Keras kl_divergence"), curve=Curve("probability"))
 def kl_div(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -102,7 +96,6 @@ def kl_div(
         Kullback & Leibler, "On Information and Sufficiency", 1951.
     """
     fn = "kl_div"
-    check_reduction(fn, reduction, KL_REDUCTIONS)
     input, target = prepare_pair(fn, input, target)
     if not log_target and not target.requires_grad and sample_weight is None and input.numel() > 0:
         # torch's kernel: same value, and the input gradient (-target) is finite. A target that
@@ -118,6 +111,9 @@ def kl_div(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
+@loss("js_div", family=FAMILY, module="JSDivLoss", aliases=("jsd", "jensen_shannon"),
+      hparams={"log_target": checks.boolean, "from_logits": checks.boolean, "dim": checks.optional_integer}, reductions=KL_REDUCTIONS,
+      capabilities=("compile", "double_backward", "probability_targets"), references=("scipy.spatial.distance.jensenshannon",), curve=Curve("probability"))
 def js_div(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -167,7 +163,6 @@ def js_div(
         based on the Shannon entropy", 1991.
     """
     fn = "js_div"
-    check_reduction(fn, reduction, KL_REDUCTIONS)
     input, target = prepare_pair(fn, input, target)
     if from_logits:
         class_dim = dim if dim is not None else (1 if input.dim() > 1 else 0)
@@ -185,6 +180,10 @@ def js_div(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
+@loss("poisson_nll", family=FAMILY, module="PoissonNLLLoss", aliases=("poisson",),
+      hparams={"log_input": checks.boolean, "full": checks.boolean, "eps": checks.positive},
+      roles=(Role("input"), Role("target", differentiable=False)),
+      references=("torch.nn.functional.poisson_nll_loss", "Keras poisson"), curve=Curve("log_rate", "full", (False, True)))
 def poisson_nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -225,8 +224,6 @@ def poisson_nll_loss(
         ``log_input=False``, with Keras's epsilon 1e-7).
     """
     fn = "poisson_nll_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "eps", eps, low=0.0, low_open=True)
     input, target = prepare_pair(fn, input, target)
     return fused_or_reduce(
         F.poisson_nll_loss, input, target, reduction, sample_weight=sample_weight, fn=fn,
@@ -253,6 +250,9 @@ def _gaussian_var(fn: str, input: torch.Tensor, var: Union[torch.Tensor, float])
     )
 
 
+@loss("gaussian_nll", family=FAMILY, module="GaussianNLLLoss", hparams={"full": checks.boolean, "eps": checks.positive},
+      roles=(Role("input"), Role("target"), Role("var", "(*), (*[:-1]) or a number")),
+      references=("torch.nn.functional.gaussian_nll_loss", "NumPy reference"), curve=Curve("residual"))
 def gaussian_nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -297,8 +297,6 @@ def gaussian_nll_loss(
         the mean and variance of the target probability distribution", 1994.
     """
     fn = "gaussian_nll_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "eps", eps, low=0.0, low_open=True)
     input, target = prepare_pair(fn, input, target)
     var = _gaussian_var(fn, input, var)
     if var.numel() > 0 and data_checks_active(var) and bool((var < 0).any()):
@@ -311,54 +309,3 @@ def gaussian_nll_loss(
     if full:
         loss = loss + _HALF_LOG_2PI
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
-
-
-# ---------------------------------------------------------------------------------------------
-# modules
-# ---------------------------------------------------------------------------------------------
-
-
-@register("kl_div", aliases=("kld", "kl_divergence", "kullback_leibler_divergence"), family="distribution")
-class KLDivLoss(Loss):
-    """Module form of :func:`kl_div`."""
-
-    functional = staticmethod(kl_div)
-    reductions = KL_REDUCTIONS
-
-    def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction=reduction, log_target=log_target)
-
-
-@register("js_div", aliases=("jsd", "jensen_shannon"), family="distribution")
-class JSDivLoss(Loss):
-    """Module form of :func:`js_div`."""
-
-    functional = staticmethod(js_div)
-    reductions = KL_REDUCTIONS
-
-    def __init__(
-        self, *, reduction: str = "mean", log_target: bool = False, from_logits: bool = False, dim: Optional[int] = None
-    ) -> None:
-        super().__init__(reduction=reduction, log_target=log_target, from_logits=from_logits, dim=dim)
-
-
-@register("poisson_nll", aliases=("poisson",), family="distribution")
-class PoissonNLLLoss(Loss):
-    """Module form of :func:`poisson_nll_loss`."""
-
-    functional = staticmethod(poisson_nll_loss)
-
-    def __init__(self, *, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean") -> None:
-        check_number("PoissonNLLLoss", "eps", eps, low=0.0, low_open=True)
-        super().__init__(log_input=log_input, full=full, eps=eps, reduction=reduction)
-
-
-@register("gaussian_nll", family="distribution")
-class GaussianNLLLoss(Loss):
-    """Module form of :func:`gaussian_nll_loss`; called as ``loss(input, target, var)``."""
-
-    functional = staticmethod(gaussian_nll_loss)
-
-    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
-        check_number("GaussianNLLLoss", "eps", eps, low=0.0, low_open=True)
-        super().__init__(full=full, eps=eps, reduction=reduction)

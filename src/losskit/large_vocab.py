@@ -12,18 +12,16 @@ from typing import Optional
 
 import torch
 
-from ._core.module import Loss
-from ._core.registry import register
+from ._core import checks
+from ._core.spec import Curve, Role, loss
 from ._core.validation import (
     check_class_target,
     check_floating,
-    check_number,
-    check_reduction,
     compute_dtype,
     fmt_shape,
 )
 
-__all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss", "auto_chunk_size"]
+__all__ = ["linear_cross_entropy", "auto_chunk_size"]
 
 #: bytes of float32 logits one chunk may hold when ``chunk_size`` is automatic
 _CHUNK_BYTES = 16 * 2**20
@@ -133,6 +131,29 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 None, None, None, None, None, None, None)
 
 
+def _check_chunk_size(fn: str, name: str, chunk_size: object) -> None:
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"{fn}: {name} must be a positive integer or None; got {chunk_size!r}")
+
+
+@loss(
+    "linear_cross_entropy",
+    family="large_vocab",
+    module="LinearCrossEntropyLoss",
+    aliases=("fused_linear_cross_entropy",),
+    roles=(Role("hidden", "(N, H)"), Role("weight", "(V, H)"), Role("target", "(N,)", differentiable=False)),
+    hparams={
+        "ignore_index": checks.integer,
+        "label_smoothing": checks.unit_interval,
+        "chunk_size": checks.custom(_check_chunk_size, "a positive integer, or None (automatic)"),
+        "softcap": checks.optional_positive,
+        "z_loss": checks.non_negative,
+    },
+    call_kwargs=("bias",),
+    capabilities=("compile", "index_targets", "ignore_index", "label_smoothing"),
+    references=("torch.nn.functional.cross_entropy(hidden @ weight.T + bias)",),
+    curve=Curve("probability"),
+)
 def linear_cross_entropy(
     hidden: torch.Tensor,
     weight: torch.Tensor,
@@ -196,12 +217,6 @@ def linear_cross_entropy(
         2024; Chowdhery et al., "PaLM", 2022 (z-loss); Gemma Team, "Gemma 2", 2024 (soft-capping).
     """
     fn = "linear_cross_entropy"
-    check_reduction(fn, reduction)
-    check_number(fn, "label_smoothing", label_smoothing, low=0.0, high=1.0)
-    check_number(fn, "softcap", softcap, low=0.0, low_open=True, allow_none=True)
-    check_number(fn, "z_loss", z_loss, low=0.0)
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"{fn}: chunk_size must be a positive integer or None; got {chunk_size!r}")
     check_floating(fn, "hidden", hidden)
     check_floating(fn, "weight", weight)
     if hidden.dim() != 2:
@@ -221,19 +236,3 @@ def linear_cross_entropy(
     chunk = chunk_size or auto_chunk_size(hidden.shape[0], weight.shape[0])
     return _LinearCrossEntropy.apply(hidden, weight, bias, target, ignore_index, float(label_smoothing),
                                      float(softcap) if softcap else None, float(z_loss), reduction, chunk)
-
-
-@register("linear_cross_entropy", aliases=("fused_linear_cross_entropy",), family="large_vocab")
-class LinearCrossEntropyLoss(Loss):
-    """Module form of :func:`linear_cross_entropy`: ``loss(hidden, weight, target, bias=None)``."""
-
-    functional = staticmethod(linear_cross_entropy)
-
-    def __init__(self, *, ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
-                 chunk_size: Optional[int] = None, softcap: Optional[float] = None, z_loss: float = 0.0) -> None:
-        name = "LinearCrossEntropyLoss"
-        check_number(name, "label_smoothing", label_smoothing, low=0.0, high=1.0)
-        check_number(name, "softcap", softcap, low=0.0, low_open=True, allow_none=True)
-        check_number(name, "z_loss", z_loss, low=0.0)
-        super().__init__(ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
-                         chunk_size=chunk_size, softcap=softcap, z_loss=z_loss)

@@ -14,13 +14,12 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 
-from ._core.module import Loss, ReductionLoss
-from ._core.reduction import fused_or_reduce, reduce_loss, safe_divide
-from ._core.registry import register
+from ._core import checks
+from ._core.reduction import fused_or_reduce, reduce_loss
+from ._core.spec import Curve, loss
 from ._core.validation import (
     check_floating,
     check_number,
-    check_reduction,
     compute_dtype,
     data_checks_active,
     fmt_shape,
@@ -38,23 +37,15 @@ __all__ = [
     "mape_loss",
     "msle_loss",
     "quantile_loss",
-    "L1Loss",
-    "MSELoss",
-    "RMSELoss",
-    "SmoothL1Loss",
-    "HuberLoss",
-    "LogCoshLoss",
-    "MAPELoss",
-    "MSLELoss",
-    "QuantileLoss",
 ]
 
+FAMILY = "regression"
 _LOG2 = math.log(2.0)
 # Keras's backend epsilon: mape and msle clamp with it so their numbers match Keras.
 _KERAS_EPSILON = 1e-7
 
 
-def _check_quantile(fn: str, quantile) -> None:
+def _check_quantile(fn: str, name: str, quantile) -> None:
     if isinstance(quantile, torch.Tensor):
         if quantile.dim() != 1 or quantile.numel() == 0:
             raise ValueError(f"{fn}: quantile must be a number or a 1-D tensor of quantiles; got shape {fmt_shape(quantile.shape)}")
@@ -64,6 +55,9 @@ def _check_quantile(fn: str, quantile) -> None:
             raise ValueError(f"{fn}: every quantile must be in (0, 1); got {quantile.tolist()}")
     else:
         check_number(fn, "quantile", quantile, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+QUANTILE = checks.custom(_check_quantile, "a number in (0, 1), or a 1-D tensor of them", tensor=True)
 
 
 class _LogCosh(torch.autograd.Function):
@@ -90,6 +84,8 @@ class _LogCosh(torch.autograd.Function):
 # ---------------------------------------------------------------------------------------------
 
 
+@loss("l1", family=FAMILY, module="L1Loss", aliases=("mae", "mean_absolute_error"), hparams={},
+      references=("torch.nn.functional.l1_loss", "Keras mean_absolute_error", "NumPy reference"), curve=Curve("residual"))
 def l1_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -119,11 +115,12 @@ def l1_loss(
         ``torch.nn.functional.l1_loss``; Keras ``mean_absolute_error``.
     """
     fn = "l1_loss"
-    check_reduction(fn, reduction)
     input, target = prepare_pair(fn, input, target)
     return fused_or_reduce(F.l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
 
 
+@loss("mse", family=FAMILY, module="MSELoss", aliases=("l2", "mean_squared_error"), hparams={},
+      references=("torch.nn.functional.mse_loss", "Keras mean_squared_error", "NumPy reference"), curve=Curve("residual"))
 def mse_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -156,11 +153,12 @@ def mse_loss(
         ``torch.nn.functional.mse_loss``; Keras ``mean_squared_error``.
     """
     fn = "mse_loss"
-    check_reduction(fn, reduction)
     input, target = prepare_pair(fn, input, target)
     return fused_or_reduce(F.mse_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
 
 
+@loss("rmse", family=FAMILY, module="RMSELoss", aliases=("root_mean_squared_error",), hparams={"eps": checks.non_negative},
+      references=("NumPy reference (sqrt of the pooled squared error)",), curve=Curve("residual"))
 def rmse_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -201,8 +199,6 @@ def rmse_loss(
         NumPy ``sqrt(mean((x - y) ** 2))``; Keras ``RootMeanSquaredError`` metric.
     """
     fn = "rmse_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "eps", eps, low=0.0)
     input, target = prepare_pair(fn, input, target)
     pooled = reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps
     # sqrt has an infinite derivative at 0: route exact zeros through a safe branch (gradient 0)
@@ -211,6 +207,8 @@ def rmse_loss(
     return torch.where(is_zero, torch.zeros_like(pooled), root)
 
 
+@loss("smooth_l1", family=FAMILY, module="SmoothL1Loss", hparams={"beta": checks.non_negative},
+      references=("torch.nn.functional.smooth_l1_loss", "NumPy reference"), curve=Curve("residual", "beta", (0.0, 0.5, 1.0, 2.0)))
 def smooth_l1_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -246,12 +244,12 @@ def smooth_l1_loss(
         ``torch.nn.functional.smooth_l1_loss``; Girshick, "Fast R-CNN", 2015.
     """
     fn = "smooth_l1_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "beta", beta, low=0.0)
     input, target = prepare_pair(fn, input, target)
     return fused_or_reduce(F.smooth_l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, beta=float(beta))
 
 
+@loss("huber", family=FAMILY, module="HuberLoss", hparams={"delta": checks.positive},
+      references=("torch.nn.functional.huber_loss", "Keras huber", "NumPy reference"), curve=Curve("residual", "delta", (0.5, 1.0, 2.0)))
 def huber_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -285,12 +283,12 @@ def huber_loss(
         Location Parameter", 1964.
     """
     fn = "huber_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "delta", delta, low=0.0, low_open=True)
     input, target = prepare_pair(fn, input, target)
     return fused_or_reduce(F.huber_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, delta=float(delta))
 
 
+@loss("log_cosh", family=FAMILY, module="LogCoshLoss", aliases=("logcosh",), hparams={},
+      references=("Keras log_cosh", "NumPy reference (logaddexp form)"), curve=Curve("residual"))
 def log_cosh_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -325,11 +323,12 @@ def log_cosh_loss(
         Keras ``log_cosh`` (same stable form).
     """
     fn = "log_cosh_loss"
-    check_reduction(fn, reduction)
     input, target = prepare_pair(fn, input, target)
     return reduce_loss(_LogCosh.apply(input, target), reduction, weight=sample_weight, fn=fn)
 
 
+@loss("mape", family=FAMILY, module="MAPELoss", aliases=("mean_absolute_percentage_error",), hparams={"eps": checks.positive},
+      references=("Keras mean_absolute_percentage_error", "NumPy reference"), curve=Curve("residual"))
 def mape_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -361,13 +360,13 @@ def mape_loss(
         Keras ``mean_absolute_percentage_error``.
     """
     fn = "mape_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "eps", eps, low=0.0, low_open=True)
     input, target = prepare_pair(fn, input, target)
     loss = 100.0 * (input - target).abs() / target.abs().clamp_min(eps)
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
+@loss("msle", family=FAMILY, module="MSLELoss", aliases=("mean_squared_logarithmic_error",), hparams={"eps": checks.positive},
+      references=("Keras mean_squared_logarithmic_error", "NumPy reference"), curve=Curve("residual"))
 def msle_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -402,13 +401,13 @@ def msle_loss(
         Keras ``mean_squared_logarithmic_error``.
     """
     fn = "msle_loss"
-    check_reduction(fn, reduction)
-    check_number(fn, "eps", eps, low=0.0, low_open=True)
     input, target = prepare_pair(fn, input, target)
     loss = (torch.log1p(input.clamp_min(eps)) - torch.log1p(target.clamp_min(eps))).square()
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
+@loss("quantile", family=FAMILY, module="QuantileLoss", aliases=("pinball",), hparams={"quantile": QUANTILE},
+      references=("NumPy reference (pinball loss)",), curve=Curve("residual", "quantile", (0.1, 0.5, 0.9)))
 def quantile_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -447,8 +446,6 @@ def quantile_loss(
         Koenker & Bassett, "Regression Quantiles", 1978.
     """
     fn = "quantile_loss"
-    check_reduction(fn, reduction)
-    _check_quantile(fn, quantile)
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
     if isinstance(quantile, torch.Tensor):
@@ -466,98 +463,3 @@ def quantile_loss(
     residual = target - input
     loss = torch.where(residual >= 0, tau * residual, (tau - 1.0) * residual)
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
-
-
-# ---------------------------------------------------------------------------------------------
-# modules
-# ---------------------------------------------------------------------------------------------
-
-
-@register("l1", aliases=("mae", "mean_absolute_error"), family="regression")
-class L1Loss(ReductionLoss):
-    """Module form of :func:`l1_loss`."""
-
-    functional = staticmethod(l1_loss)
-
-
-@register("mse", aliases=("l2", "mean_squared_error"), family="regression")
-class MSELoss(ReductionLoss):
-    """Module form of :func:`mse_loss`."""
-
-    functional = staticmethod(mse_loss)
-
-
-@register("rmse", aliases=("root_mean_squared_error",), family="regression")
-class RMSELoss(Loss):
-    """Module form of :func:`rmse_loss`."""
-
-    functional = staticmethod(rmse_loss)
-
-    def __init__(self, *, reduction: str = "mean", eps: float = 0.0) -> None:
-        check_number("RMSELoss", "eps", eps, low=0.0)
-        super().__init__(reduction=reduction, eps=eps)
-
-
-@register("smooth_l1", family="regression")
-class SmoothL1Loss(Loss):
-    """Module form of :func:`smooth_l1_loss`."""
-
-    functional = staticmethod(smooth_l1_loss)
-
-    def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
-        check_number("SmoothL1Loss", "beta", beta, low=0.0)
-        super().__init__(reduction=reduction, beta=beta)
-
-
-@register("huber", family="regression")
-class HuberLoss(Loss):
-    """Module form of :func:`huber_loss`."""
-
-    functional = staticmethod(huber_loss)
-
-    def __init__(self, *, reduction: str = "mean", delta: float = 1.0) -> None:
-        check_number("HuberLoss", "delta", delta, low=0.0, low_open=True)
-        super().__init__(reduction=reduction, delta=delta)
-
-
-@register("log_cosh", aliases=("logcosh",), family="regression")
-class LogCoshLoss(ReductionLoss):
-    """Module form of :func:`log_cosh_loss`."""
-
-    functional = staticmethod(log_cosh_loss)
-
-
-@register("mape", aliases=("mean_absolute_percentage_error",), family="regression")
-class MAPELoss(Loss):
-    """Module form of :func:`mape_loss`."""
-
-    functional = staticmethod(mape_loss)
-
-    def __init__(self, *, reduction: str = "mean", eps: float = _KERAS_EPSILON) -> None:
-        check_number("MAPELoss", "eps", eps, low=0.0, low_open=True)
-        super().__init__(reduction=reduction, eps=eps)
-
-
-@register("msle", aliases=("mean_squared_logarithmic_error",), family="regression")
-class MSLELoss(Loss):
-    """Module form of :func:`msle_loss`."""
-
-    functional = staticmethod(msle_loss)
-
-    def __init__(self, *, reduction: str = "mean", eps: float = _KERAS_EPSILON) -> None:
-        check_number("MSLELoss", "eps", eps, low=0.0, low_open=True)
-        super().__init__(reduction=reduction, eps=eps)
-
-
-@register("quantile", aliases=("pinball",), family="regression")
-class QuantileLoss(Loss):
-    """Module form of :func:`quantile_loss`; a tensor ``quantile`` is a buffer."""
-
-    functional = staticmethod(quantile_loss)
-    tensor_hparams = ("quantile",)
-
-    def __init__(self, *, quantile: Union[float, torch.Tensor] = 0.5, reduction: str = "mean") -> None:
-        if isinstance(quantile, (list, tuple)):
-            quantile = torch.tensor(quantile, dtype=torch.get_default_dtype())
-        _check_quantile("QuantileLoss", quantile)
-        super().__init__(quantile=quantile, reduction=reduction)

@@ -1,46 +1,72 @@
-"""The ``Loss`` base class every losskit module derives from.
+"""The ``Loss`` base class every losskit module derives from, and the builder of declared modules.
 
 A module is a thin shell around its functional: hyperparameters are plain
 attributes named like the functional's keywords, tensor hyperparameters
 (class ``weight``, ``pos_weight``, quantile tensors) are buffers so they follow
-``.to()`` and ``state_dict``, and ``forward`` is one call of the functional.
+``.to()`` and ``state_dict``, and ``forward`` is one call of the functional
+with the declared roles in order. Most modules are built by
+:func:`build_module` from the declaration; modules that own parameters or
+state subclass :class:`Loss` by hand (see :func:`losskit._core.spec.module_for`).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Tuple
+import inspect
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Tuple
 
 import torch
 from torch import nn
 
-from .validation import BASE_REDUCTIONS, check_reduction
+if TYPE_CHECKING:  # pragma: no cover
+    from .spec import LossSpec
 
-__all__ = ["Loss", "ReductionLoss"]
+__all__ = ["Loss", "build_module"]
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if isinstance(value, torch.Tensor) else value
 
 
 class Loss(nn.Module):
     """Base class of losskit's loss modules.
 
-    Subclasses set ``functional`` (a staticmethod), pass their hyperparameters
-    to ``super().__init__(**hparams)`` after checking them, and are decorated
-    with :func:`losskit._core.registry.register`.
+    The constructor binds its arguments to the declaration's hyperparameters
+    (torch's positional ones included), runs the same validators as the
+    functional, and stores them: tensors as buffers, everything else as
+    attributes. ``get_config()`` returns plain Python values and
+    :meth:`from_config` rebuilds the module; pickling and deepcopy work, and
+    parameters and buffers follow ``.to()`` and ``state_dict``.
+
+    Subclasses that own parameters call ``super().__init__(**hparams)`` with
+    the functional's hyperparameters and list their extra constructor
+    arguments (stored as attributes of the same name) in ``config_args``.
     """
 
+    spec: ClassVar["LossSpec"]
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
     functional: ClassVar[Any] = None
-    reductions: ClassVar[Tuple[str, ...]] = BASE_REDUCTIONS
-    #: hyperparameters that are tensors (or None): stored as buffers, rebuilt as tensors by from_config
-    tensor_hparams: ClassVar[Tuple[str, ...]] = ()
+    reductions: ClassVar[Tuple[str, ...]] = ()
+    #: constructor arguments beyond the functional's hyperparameters (hand-written modules)
+    config_args: ClassVar[Tuple[str, ...]] = ()
 
-    def __init__(self, **hparams: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        if "reduction" in hparams:
-            check_reduction(type(self).__name__, hparams["reduction"], self.reductions)
-        self._hparam_names = tuple(hparams)
-        for key, value in hparams.items():
-            if isinstance(value, (list, tuple)) and key in self.tensor_hparams:
-                value = torch.tensor(value, dtype=torch.get_default_dtype())
-            if isinstance(value, torch.Tensor) or (value is None and key in self.tensor_hparams):
+        spec = type(self).spec
+        signature = _constructor_signature(spec)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}: {exc}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        tensor_names = {h.name for h in spec.hparams if h.tensor}
+        for key in tensor_names:
+            if isinstance(values.get(key), (list, tuple)):
+                values[key] = torch.tensor(values[key], dtype=torch.get_default_dtype())
+        spec.check_hparams(type(self).__name__, values)
+        self._hparam_names = tuple(values)
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor) or (value is None and key in tensor_names):
                 self.register_buffer(key, None if value is None else value.detach().clone())
             else:
                 setattr(self, key, value)
@@ -49,35 +75,118 @@ class Loss(nn.Module):
         """The keyword arguments ``forward`` passes to the functional."""
         return {k: getattr(self, k) for k in self._hparam_names}
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return type(self).functional(input, target, *args, **self.hparams(), **kwargs)
+    def forward(self, *roles: Any, **call_kwargs: Any) -> torch.Tensor:
+        return type(self).functional(*roles, **self.hparams(), **call_kwargs)
 
     def extra_repr(self) -> str:
         parts = []
-        for k, v in self.hparams().items():
+        for k in (*self.config_args, *self._hparam_names):
+            v = getattr(self, k)
             if isinstance(v, torch.Tensor):
                 v = v.tolist() if v.numel() <= 8 else f"tensor(shape={tuple(v.shape)})"
             parts.append(f"{k}={v!r}")
         return ", ".join(parts)
 
     def get_config(self) -> Dict[str, Any]:
-        """Plain-Python hyperparameters, with the registry name under ``"name"``."""
+        """Plain-Python constructor arguments, with the registry name under ``"name"``."""
         config: Dict[str, Any] = {"name": self.name}
-        for k, v in self.hparams().items():
-            config[k] = v.tolist() if isinstance(v, torch.Tensor) else v
+        for k in (*self.config_args, *self._hparam_names):
+            config[k] = _plain(getattr(self, k))
         return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Loss":
         kwargs = {k: v for k, v in config.items() if k != "name"}
-        for k in cls.tensor_hparams:
-            if isinstance(kwargs.get(k), (list, tuple)):
-                kwargs[k] = torch.tensor(kwargs[k], dtype=torch.get_default_dtype())
+        for h in cls.spec.hparams:
+            if h.tensor and isinstance(kwargs.get(h.name), (list, tuple)):
+                kwargs[h.name] = torch.tensor(kwargs[h.name], dtype=torch.get_default_dtype())
         return cls(**kwargs)
 
 
-class ReductionLoss(Loss):
-    """Base of the modules whose only hyperparameter is ``reduction``."""
+def _constructor_signature(spec: "LossSpec") -> inspect.Signature:
+    """torch's layout: the declared positional hyperparameters first, then keyword-only ones."""
+    params = []
+    by_name = {h.name: h for h in spec.hparams}
+    for name in spec.positional:
+        params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=by_name[name].default))
+    for h in spec.hparams:
+        if h.name not in spec.positional:
+            params.append(inspect.Parameter(h.name, inspect.Parameter.KEYWORD_ONLY, default=h.default))
+    return inspect.Signature(params)
 
-    def __init__(self, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
+
+def _section(doc: str, header: str) -> str:
+    lines = inspect.cleandoc(doc or "").splitlines()
+    if header not in lines:
+        return ""
+    out = []
+    for line in lines[lines.index(header) + 1 :]:
+        if line and not line.startswith(" "):
+            break
+        out.append(line.strip())
+    return " ".join(x for x in out if x)
+
+
+def module_docstring(spec: "LossSpec", class_name: str) -> str:
+    """The module's own docstring, written from the declaration and the functional's Args."""
+    from .spec import _arg_docs
+
+    fn = spec.functional
+    arg_docs = _arg_docs(fn.__doc__)
+    lines = [
+        spec.summary,
+        "",
+        f"Module form of :func:`losskit.functional.{fn.__name__}`, where the formula and the details are.",
+        f"Registry names: {', '.join(repr(n) for n in (spec.name, *spec.aliases, class_name))}.",
+        "",
+        "Args:",
+    ]
+    for h in spec.hparams:
+        doc = arg_docs.get(h.name, "").rstrip(".")
+        lines.append(f"    {h.name}: {doc + '. ' if doc else ''}Accepts {h.check.text}; default {h.default!r}.")
+    if not spec.hparams:
+        lines.append("    (none)")
+    lines += ["", "Shape:"]
+    for role in spec.roles:
+        lines.append(f"    - {role.name}: {arg_docs.get(role.name, role.shape)}")
+    for call in spec.call_kwargs:
+        lines.append(f"    - {call} (keyword, per call): {arg_docs.get(call, '')}")
+    returns = _section(fn.__doc__ or "", "Returns:")
+    if returns:
+        lines.append(f"    - output: {returns}")
+    lines += [
+        "",
+        "Raises:",
+        "    ValueError: a hyperparameter outside its range (when the module is built), or inputs",
+        "        whose shapes or values do not fit (when it is called).",
+        "    TypeError: a hyperparameter or input of the wrong type.",
+    ]
+    return "\n".join(lines)
+
+
+def build_module(spec: "LossSpec", class_name: str) -> type:
+    """The ``nn.Module`` class of a declared loss: constructor from the hyperparameters, forward from the roles."""
+    role_names = [r.name for r in spec.roles]
+
+    def forward(self: Loss, *roles: Any, **call_kwargs: Any) -> torch.Tensor:
+        return type(self).functional(*roles, **self.hparams(), **call_kwargs)
+
+    forward.__doc__ = f"Compute the loss: ``{class_name}()({', '.join(role_names)})``."
+    forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(r, inspect.Parameter.POSITIONAL_OR_KEYWORD) for r in role_names]
+        + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in spec.call_kwargs]
+    )
+    namespace = {
+        "__doc__": module_docstring(spec, class_name),
+        "__module__": spec.functional.__module__,
+        "__qualname__": class_name,
+        "spec": spec,
+        "name": spec.name,
+        "family": spec.family,
+        "functional": staticmethod(spec.functional),
+        "reductions": spec.reductions,
+        "forward": forward,
+        "__signature__": _constructor_signature(spec),
+    }
+    return type(class_name, (Loss,), namespace)

@@ -11,14 +11,16 @@ checks are skipped (they would break the graph).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from numbers import Real
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import torch
 
 __all__ = [
     "set_validation",
+    "validation",
     "validation_enabled",
     "data_checks_active",
     "check_reduction",
@@ -41,14 +43,34 @@ BASE_REDUCTIONS = ("mean", "sum", "none")
 
 
 def set_validation(enabled: bool) -> None:
-    """Switch data-dependent input checks on accelerators on or off.
+    """Switch data-dependent input checks on accelerators on or off (process-wide).
 
     On CPU the checks always run (they are cheap there). On CUDA and other
     accelerators each data check costs a host-device synchronisation; switch
-    them off in a tuned training loop once the data pipeline is trusted.
+    them off in a tuned training loop once the data pipeline is trusted, or
+    for one block with :func:`validation`.
     """
     global _VALIDATION
-    _VALIDATION = bool(enabled)
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_validation: enabled must be True or False; got {enabled!r}")
+    _VALIDATION = enabled
+
+
+@contextlib.contextmanager
+def validation(enabled: bool) -> Iterator[None]:
+    """Within the block, data-dependent checks on accelerators are on or off; the previous setting returns after.
+
+    Example:
+        >>> with validation(False):
+        ...     validation_enabled()
+        False
+    """
+    previous = _VALIDATION
+    set_validation(enabled)
+    try:
+        yield
+    finally:
+        set_validation(previous)
 
 
 def validation_enabled() -> bool:

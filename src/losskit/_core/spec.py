@@ -1,0 +1,361 @@
+"""The declaration of a loss: one ``@loss(...)`` beside its functional.
+
+A family file writes the functional (the maths, the formula in its docstring)
+and decorates it with :func:`loss`. The declaration carries every fact about
+the loss that is not maths: its names, family, input roles, hyperparameters
+and their validators, reductions, capabilities, references and lab curve.
+Everything else is derived from it:
+
+* the module class (``HuberLoss``), built from the functional's signature —
+  constructor arguments are the functional's keyword-only hyperparameters,
+  checked by the same validators; ``forward`` takes the roles in order;
+* the registry entries (``get``, ``get_class``, ``get_fn``, ``describe``,
+  ``available``) and the exports of ``losskit`` and ``losskit.functional``;
+* the functional's own argument checks: the decorator wraps the functional so
+  that every hyperparameter passed to it runs its declared validator (defaults
+  are checked once, at declaration);
+* the CLI's ``list`` and ``info``, the lab's curve table, the docs pages and
+  the defaults of the test battery.
+
+A loss whose module owns parameters or state (learned centres, a projection)
+declares ``module=None`` and writes its class by hand, decorated with
+:func:`module_for`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import re
+import sys
+import types
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple, Union
+
+from .validation import BASE_REDUCTIONS, check_reduction
+
+__all__ = [
+    "Role",
+    "Curve",
+    "Check",
+    "HParam",
+    "LossSpec",
+    "loss",
+    "module_for",
+    "CAPABILITIES",
+]
+
+#: what a declaration may claim (``capabilities=``); describe() and the docs show them
+CAPABILITIES = frozenset(
+    {
+        "class_weight",  # a per-class ``weight`` (C,)
+        "sample_weight",  # a call-time ``sample_weight`` broadcastable to the unreduced loss
+        "ignore_index",  # class-index targets equal to ``ignore_index`` count for nothing
+        "index_targets",  # integer class-index targets
+        "probability_targets",  # floating targets of the input's shape (soft labels, one-hot)
+        "label_smoothing",
+        "gather",  # ``gather=True`` computes over the global batch (torch.distributed)
+        "double_backward",  # twice differentiable (create_graph=True gives exact second derivatives)
+        "compile",  # traces under torch.compile(fullgraph=True) without graph breaks
+        "parameters",  # the module owns learnable parameters
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    """One positional tensor of a loss: its name, shape and whether it is differentiable."""
+
+    name: str
+    shape: str = "(*)"
+    differentiable: bool = True
+    doc: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """How ``losskit plot`` draws the loss: the x axis, and a shape parameter to overlay."""
+
+    axis: str  # "residual" | "margin" | "probability" | "log_rate"
+    shape_param: Optional[str] = None
+    values: Tuple[Any, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A hyperparameter validator: ``check(fn, name, value)`` raises on a bad value.
+
+    ``text`` says what is accepted (shown by ``describe`` and ``losskit info``);
+    ``tensor`` marks hyperparameters that may be tensors, which modules keep
+    as buffers (they follow ``.to()`` and ``state_dict``).
+    """
+
+    run: Callable[[str, str, Any], None]
+    text: str
+    tensor: bool = False
+
+    def __call__(self, fn: str, name: str, value: Any) -> None:
+        self.run(fn, name, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class HParam:
+    """A declared hyperparameter: its default (from the functional's signature) and validator."""
+
+    name: str
+    default: Any
+    check: Check
+    doc: str = ""
+
+    @property
+    def tensor(self) -> bool:
+        return self.check.tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+    """Everything losskit knows about a loss besides its maths. ``losskit.describe(name)`` returns it."""
+
+    name: str
+    aliases: Tuple[str, ...]
+    family: str
+    functional: Callable[..., Any]
+    roles: Tuple[Role, ...]
+    #: constructor hyperparameters of the module, in signature order (``reduction`` included)
+    hparams: Tuple[HParam, ...]
+    #: keyword arguments that belong to one call, not to the module (``sample_weight``)
+    call_kwargs: Tuple[str, ...]
+    #: module constructor arguments that torch takes positionally (``CrossEntropyLoss(weight)``)
+    positional: Tuple[str, ...]
+    reductions: Tuple[str, ...]
+    capabilities: FrozenSet[str]
+    references: Tuple[str, ...]
+    curve: Optional[Curve]
+    module_name: str
+
+    @property
+    def summary(self) -> str:
+        """The first line of the functional's docstring."""
+        doc = inspect.cleandoc(self.functional.__doc__ or "")
+        return doc.splitlines()[0] if doc else ""
+
+    @property
+    def module(self) -> type:
+        from .registry import get_class
+
+        return get_class(self.name)
+
+    @property
+    def defaults(self) -> Dict[str, Any]:
+        return {h.name: h.default for h in self.hparams}
+
+    def hparam(self, name: str) -> HParam:
+        for h in self.hparams:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def differentiable_roles(self) -> Tuple[int, ...]:
+        return tuple(i for i, r in enumerate(self.roles) if r.differentiable)
+
+    def check_hparams(self, fn: str, values: Mapping[str, Any]) -> None:
+        """Run each given hyperparameter's validator (the module constructor and the functional share this)."""
+        checks = _CHECKS[self.name]
+        for key, value in values.items():
+            check = checks.get(key)
+            if check is not None:
+                check(fn, key, value)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Plain-Python form (for docs and ``losskit info --json``)."""
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "family": self.family,
+            "functional": f"losskit.functional.{self.functional.__name__}",
+            "module": f"losskit.{self.module_name}",
+            "roles": [dataclasses.asdict(r) for r in self.roles],
+            "hparams": [{"name": h.name, "default": _plain(h.default), "accepts": h.check.text, "doc": h.doc} for h in self.hparams],
+            "call_kwargs": list(self.call_kwargs),
+            "reductions": list(self.reductions),
+            "capabilities": sorted(self.capabilities),
+            "references": list(self.references),
+        }
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+_CHECKS: Dict[str, Dict[str, Check]] = {}  # loss name -> argument name -> validator (the functional's wrapper reads it)
+
+
+def _reduction_check(reductions: Tuple[str, ...]) -> Check:
+    choices = " | ".join(repr(r) for r in reductions)
+    return Check(lambda fn, name, value: check_reduction(fn, value, reductions), choices)
+
+
+def _with_checks(fn: Callable[..., Any], checks: Dict[str, Check], fn_name: str) -> Callable[..., Any]:
+    """Wrap ``fn`` so each keyword argument passed runs its validator first.
+
+    Only keywords the caller passed are checked (the defaults were checked at
+    declaration), so a call with defaults costs one dict lookup per keyword.
+    The wrapper is rebuilt with ``fn``'s globals so doctest and pytest's
+    ``--doctest-modules`` still collect the functional's examples from its
+    family module.
+    """
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for key, value in kwargs.items():
+            check = checks.get(key)
+            if check is not None:
+                check(fn_name, key, value)
+        return fn(*args, **kwargs)
+
+    wrapper = types.FunctionType(checked.__code__, fn.__globals__, fn.__name__, None, checked.__closure__)
+    functools.update_wrapper(wrapper, fn)
+    return wrapper
+
+
+def _arg_docs(doc: Optional[str]) -> Dict[str, str]:
+    """``{argument: description}`` from a Google-style ``Args:`` section."""
+    out: Dict[str, str] = {}
+    lines = inspect.cleandoc(doc or "").splitlines()
+    try:
+        start = lines.index("Args:") + 1
+    except ValueError:
+        return out
+    current = None
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            break
+        match = re.match(r"^    (\w+)(?: \([^)]*\))?:\s*(.*)$", line)
+        if match:
+            current = match.group(1)
+            out[current] = match.group(2).strip()
+        elif current and line.strip():
+            out[current] += " " + line.strip()
+    return out
+
+
+def loss(
+    name: str,
+    *,
+    family: str,
+    module: Optional[str],
+    hparams: Mapping[str, Check],
+    aliases: Iterable[str] = (),
+    roles: Optional[Iterable[Union[Role, str]]] = None,
+    reductions: Optional[Iterable[str]] = BASE_REDUCTIONS,
+    call_kwargs: Iterable[str] = ("sample_weight",),
+    positional: Iterable[str] = (),
+    capabilities: Iterable[str] = ("compile", "double_backward"),
+    references: Iterable[str] = (),
+    curve: Optional[Curve] = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the decorated functional as a loss (see the module docstring).
+
+    Args:
+        name: canonical registry name (``"huber"``).
+        family: ``"regression"``, ``"classification"``, ...
+        module: the module class name to build (``"HuberLoss"``), or None when
+            a hand-written class claims the loss with :func:`module_for`.
+        hparams: one validator per keyword-only hyperparameter of the
+            functional (``reduction`` is checked against ``reductions``
+            automatically). Defaults come from the functional's signature.
+        aliases: further registry names (same semantics only).
+        roles: the positional tensors: :class:`Role` objects or names; by
+            default every positional parameter, differentiable, shape ``(*)``.
+        reductions: the reductions the loss supports, or None for a loss
+            without a ``reduction`` argument.
+        call_kwargs: keywords that belong to a call (passed to ``forward``),
+            not to the module; only those in the signature are kept.
+        positional: module constructor arguments torch takes positionally.
+        capabilities: a subset of :data:`CAPABILITIES`.
+        references: what backs the loss's numbers in the tests.
+        curve: how ``losskit plot`` draws it.
+
+    Returns:
+        A decorator that registers the loss and returns the checked functional.
+    """
+    from .module import build_module
+    from .registry import register
+
+    def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        positional_params = [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        keyword_params = [p for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+        where = f"losskit declaration of {name!r} ({fn.__name__})"
+        if roles is None:
+            role_list = tuple(Role(p) for p in positional_params)
+        else:
+            role_list = tuple(Role(r) if isinstance(r, str) else r for r in roles)
+        if [r.name for r in role_list] != positional_params[: len(role_list)] or len(role_list) < len(positional_params):
+            raise TypeError(f"{where}: roles {[r.name for r in role_list]} must name the positional parameters {positional_params} in order")
+        unknown = set(capabilities) - CAPABILITIES
+        if unknown:
+            raise ValueError(f"{where}: unknown capabilities {sorted(unknown)}; expected some of {sorted(CAPABILITIES)}")
+        reduction_tuple = tuple(reductions) if reductions is not None else ()
+        calls = tuple(k for k in call_kwargs if k in sig.parameters)
+        checks: Dict[str, Check] = dict(hparams)
+        if reduction_tuple:
+            if "reduction" not in sig.parameters:
+                raise TypeError(f"{where}: reductions are declared but the functional takes no 'reduction'")
+            checks["reduction"] = _reduction_check(reduction_tuple)
+        arg_docs = _arg_docs(fn.__doc__)
+        declared = []
+        for p in keyword_params:
+            if p.name in calls:
+                continue
+            if p.name not in checks:
+                raise TypeError(f"{where}: keyword {p.name!r} has no validator in hparams=")
+            if p.default is p.empty:
+                raise TypeError(f"{where}: hyperparameter {p.name!r} needs a default")
+            checks[p.name](fn.__name__, p.name, p.default)  # a default that fails its own check is a declaration bug
+            declared.append(HParam(p.name, p.default, checks[p.name], arg_docs.get(p.name, "")))
+        extra = set(hparams) - {p.name for p in keyword_params}
+        if extra:
+            raise TypeError(f"{where}: validators for arguments the functional does not take: {sorted(extra)}")
+        spec = LossSpec(
+            name=name,
+            aliases=tuple(aliases),
+            family=family,
+            functional=fn,  # replaced by the checked wrapper below
+            roles=role_list,
+            hparams=tuple(declared),
+            call_kwargs=calls,
+            positional=tuple(positional),
+            reductions=reduction_tuple,
+            capabilities=frozenset(capabilities) | ({"sample_weight"} if "sample_weight" in calls else frozenset()),
+            references=tuple(references),
+            curve=curve,
+            module_name=module or "",
+        )
+        checked = _with_checks(fn, checks, fn.__name__)
+        spec = dataclasses.replace(spec, functional=checked)
+        _CHECKS[name] = checks
+        register(spec)
+        if module is not None:
+            cls = build_module(spec, module)
+            register(spec, cls)
+            # the class lives in the family module, so pickle finds it there
+            setattr(sys.modules[fn.__module__], module, cls)
+        return checked
+
+    return declare
+
+
+def module_for(functional: Callable[..., Any]) -> Callable[[type], type]:
+    """Class decorator: a hand-written module (one that owns parameters or state) claims its declared loss."""
+    from .registry import register, spec_of_functional
+
+    def claim(cls: type) -> type:
+        spec = spec_of_functional(functional)
+        spec = dataclasses.replace(spec, module_name=cls.__name__)
+        cls.spec = spec  # type: ignore[attr-defined]
+        cls.name, cls.family, cls.functional, cls.reductions = spec.name, spec.family, staticmethod(spec.functional), spec.reductions  # type: ignore[attr-defined]
+        register(spec, cls)
+        return cls
+
+    return claim

@@ -1,0 +1,3 @@
+"""Constants shared by the classification files."""
+
+FAMILY = "classification"

@@ -1,0 +1,378 @@
+"""The cross-entropy family: softmax and sigmoid cross-entropy, NLL and class-balanced BCE (torch kernels underneath)."""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+
+from .._core import checks
+from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
+from .._core.spec import Curve, Role, loss
+from .._core.targets import (
+    class_dim,
+    gather_class,
+    hinge_targets,
+    index_setup,
+    is_probability_target,
+    mean_over_targets,
+    prepare_scores,
+    reduce_per_target,
+    safe_targets,
+    target_class_weights,
+    valid_targets,
+)
+from .._core.validation import (
+    check_broadcastable_to,
+    check_class_target,
+    check_class_weight,
+    check_floating,
+    check_number,
+    check_same_shape,
+    compute_dtype,
+    data_checks_active,
+    fmt_shape,
+    prepare_pair,
+    to_compute,
+)
+from ._common import FAMILY
+
+__all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "balanced_binary_cross_entropy_with_logits"]
+
+
+def _nan_passthrough(loss: torch.Tensor, raw: torch.Tensor, safe: torch.Tensor) -> torch.Tensor:
+    """Re-attach NaN from ``raw`` that was replaced in ``safe`` (elementwise or through the reduction)."""
+    leak = (raw - safe) * 0.0
+    return loss + (leak if loss.shape == raw.shape else leak.sum())
+
+
+@loss(
+    "cross_entropy",
+    family=FAMILY,
+    module="CrossEntropyLoss",
+    aliases=("ce", "softmax_cross_entropy"),
+    roles=(Role("input", "(N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...) or probabilities of the input's shape")),
+    hparams={"weight": checks.class_weight, "ignore_index": checks.integer, "label_smoothing": checks.unit_interval},
+    positional=("weight",),
+    capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets", "probability_targets", "label_smoothing"),
+    references=("torch.nn.functional.cross_entropy", "Keras (sparse_)categorical_crossentropy", "NumPy reference"),
+    curve=Curve("probability", "label_smoothing", (0.0, 0.1, 0.3)),
+)
+def cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: Optional[torch.Tensor] = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Softmax cross-entropy from logits; torch's ``cross_entropy`` (its kernel underneath).
+
+    With class-index targets :math:`y_i`, class weights :math:`w` and label
+    smoothing :math:`\varepsilon` over :math:`C` classes:
+
+    .. math::
+        \ell_i = -(1-\varepsilon)\, w_{y_i} \log p_{i,y_i}
+                 - \frac{\varepsilon}{C} \sum_c w_c \log p_{i,c},
+        \qquad p_i = \operatorname{softmax}(x_i)
+
+    and ``"mean"`` is :math:`\sum_i \ell_i / \sum_i w_{y_i}` over targets that
+    are not ``ignore_index``. With probability targets :math:`t` (the input's
+    shape), :math:`\ell_i = -\sum_c w_c\, t'_{i,c} \log p_{i,c}` with
+    :math:`t' = (1-\varepsilon) t + \varepsilon / C`, and ``"mean"`` divides by
+    the number of samples.
+
+    Differences from torch: "mean" with every target ignored (or an empty
+    batch) is 0, not NaN; bad targets raise clear errors (module docstring).
+
+    Args:
+        input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
+        target: class indices ``(N)``, ``(N, d1, ..., dk)`` or ``()`` (integer),
+            or probabilities of the input's shape.
+        weight: per-class weights ``(C,)``.
+        ignore_index: a target value that contributes nothing (index targets).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(N, d1, ..., dk)``).
+        label_smoothing: :math:`\varepsilon \in [0, 1]`.
+        sample_weight: optional per-sample weights broadcastable to the
+            unreduced loss; "mean" becomes Σ s·l / Σ s·w[y].
+
+    Returns:
+        A scalar, or the per-sample loss with ``reduction="none"``.
+
+    Example:
+        >>> cross_entropy(torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([0]))
+        tensor(0.2395)
+
+    Reference:
+        ``torch.nn.functional.cross_entropy``; Keras ``categorical_crossentropy``
+        and ``sparse_categorical_crossentropy`` (``from_logits=True``);
+        Szegedy et al., "Rethinking the Inception Architecture", 2016 (smoothing).
+    """
+    fn = "cross_entropy"
+    input = prepare_scores(fn, input)
+    cdim = class_dim(input)
+    check_class_weight(fn, weight, input.shape[cdim])
+    weight = to_compute(input.dtype, weight) if weight is not None else None
+    ls = float(label_smoothing)
+    if is_probability_target(fn, input, target):
+        target = to_compute(input.dtype, target)
+        return fused_or_reduce(
+            F.cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight, label_smoothing=ls
+        )
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    if sample_weight is not None:
+        per = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
+        valid = target != ignore_index
+        sw = sample_weight.to(per.dtype)
+        check_broadcastable_to(fn, "sample_weight", sw, per.shape)
+        if reduction != "mean":
+            return reduce_loss(per, reduction, weight=sw, fn=fn)
+        return safe_divide((per * sw).sum(), (target_class_weights(weight, target, valid).to(per.dtype) * sw).sum())
+    if reduction != "mean" or (has_ignored is False and weight is None):
+        # torch's own reduction: exact, and its "mean" cannot be 0/0 when nothing is ignored
+        return F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=ls)
+    total = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls)
+    return mean_over_targets(total, target, weight, ignore_index)
+
+
+@loss(
+    "nll",
+    family=FAMILY,
+    module="NLLLoss",
+    roles=(Role("input", "log-probabilities (N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...)", differentiable=False)),
+    hparams={"weight": checks.class_weight, "ignore_index": checks.integer},
+    positional=("weight",),
+    capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets"),
+    references=("torch.nn.functional.nll_loss", "NumPy reference"),
+    curve=Curve("probability"),
+)
+def nll_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: Optional[torch.Tensor] = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Negative log-likelihood of log-probabilities; torch's ``nll_loss``.
+
+    .. math::
+        \ell_i = -w_{y_i}\, x_{i, y_i}, \qquad
+        \text{mean} = \sum_i \ell_i \Big/ \sum_{i:\, y_i \ne \text{ignore}} w_{y_i}
+
+    Args:
+        input: log-probabilities ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
+        target: class indices ``(N)``, ``(N, d1, ..., dk)`` or ``()``.
+        weight: per-class weights ``(C,)``.
+        ignore_index: a target value that contributes nothing.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+
+    Returns:
+        A scalar, or ``(N, d1, ..., dk)`` with ``reduction="none"``.
+
+    Example:
+        >>> nll_loss(torch.tensor([[-0.1, -2.3]]), torch.tensor([1]))
+        tensor(2.3000)
+
+    Reference:
+        ``torch.nn.functional.nll_loss``.
+    """
+    fn = "nll_loss"
+    input = prepare_scores(fn, input)
+    check_class_weight(fn, weight, input.shape[class_dim(input)])
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    weight = to_compute(input.dtype, weight) if weight is not None else None
+    if reduction != "mean" or (has_ignored is False and weight is None):
+        return F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    total = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
+    return mean_over_targets(total, target, weight, ignore_index)
+
+
+@loss(
+    "binary_cross_entropy",
+    family=FAMILY,
+    module="BCELoss",
+    roles=(Role("input", "probabilities (*)"), Role("target", "(*) in [0, 1]")),
+    hparams={"weight": checks.optional_tensor},
+    positional=("weight",),
+    capabilities=("compile", "double_backward", "probability_targets"),
+    references=("torch.nn.functional.binary_cross_entropy", "Keras binary_crossentropy", "NumPy reference"),
+    curve=Curve("probability"),
+)
+def binary_cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: Optional[torch.Tensor] = None,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Binary cross-entropy of *probabilities*; torch's ``binary_cross_entropy``.
+
+    .. math::
+        \ell_i = -w_i\big(y_i \log x_i + (1 - y_i) \log(1 - x_i)\big)
+
+    with each log clamped at -100, as torch does. ``weight`` keeps torch's
+    meaning here: a rescaling broadcastable to the input, and "mean" stays the
+    plain mean. Prefer :func:`binary_cross_entropy_with_logits` (stable, and
+    safe under autocast). Probabilities outside [0, 1] raise ``ValueError``
+    (a data check); NaN propagates to the loss (torch raises instead).
+
+    Args:
+        input: probabilities, any shape ``(*)``.
+        target: the input's shape, in [0, 1].
+        weight: rescaling broadcastable to ``(*)`` (torch's semantics).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``; "mean" becomes Σ s·l / Σ s.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> binary_cross_entropy(torch.tensor([0.8, 0.4]), torch.tensor([1.0, 0.0]))
+        tensor(0.3670)
+
+    Reference:
+        ``torch.nn.functional.binary_cross_entropy``; Keras ``binary_crossentropy``.
+    """
+    fn = "binary_cross_entropy"
+    input, target = prepare_pair(fn, input, target)
+    check_broadcastable_to(fn, "weight", weight, input.shape)
+    weight = to_compute(input.dtype, weight) if weight is not None else None
+    raw = input
+    if data_checks_active(input) and input.numel() > 0:
+        lo, hi = torch.aminmax(input.detach())
+        if bool(lo < 0) or bool(hi > 1):
+            raise ValueError(
+                f"{fn}: input must hold probabilities in [0, 1]; got values in [{float(lo):g}, {float(hi):g}] "
+                f"— for logits use binary_cross_entropy_with_logits"
+            )
+        if bool(torch.isnan(lo)) or bool(torch.isnan(hi)):
+            # torch's kernel rejects NaN; compute on a NaN-free copy and put the NaN back
+            input = torch.where(torch.isnan(input), torch.zeros_like(input), input)
+    loss = fused_or_reduce(F.binary_cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight)
+    return loss if input is raw else _nan_passthrough(loss, raw, input)
+
+
+@loss(
+    "bce",
+    family=FAMILY,
+    module="BCEWithLogitsLoss",
+    aliases=("bce_with_logits", "sigmoid_cross_entropy"),
+    roles=(Role("input", "logits (*)"), Role("target", "(*) in [0, 1]")),
+    hparams={"weight": checks.optional_tensor, "pos_weight": checks.optional_tensor, "label_smoothing": checks.unit_interval},
+    positional=("weight",),
+    capabilities=("compile", "double_backward", "probability_targets", "label_smoothing"),
+    references=("torch.nn.functional.binary_cross_entropy_with_logits", "Keras binary_crossentropy", "NumPy reference"),
+    curve=Curve("probability", "label_smoothing", (0.0, 0.1, 0.3)),
+)
+def binary_cross_entropy_with_logits(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: Optional[torch.Tensor] = None,
+    pos_weight: Optional[torch.Tensor] = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Sigmoid binary cross-entropy from logits; torch's ``binary_cross_entropy_with_logits``.
+
+    .. math::
+        \ell_i = -w_i\big(p_c\, y'_i \log\sigma(x_i) + (1 - y'_i)\log\sigma(-x_i)\big),
+        \qquad y' = (1 - \varepsilon)\, y + \varepsilon / 2
+
+    where :math:`p_c` is ``pos_weight`` (per class, broadcast along the last
+    dimension as in torch) and :math:`\varepsilon` the label smoothing (Keras's
+    convention: targets move towards 1/2).
+
+    Args:
+        input: logits, any shape ``(*)``.
+        target: the input's shape, in [0, 1].
+        weight: rescaling broadcastable to ``(*)`` (torch's semantics: "mean" stays the plain mean).
+        pos_weight: weight of positives, broadcastable to ``(*)``, typically ``(C,)``.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        label_smoothing: :math:`\varepsilon \in [0, 1]`.
+        sample_weight: optional weights broadcastable to ``(*)``; "mean" becomes Σ s·l / Σ s.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> binary_cross_entropy_with_logits(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.2201)
+
+    Reference:
+        ``torch.nn.functional.binary_cross_entropy_with_logits``; Keras
+        ``binary_crossentropy(from_logits=True)``.
+    """
+    fn = "binary_cross_entropy_with_logits"
+    input, target = prepare_pair(fn, input, target)
+    check_broadcastable_to(fn, "weight", weight, input.shape)
+    check_broadcastable_to(fn, "pos_weight", pos_weight, input.shape)
+    weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    return fused_or_reduce(
+        F.binary_cross_entropy_with_logits, input, target, reduction, sample_weight=sample_weight, fn=fn,
+        weight=weight, pos_weight=pos_weight,
+    )
+
+
+@loss(
+    "balanced_bce",
+    family=FAMILY,
+    module="BalancedBCEWithLogitsLoss",
+    aliases=("balanced_sigmoid_cross_entropy",),
+    roles=(Role("input", "logits (*)"), Role("target", "(*) in [0, 1]")),
+    hparams={"beta": checks.number(0.0, 1.0, allow_none=True)},
+    capabilities=("compile", "double_backward", "probability_targets"),
+    references=("NumPy reference (HED, Xie & Tu 2015, eq. 2)",),
+    curve=Curve("probability", "beta", (0.1, 0.5, 0.9)),
+)
+def balanced_binary_cross_entropy_with_logits(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    beta: Optional[float] = None,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Class-balanced sigmoid cross-entropy (HED, Xie & Tu 2015).
+
+    .. math::
+        \ell_i = -\big(\beta\, y_i \log\sigma(x_i) + (1-\beta)(1 - y_i)\log\sigma(-x_i)\big)
+
+    Positives are weighted by :math:`\beta`, negatives by :math:`1-\beta`. With
+    ``beta=None``, :math:`\beta` is computed from the batch as the fraction of
+    negatives, :math:`\beta = |Y_-| / |Y| = 1 - \operatorname{mean}(y)`, over
+    the whole target tensor and without gradient — so a rare positive class
+    (edges in an image) weighs as much as the common one in total.
+
+    Args:
+        input: logits, any shape ``(*)``.
+        target: the input's shape, in [0, 1].
+        beta: positive-class weight in [0, 1], or None for the batch's fraction of negatives.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> balanced_binary_cross_entropy_with_logits(torch.tensor([0.0, 0.0, 0.0, 0.0]), torch.tensor([1.0, 0.0, 0.0, 0.0]))
+        tensor(0.2599)
+
+    Reference:
+        Xie & Tu, "Holistically-Nested Edge Detection", ICCV 2015, eq. (2).
+    """
+    fn = "balanced_binary_cross_entropy_with_logits"
+    input, target = prepare_pair(fn, input, target)
+    if beta is None:
+        b = (1.0 - target.detach().mean()) if target.numel() > 0 else target.new_tensor(0.5)
+    else:
+        b = float(beta)
+    loss = -(b * target * F.logsigmoid(input) + (1.0 - b) * (1.0 - target) * F.logsigmoid(-input))
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)

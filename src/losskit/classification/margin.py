@@ -1,0 +1,392 @@
+"""Margin losses: binary, squared and categorical hinge, torch's multi-class and multi-label margin losses, soft margin."""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+
+from .._core import checks
+from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
+from .._core.spec import Curve, Role, loss
+from .._core.targets import (
+    class_dim,
+    gather_class,
+    hinge_targets,
+    index_setup,
+    is_probability_target,
+    mean_over_targets,
+    prepare_scores,
+    reduce_per_target,
+    safe_targets,
+    target_class_weights,
+    valid_targets,
+)
+from .._core.validation import (
+    check_broadcastable_to,
+    check_class_target,
+    check_class_weight,
+    check_floating,
+    check_number,
+    check_same_shape,
+    compute_dtype,
+    data_checks_active,
+    fmt_shape,
+    prepare_pair,
+    to_compute,
+)
+from ._common import FAMILY
+
+__all__ = ["hinge_loss", "squared_hinge_loss", "categorical_hinge_loss", "multi_margin_loss", "multilabel_margin_loss", "soft_margin_loss", "multilabel_soft_margin_loss"]
+
+
+def _propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
+    """torch's margin kernels compare with ``> 0``, which silently drops NaN scores; put it back.
+
+    The NaN-carrying term is detached: it changes no gradient, so it costs no backward pass.
+    """
+    detached = input.detach()
+    leak = (detached.sum(-1) if loss.dim() else detached.sum()) * 0.0
+    return loss + leak
+
+
+@loss("hinge", family=FAMILY, module="HingeLoss", hparams={}, roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
+      references=("Keras hinge", "sklearn.metrics.hinge_loss", "NumPy reference"), curve=Curve("margin"))
+def hinge_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Binary hinge loss (Keras's ``hinge``, elementwise).
+
+    .. math::
+        \ell_i = \max(0,\, 1 - y_i x_i)
+
+    Targets are labels in {-1, 1} or in {0, 1} (converted to {-1, 1}, as
+    Keras does); anything else raises ``ValueError`` (a data check).
+
+    Args:
+        input: scores, any shape ``(*)``.
+        target: labels of the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> hinge_loss(torch.tensor([0.5, -2.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.2500)
+
+    Reference:
+        Keras ``hinge``; ``sklearn.metrics.hinge_loss``.
+    """
+    fn = "hinge_loss"
+    input, target = prepare_pair(fn, input, target)
+    loss = torch.relu(1.0 - hinge_targets(fn, target) * input)
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+
+
+@loss("squared_hinge", family=FAMILY, module="SquaredHingeLoss", hparams={}, roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
+      references=("Keras squared_hinge", "NumPy reference"), curve=Curve("margin"))
+def squared_hinge_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Squared hinge loss (Keras's ``squared_hinge``, elementwise).
+
+    .. math::
+        \ell_i = \max(0,\, 1 - y_i x_i)^2
+
+    Targets as for :func:`hinge_loss`.
+
+    Args:
+        input: scores, any shape ``(*)``.
+        target: labels in {-1, 1} or {0, 1}, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> squared_hinge_loss(torch.tensor([0.5, -2.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.1250)
+
+    Reference:
+        Keras ``squared_hinge``.
+    """
+    fn = "squared_hinge_loss"
+    input, target = prepare_pair(fn, input, target)
+    loss = torch.relu(1.0 - hinge_targets(fn, target) * input).square()
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+
+
+@loss(
+    "categorical_hinge",
+    family=FAMILY,
+    module="CategoricalHingeLoss",
+    hparams={},
+    roles=(Role("input", "scores (N, C), (N, C, d1, ...) or (C,)"), Role("target", "one-hot of the input's shape, or class indices")),
+    capabilities=("compile", "double_backward", "index_targets", "probability_targets"),
+    references=("Keras categorical_hinge", "NumPy reference"),
+    curve=Curve("margin"),
+)
+def categorical_hinge_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Categorical hinge loss (Keras's ``categorical_hinge``) over the class dimension.
+
+    .. math::
+        \ell_i = \max\big(0,\; 1 + \max_c (1 - t_{i,c})\, x_{i,c} - \textstyle\sum_c t_{i,c}\, x_{i,c}\big)
+
+    Args:
+        input: scores ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
+        target: one-hot targets of the input's shape, or class indices.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(N, d1, ..., dk)``).
+        sample_weight: optional per-sample weights broadcastable to the unreduced loss.
+
+    Returns:
+        A scalar, or the per-sample loss with ``reduction="none"``.
+
+    Example:
+        >>> categorical_hinge_loss(torch.tensor([[2.0, 1.5, 0.0]]), torch.tensor([0]))
+        tensor(0.5000)
+
+    Reference:
+        Keras ``categorical_hinge``; Crammer & Singer, 2001.
+    """
+    fn = "categorical_hinge_loss"
+    input = prepare_scores(fn, input)
+    cdim = class_dim(input)
+    if is_probability_target(fn, input, target):
+        t = target.to(input.dtype)
+        positive = (t * input).sum(cdim)
+        negative = ((1.0 - t) * input).amax(cdim)
+    else:
+        # one-hot targets without building them: the true class's score, and the others' max with the
+        # true class's slot read as 0 — exactly Keras's max((1 - t) x)
+        check_class_target(fn, input, target)
+        index = target.unsqueeze(cdim)
+        positive = input.gather(cdim, index).squeeze(cdim)
+        negative = input.scatter(cdim, index, 0.0).amax(cdim)
+    return reduce_loss(torch.relu(negative - positive + 1.0), reduction, weight=sample_weight, fn=fn)
+
+
+@loss(
+    "multi_margin",
+    family=FAMILY,
+    module="MultiMarginLoss",
+    aliases=("multiclass_svm",),
+    roles=(Role("input", "scores (N, C) or (C,)"), Role("target", "class indices (N,)", differentiable=False)),
+    hparams={"p": checks.one_of(1, 2), "margin": checks.real, "weight": checks.class_weight},
+    positional=("p", "margin", "weight"),
+    capabilities=("compile", "class_weight", "index_targets"),
+    references=("torch.nn.functional.multi_margin_loss", "NumPy reference"),
+    curve=Curve("margin", "margin", (0.5, 1.0, 2.0)),
+)
+def multi_margin_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Optional[torch.Tensor] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Multi-class SVM hinge loss; torch's ``multi_margin_loss``.
+
+    .. math::
+        \ell_i = \frac{1}{C} \sum_{c \ne y_i} w_{y_i} \max(0,\, \text{margin} - x_{i,y_i} + x_{i,c})^p
+
+    Args:
+        input: scores ``(N, C)`` or ``(C,)``.
+        target: class indices ``(N,)`` or ``()``.
+        p: 1 or 2.
+        margin: the margin.
+        weight: per-class weights ``(C,)``.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(N,)``).
+
+    Returns:
+        A scalar, or ``(N,)`` with ``reduction="none"``.
+
+    Example:
+        >>> multi_margin_loss(torch.tensor([[0.1, 0.2, 0.4, 0.8]]), torch.tensor([3]))
+        tensor(0.3250)
+
+    Reference:
+        ``torch.nn.functional.multi_margin_loss``; Weston & Watkins, 1999.
+    """
+    fn = "multi_margin_loss"
+    input = prepare_scores(fn, input)
+    if input.dim() > 2:
+        raise ValueError(f"{fn}: input must be (N, C) or (C,); got {fmt_shape(input.shape)}")
+    weight, _, _ = index_setup(fn, input, target, weight, None)
+    loss = fused_or_reduce(F.multi_margin_loss, input, target, reduction, fn=fn, p=p, margin=float(margin), weight=weight)
+    return _propagate_nan(loss, input)
+
+
+@loss(
+    "multilabel_margin",
+    family=FAMILY,
+    module="MultiLabelMarginLoss",
+    hparams={},
+    roles=(Role("input", "scores (N, C) or (C,)"), Role("target", "class lists padded with -1, the input's shape", differentiable=False)),
+    capabilities=("compile", "index_targets"),
+    references=("torch.nn.functional.multilabel_margin_loss", "NumPy reference"),
+    curve=Curve("margin"),
+)
+def multilabel_margin_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Multi-label hinge loss; torch's ``multilabel_margin_loss``.
+
+    .. math::
+        \ell_i = \sum_{j \in Y_i} \sum_{c \notin Y_i} \frac{\max(0,\, 1 - (x_{i,j} - x_{i,c}))}{C}
+
+    where :math:`Y_i` are the leading non-negative entries of ``target[i]``
+    (the first ``-1`` ends the list, as in torch).
+
+    Args:
+        input: scores ``(N, C)`` or ``(C,)``.
+        target: integer class lists of the input's shape, padded with -1.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(N,)``).
+
+    Returns:
+        A scalar, or ``(N,)`` with ``reduction="none"``.
+
+    Example:
+        >>> multilabel_margin_loss(torch.tensor([[0.1, 0.2, 0.4, 0.8]]), torch.tensor([[3, 0, -1, 1]]))
+        tensor(0.8500)
+
+    Reference:
+        ``torch.nn.functional.multilabel_margin_loss``.
+    """
+    fn = "multilabel_margin_loss"
+    input = prepare_scores(fn, input)
+    if input.dim() > 2:
+        raise ValueError(f"{fn}: input must be (N, C) or (C,); got {fmt_shape(input.shape)}")
+    if target.is_floating_point() or target.dtype == torch.bool:
+        raise TypeError(f"{fn}: target must be an integer tensor of class lists padded with -1; got {target.dtype}")
+    check_same_shape(fn, input, target)
+    num_classes = input.shape[-1]
+    if target.numel() and data_checks_active(target):
+        lo, hi = int(target.min()), int(target.max())
+        if lo < -1 or hi >= num_classes:
+            bad = lo if lo < -1 else hi
+            raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}] (or -1 to end a list)")
+    if not torch.compiler.is_compiling():
+        return _propagate_nan(fused_or_reduce(F.multilabel_margin_loss, input, target.long(), reduction, fn=fn), input)
+    # While torch.compile traces, torch's decomposition of this loss gives different numbers from its
+    # eager kernel; the same maths in plain tensor ops (O(N C^2) memory, so only here) compiles correctly.
+    scores, labels = input.reshape(-1, num_classes), target.reshape(-1, num_classes).long()
+    in_list = torch.cumprod((labels >= 0).long(), dim=-1).bool()  # entries before the first -1
+    slot = torch.where(in_list, labels, torch.full_like(labels, num_classes))
+    # times each class is listed (a repeated label counts again, as in torch), and membership
+    count = torch.zeros(scores.shape[0], num_classes + 1, dtype=scores.dtype, device=scores.device)
+    count = count.scatter_add(1, slot, in_list.to(scores.dtype))[:, :num_classes]
+    negative = (count == 0).to(scores.dtype)
+    hinge = torch.relu(1.0 - scores.unsqueeze(-1) + scores.unsqueeze(-2))  # [i, j, c] = max(0, 1 - (x_j - x_c))
+    loss = (count.unsqueeze(-1) * negative.unsqueeze(-2) * hinge).sum((-1, -2)) / num_classes
+    return reduce_loss(loss.reshape(input.shape[:-1]), reduction, fn=fn)
+
+
+@loss("soft_margin", family=FAMILY, module="SoftMarginLoss", hparams={}, roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
+      references=("torch.nn.functional.soft_margin_loss", "NumPy reference"), curve=Curve("margin"))
+def soft_margin_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    sample_weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Two-class logistic loss; torch's ``soft_margin_loss`` numbers, computed stably.
+
+    .. math::
+        \ell_i = \log(1 + e^{-y_i x_i}) = -\log\sigma(y_i x_i), \qquad y_i \in \{-1, 1\}
+
+    Computed as ``-logsigmoid(y x)``: torch's kernel evaluates
+    ``log(1 + exp(-y x))`` and overflows to inf once ``-y x`` passes ~89
+    (float32) or ~710 (float64); losskit stays finite and exact.
+
+    Args:
+        input: scores, any shape ``(*)``.
+        target: labels in {-1, 1}, the input's shape.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        sample_weight: optional weights broadcastable to ``(*)``.
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> soft_margin_loss(torch.tensor([0.0]), torch.tensor([1.0]))
+        tensor(0.6931)
+
+    Reference:
+        ``torch.nn.functional.soft_margin_loss``.
+    """
+    fn = "soft_margin_loss"
+    input, target = prepare_pair(fn, input, target)
+    return reduce_loss(-F.logsigmoid(target * input), reduction, weight=sample_weight, fn=fn)
+
+
+@loss(
+    "multilabel_soft_margin",
+    family=FAMILY,
+    module="MultiLabelSoftMarginLoss",
+    roles=(Role("input", "logits (N, C) or (*, C)"), Role("target", "the input's shape, in [0, 1]")),
+    hparams={"weight": checks.class_weight},
+    positional=("weight",),
+    capabilities=("compile", "double_backward", "class_weight", "probability_targets"),
+    references=("torch.nn.functional.multilabel_soft_margin_loss", "NumPy reference"),
+    curve=Curve("margin"),
+)
+def multilabel_soft_margin_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: Optional[torch.Tensor] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Multi-label one-versus-all logistic loss; torch's ``multilabel_soft_margin_loss``.
+
+    .. math::
+        \ell_i = -\frac{1}{C} \sum_c w_c \big(y_{i,c} \log\sigma(x_{i,c}) + (1 - y_{i,c}) \log\sigma(-x_{i,c})\big)
+
+    As in torch, the classes are the *last* dimension.
+
+    Args:
+        input: logits ``(N, C)`` (or ``(*, C)``).
+        target: the input's shape, in [0, 1].
+        weight: per-class weights ``(C,)``.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(*)``).
+
+    Returns:
+        A scalar, or ``(*)`` with ``reduction="none"``.
+
+    Example:
+        >>> multilabel_soft_margin_loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]))
+        tensor(0.6931)
+
+    Reference:
+        ``torch.nn.functional.multilabel_soft_margin_loss``.
+    """
+    fn = "multilabel_soft_margin_loss"
+    input, target = prepare_pair(fn, input, target)
+    if input.dim() == 0:
+        raise ValueError(f"{fn}: input must have a class dimension (the last); got a scalar")
+    check_class_weight(fn, weight, input.shape[-1])
+    weight = to_compute(input.dtype, weight) if weight is not None else None
+    return fused_or_reduce(F.multilabel_soft_margin_loss, input, target, reduction, fn=fn, weight=weight)
