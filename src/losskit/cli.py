@@ -10,11 +10,9 @@ the task) print one message and exit with status 2, without a traceback.
 """
 from __future__ import annotations
 
-import inspect
 import pathlib
 import re
 import sys
-import textwrap
 import time
 from typing import Dict, List, Optional
 
@@ -25,49 +23,15 @@ try:
 except ImportError as exc:  # pragma: no cover - the cli extra is missing
     raise SystemExit(f"the losskit command needs the cli extra: pip install 'losskit[cli]' ({exc})")
 
-from ._core.registry import aliases_of, available, get_class
+from ._core.registry import all_specs, available, describe, get_class
+from ._core.rst import doc_sections, rst_to_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="losskit: every loss for PyTorch, verified — and a lab to pick one.")
 # piped output (CI logs, files) gets a wide console instead of rich's 80 columns, so tables do not fold
 console = Console(width=None if sys.stdout.isatty() else 140)
 
-#: what each loss's numbers are verified against in the test suite (tests/loss_db.py, tests/test_*.py)
-VERIFIED_AGAINST: Dict[str, str] = {
-    "l1": "torch.nn.functional.l1_loss, Keras mean_absolute_error, NumPy reference",
-    "mse": "torch.nn.functional.mse_loss, Keras mean_squared_error, NumPy reference",
-    "rmse": "NumPy reference (sqrt of the pooled squared error)",
-    "smooth_l1": "torch.nn.functional.smooth_l1_loss, NumPy reference",
-    "huber": "torch.nn.functional.huber_loss, Keras huber, NumPy reference",
-    "log_cosh": "Keras log_cosh, NumPy reference (logaddexp form)",
-    "mape": "Keras mean_absolute_percentage_error, NumPy reference",
-    "msle": "Keras mean_squared_logarithmic_error, NumPy reference",
-    "quantile": "NumPy reference (pinball loss)",
-    "kl_div": "torch.nn.functional.kl_div, scipy.special.rel_entr, Keras kl_divergence",
-    "js_div": "scipy.spatial.distance.jensenshannon",
-    "poisson_nll": "torch.nn.functional.poisson_nll_loss, Keras poisson",
-    "gaussian_nll": "torch.nn.functional.gaussian_nll_loss, NumPy reference",
-    "cross_entropy": "torch.nn.functional.cross_entropy, Keras (sparse_)categorical_crossentropy, NumPy reference",
-    "nll": "torch.nn.functional.nll_loss, NumPy reference",
-    "binary_cross_entropy": "torch.nn.functional.binary_cross_entropy, NumPy reference",
-    "bce": "torch.nn.functional.binary_cross_entropy_with_logits, Keras binary_crossentropy, NumPy reference",
-    "balanced_bce": "NumPy reference (HED, Xie & Tu 2015, eq. 2)",
-    "sigmoid_focal": "torchvision's formula (NumPy), Keras binary_focal_crossentropy",
-    "focal": "Keras categorical_focal_crossentropy, NumPy reference",
-    "poly1": "NumPy reference (PolyLoss paper, Listing 1)",
-    "generalized_cross_entropy": "Keras categorical_generalized_cross_entropy, NumPy reference",
-    "hinge": "Keras hinge, sklearn.metrics.hinge_loss, NumPy reference",
-    "squared_hinge": "Keras squared_hinge, NumPy reference",
-    "categorical_hinge": "Keras categorical_hinge, NumPy reference",
-    "multi_margin": "torch.nn.functional.multi_margin_loss, NumPy reference",
-    "multilabel_margin": "torch.nn.functional.multilabel_margin_loss, NumPy reference",
-    "soft_margin": "torch.nn.functional.soft_margin_loss, NumPy reference",
-    "multilabel_soft_margin": "torch.nn.functional.multilabel_soft_margin_loss, NumPy reference",
-    "linear_cross_entropy": "torch.nn.functional.cross_entropy(hidden @ weight.T + bias)",
-}
-
-
-class UserError(Exception):
-    pass
+#: what each loss's numbers are verified against, read from the declarations (``references=``)
+VERIFIED_AGAINST: Dict[str, str] = {spec.name: ", ".join(spec.references) for spec in all_specs() if spec.references}
 
 
 def _fail(message: str) -> None:
@@ -82,33 +46,6 @@ def _resolve(name: str):
         _fail(str(exc).replace("losskit.get_class: ", ""))
 
 
-def _doc_sections(doc: str) -> Dict[str, str]:
-    """Split a Google-style docstring into summary text, formula blocks and named sections."""
-    sections: Dict[str, List[str]] = {"summary": [], "formula": []}
-    current = "summary"
-    in_math = False
-    for line in inspect.cleandoc(doc or "").splitlines():
-        header = re.match(r"^(Args|Returns|Example|Reference|Raises):\s*$", line)
-        if header:
-            current, in_math = header.group(1), False
-            sections[current] = []
-            continue
-        if line.strip() == ".. math::":
-            in_math = True
-            continue
-        if in_math and (not line.strip() or line.startswith((" ", "\t"))):
-            sections["formula"].append(line)
-            continue
-        in_math = False
-        sections[current].append(line)
-    return {k: textwrap.dedent("\n".join(v)).strip() for k, v in sections.items()}
-
-
-def _one_line(cls) -> str:
-    doc = inspect.cleandoc(cls.functional.__doc__ or "")
-    return doc.splitlines()[0] if doc else ""
-
-
 @app.command("list")
 def list_losses(family: Optional[str] = typer.Option(None, "--family", "-f", help="only this family")) -> None:
     """A table of every registered loss: name, family, aliases, summary."""
@@ -120,41 +57,49 @@ def list_losses(family: Optional[str] = typer.Option(None, "--family", "-f", hel
     for col in ("name", "family", "aliases", "summary"):
         table.add_column(col, overflow="fold")
     for name in names:
-        cls = get_class(name)
-        table.add_row(name, cls.family, ", ".join((*aliases_of(name), cls.__name__)), _one_line(cls))
-    console.print(table)
+        spec = describe(name)
+        table.add_row(name, spec.family, ", ".join((*spec.aliases, spec.module_name)), rst_to_text(spec.summary))
+    console.print(table, markup=False)
 
 
 @app.command()
 def info(name: str = typer.Argument(..., help="a loss name, alias or class name")) -> None:
-    """The formula, arguments with defaults, shapes, references and what the numbers are verified against."""
-    cls = _resolve(name)
-    fn = cls.functional
-    doc = _doc_sections(fn.__doc__)
-    console.rule(f"[bold]{cls.name}[/]  —  losskit.functional.{fn.__name__} / losskit.{cls.__name__}")
-    console.print(doc["summary"], markup=False)
+    """The formula, roles, hyperparameters, reductions, capabilities and references of a loss (its declaration)."""
+    _resolve(name)
+    spec = describe(name)
+    doc = doc_sections(spec.functional.__doc__)
+    console.rule(f"[bold]{spec.name}[/]  —  losskit.functional.{spec.functional.__name__} / losskit.{spec.module_name}")
+    console.print(doc["summary"], markup=False, highlight=False)
     if doc["formula"]:
         console.print("\n[bold]Formula[/]")
-        console.print(doc["formula"], markup=False)
-    console.print("\n[bold]Arguments[/] (defaults from the signature)")
-    sig = inspect.signature(fn)
-    table = Table(show_header=True)
-    table.add_column("argument")
-    table.add_column("default")
-    for p in sig.parameters.values():
-        table.add_row(p.name, "—" if p.default is inspect.Parameter.empty else repr(p.default))
-    console.print(table)
-    if doc.get("Args"):
-        console.print("\n[bold]Shapes and meaning[/]")
-        console.print(doc["Args"], markup=False)
+        console.print(doc["formula"], markup=False, highlight=False)
+    roles = Table(title="Inputs (positional, in order)", title_justify="left")
+    for col in ("role", "shape", "differentiable"):
+        roles.add_column(col)
+    args = doc_sections(spec.functional.__doc__).get("Args", "")
+    arg_text = {m.group(1): m.group(2) for m in re.finditer(r"^(\w+):\s*(.*(?:\n {2,}.*)*)", args, re.M)}
+    for role in spec.roles:
+        shape = " ".join(arg_text.get(role.name, role.shape).split())
+        roles.add_row(role.name, shape, "yes" if role.differentiable else "no")
+    console.print(roles)
+    hparams = Table(title="Hyperparameters (module constructor and functional keywords)", title_justify="left")
+    for col in ("name", "default", "accepts", "meaning"):
+        hparams.add_column(col, overflow="fold")
+    for h in spec.hparams:
+        hparams.add_row(h.name, repr(h.default), h.check.text, rst_to_text(h.doc))
+    for call in spec.call_kwargs:
+        hparams.add_row(call, "None", "per call (forward keyword)", " ".join(arg_text.get(call, "").split()))
+    console.print(hparams)
+    console.print("[bold]Reductions[/]: " + (", ".join(spec.reductions) or "none (the loss is returned as computed)"))
+    console.print("[bold]Capabilities[/]: " + ", ".join(sorted(spec.capabilities)))
     if doc.get("Returns"):
         console.print("\n[bold]Returns[/]")
-        console.print(doc["Returns"], markup=False)
-    console.print("\n[bold]Registry names[/]: " + ", ".join((cls.name, *aliases_of(cls.name), cls.__name__)))
+        console.print(doc["Returns"], markup=False, highlight=False)
+    console.print("\n[bold]Registry names[/]: " + ", ".join((spec.name, *spec.aliases, spec.module_name)), highlight=False)
     if doc.get("Reference"):
         console.print("\n[bold]References[/]")
-        console.print(doc["Reference"], markup=False)
-    console.print("\n[bold]Verified against[/]: " + VERIFIED_AGAINST.get(cls.name, "its loss_db entry (NumPy reference)"))
+        console.print(doc["Reference"], markup=False, highlight=False)
+    console.print("\n[bold]Verified against[/]: " + (", ".join(spec.references) or "its loss_db entry"), highlight=False)
 
 
 def _parse_params(pairs: List[str]) -> Dict[str, object]:

@@ -1,9 +1,8 @@
 """``losskit plot``: a loss and its gradient along the axis that explains it, with a shape parameter overlaid."""
 from __future__ import annotations
 
-import dataclasses
 import pathlib
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Sequence
 
 import matplotlib
 
@@ -11,36 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from .._core.registry import get_class  # noqa: E402
+from .._core.registry import describe, get_class  # noqa: E402
+from .._core.spec import Curve  # noqa: E402
 
-
-@dataclasses.dataclass(frozen=True)
-class CurveSpec:
-    axis: str  # "residual" | "margin" | "probability" | "log_rate"
-    shape_param: Optional[str] = None
-    values: Tuple[Any, ...] = ()
-
-
-SPECS: Dict[str, CurveSpec] = {
-    "huber": CurveSpec("residual", "delta", (0.5, 1.0, 2.0)),
-    "smooth_l1": CurveSpec("residual", "beta", (0.0, 0.5, 1.0, 2.0)),
-    "quantile": CurveSpec("residual", "quantile", (0.1, 0.5, 0.9)),
-    "focal": CurveSpec("probability", "gamma", (0.0, 0.5, 1.0, 2.0, 5.0)),
-    "sigmoid_focal": CurveSpec("probability", "gamma", (0.0, 0.5, 1.0, 2.0, 5.0)),
-    "poly1": CurveSpec("probability", "epsilon", (-1.0, 0.0, 1.0, 2.0)),
-    "generalized_cross_entropy": CurveSpec("probability", "q", (0.1, 0.5, 0.7, 1.0)),
-    "balanced_bce": CurveSpec("probability", "beta", (0.1, 0.5, 0.9)),
-    "cross_entropy": CurveSpec("probability", "label_smoothing", (0.0, 0.1, 0.3)),
-    "bce": CurveSpec("probability", "label_smoothing", (0.0, 0.1, 0.3)),
-    "multi_margin": CurveSpec("margin", "margin", (0.5, 1.0, 2.0)),
-    "hinge": CurveSpec("margin"),
-    "squared_hinge": CurveSpec("margin"),
-    "soft_margin": CurveSpec("margin"),
-    "categorical_hinge": CurveSpec("margin"),
-    "multilabel_soft_margin": CurveSpec("margin"),
-    "multilabel_margin": CurveSpec("margin"),
-    "poisson_nll": CurveSpec("log_rate", "full", (False, True)),
-}
 
 AXIS_LABEL = {
     "residual": "residual  input − target",
@@ -50,11 +22,12 @@ AXIS_LABEL = {
 }
 
 
-def spec_for(name: str) -> CurveSpec:
-    cls = get_class(name)
-    if cls.name in SPECS:
-        return SPECS[cls.name]
-    return CurveSpec("residual" if cls.family in ("regression",) or cls.name == "gaussian_nll" else "probability")
+def spec_for(name: str) -> Curve:
+    """The declared curve of a loss (``curve=`` in its declaration), or its family's default axis."""
+    spec = describe(name)
+    if spec.curve is not None:
+        return spec.curve
+    return Curve("residual" if spec.family == "regression" else "probability")
 
 
 def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> torch.Tensor:
