@@ -326,7 +326,8 @@ def binary_cross_entropy_with_logits(
     family=FAMILY,
     module="BalancedBCEWithLogitsLoss",
     aliases=("balanced_sigmoid_cross_entropy",),
-    roles=(Role("input", "logits (*)"), Role("target", "(*) in [0, 1]")),
+    # with beta=None the class balance is read from the labels without gradient, so they are not differentiable
+    roles=(Role("input", "logits (*)"), Role("target", "labels (*) in [0, 1]", differentiable=False)),
     hparams={"beta": checks.number(0.0, 1.0, allow_none=True)},
     capabilities=("compile", "double_backward", "probability_targets"),
     references=("NumPy reference (HED, Xie & Tu 2015, eq. 2)",),
