@@ -793,3 +793,21 @@ def _finalize_entry(entry: LossInfo) -> LossInfo:
 
 ENTRIES = [_finalize_entry(e) for e in ENTRIES]
 BY_NAME = {e.name: e for e in ENTRIES}
+
+
+def battery_cases() -> List[LossInfo]:
+    """The battery's case list: one entry per declared loss, in name order (a declaration without an entry fails the meta-test)."""
+    return [BY_NAME[name] for name in lk.available() if name in BY_NAME]
+
+
+def register_entry(entry: LossInfo) -> LossInfo:
+    """Add an entry (tests that declare a throwaway loss); :func:`unregister_entry` removes it."""
+    entry = _finalize_entry(entry)
+    ENTRIES.append(entry)
+    BY_NAME[entry.name] = entry
+    return entry
+
+
+def unregister_entry(name: str) -> None:
+    ENTRIES[:] = [e for e in ENTRIES if e.name != name]
+    BY_NAME.pop(name, None)

@@ -298,14 +298,14 @@ def gaussian_nll_loss(
     """
     fn = "gaussian_nll_loss"
     input, target = prepare_pair(fn, input, target)
-    var = _gaussian_var(fn, input, var)
-    if var.numel() > 0 and data_checks_active(var) and bool((var < 0).any()):
-        raise ValueError(f"{fn}: var must be non-negative; got a minimum of {float(var.min()):g}")
+    var_t = _gaussian_var(fn, input, var)
+    if var_t.numel() > 0 and data_checks_active(var_t) and bool((var_t < 0).any()):
+        raise ValueError(f"{fn}: var must be non-negative; got a minimum of {float(var_t.min()):g}")
     # torch's straight-through clamp: the floor changes the value but not the gradient path
-    var = to_compute(compute_dtype(input, var), var).clone()
+    var_t = to_compute(compute_dtype(input, var_t), var_t).clone()
     with torch.no_grad():
-        var.clamp_(min=eps)
-    loss = 0.5 * (torch.log(var) + (input - target).square() / var)
+        var_t.clamp_(min=eps)
+    loss = 0.5 * (torch.log(var_t) + (input - target).square() / var_t)
     if full:
         loss = loss + _HALF_LOG_2PI
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)

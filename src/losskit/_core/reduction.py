@@ -15,7 +15,8 @@ Every functional builds its unreduced loss and returns
 """
 from __future__ import annotations
 
-from typing import Optional
+import math
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 
@@ -47,6 +48,7 @@ def reduce_loss(
     weight: Optional[torch.Tensor] = None,
     mask: Optional[torch.Tensor] = None,
     batch_size: Optional[int] = None,
+    dim: Union[None, int, Sequence[int]] = None,
     fn: str = "reduce_loss",
 ) -> torch.Tensor:
     """Reduce an unreduced loss tensor.
@@ -60,10 +62,21 @@ def reduce_loss(
         mask: optional boolean tensor of ``loss``'s shape; False entries do not
             count (their loss is replaced by 0 — so NaN there does not leak).
         batch_size: divisor for ``"batchmean"`` (default ``loss.shape[0]``).
+        dim: reduce only over these dimensions (per-sample or per-class
+            results: the segmentation scores, the per-sample sums of a
+            metric-learning loss); the others are kept. ``None`` reduces
+            everything to a scalar.
         fn: the calling function's name, for error messages.
 
     Returns:
-        The reduced loss (a scalar), or ``loss`` itself for ``"none"``.
+        The reduced loss (a scalar, or the kept dimensions with ``dim``), or
+        ``loss`` itself for ``"none"``.
+
+    Example:
+        >>> reduce_loss(torch.tensor([[1.0, 3.0], [2.0, 2.0]]), "mean", dim=1)
+        tensor([2., 2.])
+        >>> reduce_loss(torch.tensor([1.0, 3.0]), "mean", weight=torch.tensor([0.0, 0.0]))
+        tensor(0.)
     """
     if weight is not None:
         check_broadcastable_to(fn, "sample_weight", weight, loss.shape)
@@ -77,6 +90,19 @@ def reduce_loss(
 
     if reduction == "none":
         return loss
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if reduction == "sum":
+            return loss.sum(dims)
+        if reduction == "mean":
+            if weight is not None:
+                counts = torch.broadcast_to(weight, loss.shape).sum(dims)
+            elif mask is not None:
+                counts = mask.sum(dims).to(loss.dtype)
+            else:
+                counts = torch.full((), math.prod(loss.shape[d] for d in dims), dtype=loss.dtype, device=loss.device)
+            return safe_divide(loss.sum(dims), counts)
+        raise ValueError(f"{fn}: reduction {reduction!r} cannot be combined with dim; expected 'mean', 'sum' or 'none'")
     if reduction == "sum":
         return loss.sum()
     if reduction == "batchmean":
@@ -94,7 +120,16 @@ def reduce_loss(
     raise ValueError(f"{fn}: invalid reduction {reduction!r}; expected one of 'mean', 'sum', 'none'")
 
 
-def fused_or_reduce(torch_fn, input, target, reduction, *, sample_weight=None, fn, **kwargs):
+def fused_or_reduce(
+    torch_fn: Callable[..., torch.Tensor],
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    *,
+    sample_weight: Optional[torch.Tensor] = None,
+    fn: str,
+    **kwargs: Any,
+) -> torch.Tensor:
     """Call torch's fused loss with its own reduction where that is exact.
 
     torch's kernels reduce in the same pass, so the common case costs nothing

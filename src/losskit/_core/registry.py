@@ -7,9 +7,10 @@ aliases (only where the semantics are the same), and its module's class name
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .module import Loss
     from .spec import LossSpec
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 _SPECS: Dict[str, "LossSpec"] = {}  # canonical name -> declaration
-_CLASSES: Dict[str, type] = {}  # canonical name -> module class
+_CLASSES: Dict[str, Type["Loss"]] = {}  # canonical name -> module class
 _LOOKUP: Dict[str, str] = {}  # lower-cased name / alias / class name -> canonical name
 
 
@@ -92,7 +93,7 @@ def describe(name: str) -> "LossSpec":
     return spec if cls is None else getattr(cls, "spec", spec)
 
 
-def get_class(name: str) -> type:
+def get_class(name: str) -> Type["Loss"]:
     """The module class registered under ``name`` (or any of its aliases)."""
     canonical = _resolve(name, "get_class")
     if canonical not in _CLASSES:
@@ -100,7 +101,7 @@ def get_class(name: str) -> type:
     return _CLASSES[canonical]
 
 
-def get(name: str, **kwargs: Any) -> Any:
+def get(name: str, **kwargs: Any) -> "Loss":
     """A configured loss module: ``losskit.get("huber", delta=0.5)``."""
     return get_class(name)(**kwargs)
 
@@ -139,7 +140,7 @@ def aliases_of(name: str) -> tuple:
     return _SPECS[_resolve(name, "aliases_of")].aliases
 
 
-def from_config(config: Dict[str, Any]) -> Any:
+def from_config(config: Dict[str, Any]) -> "Loss":
     """Rebuild a module from :meth:`Loss.get_config`'s output."""
     if not isinstance(config, dict) or "name" not in config:
         raise ValueError("losskit.from_config: config must be a dict with a 'name' key, as get_config() returns")

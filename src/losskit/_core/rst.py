@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 import textwrap
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 __all__ = ["latex_to_text", "rst_to_text", "doc_sections"]
 
@@ -65,7 +65,7 @@ def rst_to_text(text: str) -> str:
     return text
 
 
-def doc_sections(doc: str) -> Dict[str, str]:
+def doc_sections(doc: Optional[str]) -> Dict[str, str]:
     """A Google-style docstring as plain text: summary, formula (from ``.. math::`` blocks) and named sections."""
     sections: Dict[str, List[str]] = {"summary": [], "formula": []}
     current = "summary"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 from numbers import Real
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -220,8 +220,8 @@ def check_class_target(
     if target.numel() == 0 or not data_checks_active(target):
         return None
     num_classes = input.shape[cdim]
-    lo, hi = torch.aminmax(target)  # one pass and one sync for the common, all-valid case
-    lo, hi = int(lo), int(hi)
+    lo_t, hi_t = torch.aminmax(target)  # one pass and one sync for the common, all-valid case
+    lo, hi = int(lo_t), int(hi_t)
     ignore_is_a_class = ignore_index is not None and 0 <= ignore_index < num_classes
     if lo >= 0 and hi < num_classes:
         return None if ignore_is_a_class else False
@@ -251,7 +251,7 @@ def compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
     return torch.float32 if dtype is None else dtype
 
 
-def to_compute(dtype: torch.dtype, *tensors):
+def to_compute(dtype: torch.dtype, *tensors: Any) -> Any:
     """Cast tensors to the compute dtype (a no-op, and no copy, when they already have it).
 
     The cast is differentiable, so gradients reach half-precision inputs in
@@ -261,7 +261,7 @@ def to_compute(dtype: torch.dtype, *tensors):
     return out if len(out) > 1 else out[0]
 
 
-def prepare_pair(fn: str, input: torch.Tensor, target: torch.Tensor):
+def prepare_pair(fn: str, input: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Validate an elementwise (input, target) pair and cast both to the compute dtype.
 
     Both must be floating tensors of the same shape; half precision computes

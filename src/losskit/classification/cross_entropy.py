@@ -371,6 +371,7 @@ def balanced_binary_cross_entropy_with_logits(
     """
     fn = "balanced_binary_cross_entropy_with_logits"
     input, target = prepare_pair(fn, input, target)
+    b: Union[torch.Tensor, float]
     if beta is None:
         b = (1.0 - target.detach().mean()) if target.numel() > 0 else target.new_tensor(0.5)
     else:

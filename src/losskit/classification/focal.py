@@ -309,10 +309,9 @@ def softmax_focal_loss(
     if is_probability_target(fn, input, target):
         target = to_compute(input.dtype, target)
         log_p = torch.log_softmax(input, cdim)
-        log1m_p = _log1m_softmax(log_p, cdim) if gamma else None
         per_class = -target * log_p
         if gamma:
-            per_class = per_class * torch.exp(gamma * log1m_p)
+            per_class = per_class * torch.exp(gamma * _log1m_softmax(log_p, cdim))
         shape = [1] * input.dim()
         shape[cdim] = num_classes
         for factor in (alpha_t, weight):

@@ -82,7 +82,7 @@ def plot_loss(name: str, params: Dict[str, Any], out: pathlib.Path, points: int 
     for value in overlay:
         kwargs = dict(params)
         label = ", ".join(f"{k}={v}" for k, v in params.items()) or cls.name
-        if value is not None:
+        if value is not None and spec.shape_param is not None:
             kwargs[spec.shape_param] = value
             label = f"{spec.shape_param}={value}"
         leaf = (torch.logit(grid) if spec.axis == "probability" else grid).clone().requires_grad_(True)
