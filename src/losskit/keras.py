@@ -18,16 +18,38 @@ What differs from the rest of losskit, on purpose, because Keras does it so:
   broadcast ``sample_weight`` after squeezing or expanding one trailing
   dimension of size 1, exactly as Keras's ``reduce_weighted_values`` does.
 
+Dtypes follow Keras 3 on its torch backend:
+
+* a class computes in its ``dtype`` (a dtype name, a ``torch.dtype``, a Keras
+  ``DTypePolicy`` or a policy name such as ``"mixed_bfloat16"``, whose compute
+  dtype is used; default ``"float32"``, Keras's default floatx — losskit does
+  not read ``keras.config.floatx()``). Floating ``y_true`` and ``y_pred`` are
+  cast to it first, so float64 inputs to a default loss are rounded to
+  float32 and the loss is float32. The loss comes back in that dtype, except
+  that with ``dtype="float64"`` the dividing reductions
+  (``"sum_over_batch_size"``, ``"mean"``, ``"mean_with_sample_weight"``) give
+  float32, because Keras's ``divide_no_nan`` demotes 64-bit results ("sum" and
+  "none" stay float64). Half precision is computed in float32 and rounded once
+  at the end (Keras computes in the half dtype, so values agree to that
+  dtype's precision). Integer labels are not cast (Keras casts them to the
+  loss dtype and back, which in bfloat16 would round labels above 256).
+* a function returns the loss in ``y_pred``'s floating dtype, as Keras's
+  functions do (half precision again computed in float32), with Keras's two
+  exceptions: ``mean_squared_logarithmic_error`` always returns float32, and
+  the hinge losses return float32 for float64 input.
+
 Two deliberate departures: a reduction over an empty batch gives 0 on the
 autograd graph (Keras returns the empty tensor), and ``get_config()`` returns
 Keras's keys plus any hyperparameter Keras forgets to save (``Huber``'s
 ``delta``, ``CosineSimilarity``'s and ``SparseCategoricalCrossentropy``'s
-``axis``), so a config round trip keeps them; Keras's ``from_config`` accepts
-the extra keys.
+``axis``, and ``dtype`` when one was given), so a config round trip keeps
+them; Keras's ``from_config`` accepts the extra keys.
 """
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
@@ -36,7 +58,7 @@ from torch import nn
 
 from . import functional as LF
 from ._core.reduction import safe_divide, zero_loss
-from ._core.validation import check_number, compute_dtype
+from ._core.validation import check_number, compute_dtype, data_checks_active
 
 __all__ = [
     "EPSILON",
@@ -83,6 +105,9 @@ __all__ = [
 #: Keras's backend epsilon (``keras.backend.epsilon()``)
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+#: reductions that end in Keras's ``divide_no_nan``, which returns float32 for float64 (its 64-to-32-bit rule)
+_DIVIDING_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
+_FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,8 +158,94 @@ def _clip_probabilities(p: torch.Tensor) -> torch.Tensor:
     return p.clamp(EPSILON, 1.0 - EPSILON)
 
 
-def _keras_reduce(values: torch.Tensor, sample_weight, mask: Optional[torch.Tensor], reduction) -> torch.Tensor:
-    """Keras 3's ``reduce_weighted_values`` (with ``apply_mask``), divisions that cannot give NaN."""
+def _keras_value_error(owner: str, keras_message: str, argument: str, value) -> ValueError:
+    """Keras's own message first (code that matches Keras's text keeps working), then which loss refused what."""
+    return ValueError(f"{keras_message} (losskit.keras.{owner}: invalid {argument} {value!r})")
+
+
+def _check_reduction(owner: str, reduction) -> None:
+    """Keras's ``standardize_reduction``, with its message.
+
+    Keras prints a Python set there, whose order changes from process to process (string hashing);
+    losskit prints the same set in a fixed order.
+    """
+    if reduction not in REDUCTIONS:
+        allowed = "{" + ", ".join(repr(r) for r in REDUCTIONS) + "}"
+        message = f"Invalid value for argument `reduction`. Expected one of {allowed}. Received: reduction={reduction}"
+        raise _keras_value_error(owner, message, "reduction", reduction)
+
+
+def _loss_dtype(owner: str, dtype) -> Tuple[torch.dtype, Optional[str]]:
+    """Keras's ``dtype`` argument of a loss: (its compute dtype, the name ``get_config`` saves, None if not given).
+
+    Accepts what Keras's ``dtype_policies.get`` accepts for a loss: None (float32, Keras's default
+    floatx), a dtype name, a mixed policy name, a Keras ``DTypePolicy`` (its compute dtype) or a
+    ``torch.dtype``. Only floating dtypes: a loss cast to an integer dtype would truncate its inputs.
+    """
+    if dtype is None:
+        return torch.float32, None
+    if isinstance(dtype, torch.dtype):
+        name = compute = str(dtype).replace("torch.", "")
+    elif isinstance(dtype, str):
+        name, compute = dtype, dtype[len("mixed_"):] if dtype in ("mixed_float16", "mixed_bfloat16") else dtype
+    elif isinstance(getattr(dtype, "compute_dtype", None), str):  # a keras DTypePolicy, without importing keras
+        name, compute = getattr(dtype, "name", dtype.compute_dtype), dtype.compute_dtype
+    else:
+        message = (f"Cannot interpret `dtype` argument. Expected a string or an instance of DTypePolicy. "
+                   f"Received: dtype={dtype}")
+        raise _keras_value_error(owner, message, "dtype", dtype)
+    if compute in _FLOAT_DTYPES:
+        return _FLOAT_DTYPES[compute], name
+    if isinstance(getattr(torch, compute, None), torch.dtype):
+        raise ValueError(f"losskit.keras.{owner}: dtype must be a floating dtype (float16, bfloat16, float32, float64) "
+                         f"or a policy computing in one; got {dtype!r}")
+    message = (f"Cannot convert {dtype!r} to a mixed precision DTypePolicy. Valid policies include 'mixed_float16', "
+               f"'mixed_bfloat16', and the name of any float dtype such as 'float32'.")
+    raise _keras_value_error(owner, message, "dtype", dtype)
+
+
+def _keras_dtype(rule: Callable[[torch.dtype], torch.dtype] = lambda dtype: dtype):
+    """Decorator: a function returns its loss in the dtype Keras 3's function returns, ``rule(y_pred's dtype)``.
+
+    Keras computes in y_pred's dtype (y_true is cast to it); losskit computes half precision in
+    float32 and rounds once here. Non-floating y_pred keeps the function's own float32.
+    """
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def keras_function(y_true, y_pred, *args, **kwargs):
+            loss = fn(y_true, y_pred, *args, **kwargs)
+            pred_dtype = (y_pred if isinstance(y_pred, torch.Tensor) else torch.as_tensor(y_pred)).dtype
+            return loss.to(rule(pred_dtype)) if pred_dtype.is_floating_point else loss
+        return keras_function
+    return decorate
+
+
+def _float64_to_float32(dtype: torch.dtype) -> torch.dtype:
+    """Keras's 64-to-32-bit rule of ``result_type``, which some of its functions pass through."""
+    return torch.float32 if dtype == torch.float64 else dtype
+
+
+def _check_class_range(caller: str, labels: torch.Tensor, num_classes: int, ignore_class: Optional[int]) -> None:
+    """Class indices in [0, C), a clear error instead of the gather's; ignored entries are already replaced by 0.
+
+    It reads the data, so it follows losskit's data-check policy (skipped under torch.compile and,
+    after ``set_validation(False)``, on accelerators).
+    """
+    if labels.numel() == 0 or not data_checks_active(labels):
+        return
+    lo, hi = (int(v) for v in torch.aminmax(labels))  # one pass, one sync
+    if lo < 0 or hi >= num_classes:
+        also = f" (or ignore_class={ignore_class})" if ignore_class is not None else ""
+        raise ValueError(f"{caller}: y_true contains class {lo if lo < 0 else hi}, outside the valid range "
+                         f"[0, {num_classes - 1}]{also}")
+
+
+def _keras_reduce(values: torch.Tensor, sample_weight, mask: Optional[torch.Tensor], reduction,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Keras 3's ``reduce_weighted_values`` (with ``apply_mask``), divisions that cannot give NaN.
+
+    The result has the dtype Keras's gives for a loss of ``dtype`` (see the module docstring).
+    """
     if mask is not None:
         mask = mask.to(values.dtype)
         if reduction in ("mean", "sum_over_batch_size"):
@@ -159,15 +270,17 @@ def _keras_reduce(values: torch.Tensor, sample_weight, mask: Optional[torch.Tens
             ) from None
         values = values * sample_weight
     if reduction is None or reduction == "none" or values.dim() == 0:
-        return values
+        return values.to(dtype)
     if values.numel() == 0:
-        return zero_loss(values)
-    total = values.sum()
-    if reduction == "sum":
-        return total
-    if reduction == "mean_with_sample_weight" and sample_weight is not None:
-        return safe_divide(total, sample_weight.sum())
-    return safe_divide(total, torch.tensor(float(values.numel()), dtype=total.dtype, device=total.device))
+        loss = zero_loss(values)
+    elif reduction == "sum":
+        loss = values.sum()
+    elif reduction == "mean_with_sample_weight" and sample_weight is not None:
+        loss = safe_divide(values.sum(), sample_weight.sum())
+    else:
+        loss = safe_divide(values.sum(), torch.tensor(float(values.numel()), dtype=values.dtype, device=values.device))
+    # Keras's dividing reductions end in divide_no_nan, whose result_type turns float64 into float32
+    return loss.to(_float64_to_float32(dtype) if reduction in _DIVIDING_REDUCTIONS else dtype)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,36 +288,42 @@ def _keras_reduce(values: torch.Tensor, sample_weight, mask: Optional[torch.Tens
 # ---------------------------------------------------------------------------------------------
 
 
+@_keras_dtype()
 def mean_squared_error(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``mean_squared_error``: :math:`\operatorname{mean}_{-1} (y_{true} - y_{pred})^2`."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return LF.mse_loss(y_pred, y_true, reduction="none").mean(-1)
 
 
+@_keras_dtype()
 def mean_absolute_error(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``mean_absolute_error``: :math:`\operatorname{mean}_{-1} |y_{true} - y_{pred}|`."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return LF.l1_loss(y_pred, y_true, reduction="none").mean(-1)
 
 
+@_keras_dtype()
 def mean_absolute_percentage_error(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``mean_absolute_percentage_error``: :math:`100\,\operatorname{mean}_{-1} |y_t - y_p| / \max(|y_t|, \epsilon)`."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return LF.mape_loss(y_pred, y_true, eps=EPSILON, reduction="none").mean(-1)
 
 
+@_keras_dtype(lambda dtype: torch.float32)  # Keras's clamp at its float32 epsilon promotes every dtype to float32
 def mean_squared_logarithmic_error(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``mean_squared_logarithmic_error`` (values clamped at epsilon before ``log1p``)."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return LF.msle_loss(y_pred, y_true, eps=EPSILON, reduction="none").mean(-1)
 
 
+@_keras_dtype()
 def huber(y_true, y_pred, delta: float = 1.0) -> torch.Tensor:
     r"""Keras ``huber``: the mean over the last axis of :func:`losskit.functional.huber_loss`."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return LF.huber_loss(y_pred, y_true, delta=delta, reduction="none").mean(-1)
 
 
+@_keras_dtype()
 def log_cosh(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``log_cosh``: :math:`\operatorname{mean}_{-1}\log\cosh(y_p - y_t)`, stable for large residuals."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -217,18 +336,21 @@ def _hinge_labels(y_true: torch.Tensor) -> torch.Tensor:
     return torch.where(is_binary, 2.0 * y_true - 1.0, y_true)
 
 
+@_keras_dtype(_float64_to_float32)  # Keras mixes float64 with Python floats there: result_type gives float32
 def hinge(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``hinge``: :math:`\operatorname{mean}_{-1}\max(0, 1 - y_t y_p)`, {0,1} labels mapped to ±1."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return torch.relu(1.0 - _hinge_labels(y_true) * y_pred).mean(-1)
 
 
+@_keras_dtype(_float64_to_float32)  # Keras mixes float64 with Python floats there: result_type gives float32
 def squared_hinge(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``squared_hinge``: :math:`\operatorname{mean}_{-1}\max(0, 1 - y_t y_p)^2`."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return torch.relu(1.0 - _hinge_labels(y_true) * y_pred).square().mean(-1)
 
 
+@_keras_dtype(_float64_to_float32)  # Keras mixes float64 with Python floats there: result_type gives float32
 def categorical_hinge(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``categorical_hinge`` over the last axis (one-hot ``y_true``)."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -237,6 +359,7 @@ def categorical_hinge(y_true, y_pred) -> torch.Tensor:
     return LF.categorical_hinge_loss(y_pred.movedim(-1, 1), y_true.movedim(-1, 1), reduction="none")
 
 
+@_keras_dtype()
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
     r"""Keras ``binary_crossentropy``: mean over ``axis`` of the elementwise BCE.
 
@@ -252,6 +375,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
     return loss.mean(axis)
 
 
+@_keras_dtype()
 def binary_focal_crossentropy(
     y_true, y_pred, apply_class_balancing: bool = False, alpha: float = 0.25, gamma: float = 2.0,
     from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
@@ -283,6 +407,7 @@ def _log_probabilities(y_pred: torch.Tensor, from_logits: bool, axis: int) -> to
     return torch.log(_clip_probabilities(y_pred / y_pred.sum(axis, keepdim=True)))
 
 
+@_keras_dtype()
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
     r"""Keras ``categorical_crossentropy``: :math:`-\sum_{axis} y'_t \log p` with smoothed targets."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -291,6 +416,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
     return -(y_true * _log_probabilities(y_pred, from_logits, axis)).sum(axis)
 
 
+@_keras_dtype()
 def categorical_focal_crossentropy(
     y_true, y_pred, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False,
     label_smoothing: float = 0.0, axis: int = -1,
@@ -305,7 +431,8 @@ def categorical_focal_crossentropy(
     return (alpha * (1.0 - output).pow(gamma) * (-y_true * torch.log(output))).sum(axis)
 
 
-def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis,
+               caller: str = "losskit.keras.sparse_categorical_crossentropy") -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     y_pred = _as_pred(y_pred)
     y_true = torch.as_tensor(y_true, device=y_pred.device)
     if y_true.dim() == y_pred.dim() and y_true.shape[axis] == 1:
@@ -313,16 +440,19 @@ def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis) -> Tuple[torch.T
     if y_true.is_floating_point():
         y_true = y_true.long()  # Keras casts labels to integers
     class_axis = axis % y_pred.dim()
+    num_classes = y_pred.shape[class_axis]
+    if num_classes == 0:
+        raise ValueError(f"{caller}: y_pred has no classes (size 0 along axis {axis}); it needs at least one")
     expected = y_pred.shape[:class_axis] + y_pred.shape[class_axis + 1 :]
     if y_true.shape != expected:
         raise ValueError(
-            f"losskit.keras.sparse_categorical_crossentropy: y_true must have y_pred's shape without the class "
-            f"axis {tuple(expected)}; got {tuple(y_true.shape)}"
+            f"{caller}: y_true must have y_pred's shape without the class axis {tuple(expected)}; got {tuple(y_true.shape)}"
         )
     valid = None
     if ignore_class is not None:
         valid = y_true != ignore_class
         y_true = torch.where(valid, y_true, torch.zeros_like(y_true))
+    _check_class_range(caller, y_true, num_classes, ignore_class)
     log_p = _log_probabilities(y_pred, from_logits, class_axis)
     loss = -log_p.gather(class_axis, y_true.unsqueeze(class_axis)).squeeze(class_axis)
     if valid is not None:
@@ -330,6 +460,7 @@ def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis) -> Tuple[torch.T
     return loss, valid
 
 
+@_keras_dtype()
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class: Optional[int] = None,
                                     axis: int = -1) -> torch.Tensor:
     r"""Keras ``sparse_categorical_crossentropy``: :math:`-\log p_{y}` per entry; ``ignore_class`` entries give 0.
@@ -340,6 +471,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
     return _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis)[0]
 
 
+@_keras_dtype()
 def kl_divergence(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``kl_divergence``: :math:`\sum_{-1} y_t \log(y_t / y_p)`, both clipped to ``[eps, 1]``."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -347,6 +479,7 @@ def kl_divergence(y_true, y_pred) -> torch.Tensor:
     return (y_true * torch.log(y_true / y_pred)).sum(-1)
 
 
+@_keras_dtype()
 def poisson(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``poisson``: :math:`\operatorname{mean}_{-1} (y_p - y_t \log(y_p + \epsilon))`."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -358,12 +491,14 @@ def _l2_normalize(x: torch.Tensor, axis: int) -> torch.Tensor:
     return x * torch.rsqrt(x.square().sum(axis, keepdim=True).clamp_min(EPSILON**2))
 
 
+@_keras_dtype()
 def cosine_similarity(y_true, y_pred, axis: int = -1) -> torch.Tensor:
     r"""Keras ``cosine_similarity`` as a loss: :math:`-\sum_{axis} \hat y_t \hat y_p` (unit vectors), in [-1, 1]."""
     y_true, y_pred = _prepare(y_true, y_pred)
     return -(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis)).sum(axis)
 
 
+@_keras_dtype()
 def categorical_generalized_cross_entropy(y_true, y_pred, q: float) -> torch.Tensor:
     r"""Keras ``categorical_generalized_cross_entropy``: :math:`(1 - p_y^q) / q` of *probabilities* and integer labels."""
     check_number("categorical_generalized_cross_entropy", "q", q, low=0.0, high=1.0, low_open=True)
@@ -388,24 +523,45 @@ class KerasLoss(nn.Module):
 
     def __init__(self, reduction="sum_over_batch_size", name: Optional[str] = None, dtype=None, **fn_kwargs: Any) -> None:
         super().__init__()
-        if reduction not in REDUCTIONS:
-            choices = ", ".join(repr(r) for r in REDUCTIONS)
-            raise ValueError(f"{type(self).__name__}: invalid reduction {reduction!r}; expected one of {choices}")
         self.reduction = reduction
         self.name = name or self.default_name
+        self._compute_dtype, self._dtype_name = _loss_dtype(type(self).__name__, dtype)
         self.fn_kwargs = fn_kwargs
 
+    @property
+    def reduction(self):
+        return self._reduction
+
+    @reduction.setter
+    def reduction(self, reduction) -> None:
+        # validated on every assignment, as Keras validates it again at each reduction
+        _check_reduction(type(self).__name__, reduction)
+        self._reduction = reduction
+
+    @property
+    def dtype(self) -> str:
+        """The compute dtype's name, as Keras's ``Loss.dtype`` (``"bfloat16"`` for ``"mixed_bfloat16"``)."""
+        return str(self._compute_dtype).replace("torch.", "")
+
     def _values(self, y_true, y_pred) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        return type(self).fn(y_true, y_pred, **self.fn_kwargs), None
+        # the function before its output cast: the reduction runs at full precision and casts once
+        return inspect.unwrap(type(self).fn)(y_true, y_pred, **self.fn_kwargs), None
 
     def forward(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
+        # Keras casts both inputs to the loss dtype; integer labels are left exact (a half dtype would round them)
+        y_pred = torch.as_tensor(y_pred).to(self._compute_dtype)
+        y_true = torch.as_tensor(y_true)
+        if y_true.is_floating_point():
+            y_true = y_true.to(self._compute_dtype)
         values, mask = self._values(y_true, y_pred)
-        return _keras_reduce(values, sample_weight, mask, self.reduction)
+        return _keras_reduce(values, sample_weight, mask, self.reduction, self._compute_dtype)
 
     def get_config(self) -> Dict[str, Any]:
         config = {"name": self.name, "reduction": self.reduction}
         config.update({k: self.fn_kwargs[k] for k in self.config_keys})
         config.update({k: v for k, v in self.fn_kwargs.items() if k not in config})  # what Keras forgets
+        if self._dtype_name is not None:
+            config["dtype"] = self._dtype_name  # Keras forgets it too; its from_config accepts it
         return config
 
     @classmethod
@@ -491,7 +647,7 @@ class SparseCategoricalCrossentropy(KerasLoss):
         super().__init__(reduction=reduction, name=name, dtype=dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis)
 
     def _values(self, y_true, y_pred):
-        return _sparse_ce(y_true, y_pred, **self.fn_kwargs)
+        return _sparse_ce(y_true, y_pred, **self.fn_kwargs, caller=f"losskit.keras.{type(self).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------
