@@ -58,6 +58,7 @@ from torch import nn
 
 from . import functional as LF
 from ._core.reduction import safe_divide, zero_loss
+from ._core.targets import to_plus_minus_one
 from ._core.validation import check_number, compute_dtype, data_checks_active
 
 __all__ = [
@@ -330,24 +331,18 @@ def log_cosh(y_true, y_pred) -> torch.Tensor:
     return LF.log_cosh_loss(y_pred, y_true, reduction="none").mean(-1)
 
 
-def _hinge_labels(y_true: torch.Tensor) -> torch.Tensor:
-    """Keras's ``convert_binary_labels_to_hinge``: all-{0,1} labels become ±1, anything else is kept."""
-    is_binary = ((y_true == 0) | (y_true == 1)).all()
-    return torch.where(is_binary, 2.0 * y_true - 1.0, y_true)
-
-
 @_keras_dtype(_float64_to_float32)  # Keras mixes float64 with Python floats there: result_type gives float32
 def hinge(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``hinge``: :math:`\operatorname{mean}_{-1}\max(0, 1 - y_t y_p)`, {0,1} labels mapped to ±1."""
     y_true, y_pred = _prepare(y_true, y_pred)
-    return torch.relu(1.0 - _hinge_labels(y_true) * y_pred).mean(-1)
+    return torch.relu(1.0 - to_plus_minus_one(y_true) * y_pred).mean(-1)
 
 
 @_keras_dtype(_float64_to_float32)  # Keras mixes float64 with Python floats there: result_type gives float32
 def squared_hinge(y_true, y_pred) -> torch.Tensor:
     r"""Keras ``squared_hinge``: :math:`\operatorname{mean}_{-1}\max(0, 1 - y_t y_p)^2`."""
     y_true, y_pred = _prepare(y_true, y_pred)
-    return torch.relu(1.0 - _hinge_labels(y_true) * y_pred).square().mean(-1)
+    return torch.relu(1.0 - to_plus_minus_one(y_true) * y_pred).square().mean(-1)
 
 
 @_keras_dtype(_float64_to_float32)  # Keras mixes float64 with Python floats there: result_type gives float32
