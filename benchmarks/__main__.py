@@ -7,6 +7,7 @@ the rounds (below 1 means losskit is faster). One measurement repeats the step
 until it lasts at least ``--min-time`` seconds. Output: a markdown table and
 JSON under benchmarks/results/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,7 +72,9 @@ def main(argv=None) -> None:
     peers = peer_modules()
     console = Console()
     rows = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         bar = progress.add_task("benchmarks", total=len(cases) * len(sizes))
         for case in cases:
             for size in sizes:
@@ -89,7 +92,9 @@ def main(argv=None) -> None:
                     ratios = [x / y for x, y in zip(a, b)]
                     ours_times += a
                     row["others"][label] = {
-                        "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                        "ratio_median": statistics.median(ratios),
+                        "ratio_min": min(ratios),
+                        "ratio_max": max(ratios),
                         "other_ms": statistics.median(b) * 1e3,
                         "peak_mib": _peak_cuda_mib(other, device),
                     }
@@ -101,8 +106,11 @@ def main(argv=None) -> None:
                 progress.advance(bar)
     meta = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
-        "peers": {k: v is not None for k, v in peers.items()}, "rounds": args.rounds,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "peers": {k: v is not None for k, v in peers.items()},
+        "rounds": args.rounds,
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,8 +126,11 @@ def markdown(meta, rows) -> str:
         "Forward + backward, paired A B A B runs in one process; ratio = losskit time / other time, "
         "median [min–max] over rounds (< 1: losskit is faster).",
         "",
-        "Peers importable here: " + ", ".join(k for k, v in meta["peers"].items() if v)
-        + "; not importable: " + (", ".join(k for k, v in meta["peers"].items() if not v) or "none") + ".",
+        "Peers importable here: "
+        + ", ".join(k for k, v in meta["peers"].items() if v)
+        + "; not importable: "
+        + (", ".join(k for k, v in meta["peers"].items() if not v) or "none")
+        + ".",
         "",
         "| loss | elements | losskit ms | vs | ratio median [min–max] | other ms |",
         "|---|---:|---:|---|---|---:|",

@@ -8,12 +8,12 @@ forward+backward, which gives the peak *extra* memory of the step on CPU (torch
 does not track CPU allocations itself). Time is the median of paired runs
 (naive, fused, naive, fused, ...) in one process.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import pathlib
-import resource
 import statistics
 import subprocess
 import sys
@@ -45,12 +45,13 @@ def _step(kind: str, n: int, h: int, v: int):
 
 
 def _peak_extra_mib(kind: str, n: int, h: int, v: int) -> float:
+    root = str(pathlib.Path(__file__).parent.parent)
     code = (
-        "import resource, sys; sys.path.insert(0, %r); from benchmarks.large_vocab import _step; "
-        "run = _step(%r, %d, %d, %d); import gc; gc.collect(); "
+        f"import resource, sys; sys.path.insert(0, {root!r}); from benchmarks.large_vocab import _step; "
+        f"run = _step({kind!r}, {n:d}, {h:d}, {v:d}); import gc; gc.collect(); "
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; run(); "
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
-    ) % (str(pathlib.Path(__file__).parent.parent), kind, n, h, v)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 

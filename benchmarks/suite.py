@@ -4,6 +4,7 @@ A case builds its inputs for a target element count and returns callables that
 each run forward + backward once. Peers that do not import are skipped and
 listed in the output.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,7 @@ Step = Callable[[], None]
 def _optional(module: str):
     try:
         return importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - any import failure means "not installed here"
+    except Exception:
         return None
 
 
@@ -121,15 +122,20 @@ def classification_cases() -> List[Case]:
 
     def ce_ls(size, device, peers):
         x, y = _logits(size, device)
-        return Built(_step(lambda: LF.cross_entropy(x, y, label_smoothing=0.1), [x]),
-                     {"torch.nn": _step(lambda: F.cross_entropy(x, y, label_smoothing=0.1), [x])}, x.numel())
+        return Built(
+            _step(lambda: LF.cross_entropy(x, y, label_smoothing=0.1), [x]),
+            {"torch.nn": _step(lambda: F.cross_entropy(x, y, label_smoothing=0.1), [x])},
+            x.numel(),
+        )
 
     cases.append(Case("cross_entropy(label_smoothing=0.1)", ce_ls))
 
     def nll(size, device, peers):
         x, y = _logits(size, device)
         lp = torch.log_softmax(x.detach(), 1).requires_grad_()
-        return Built(_step(lambda: LF.nll_loss(lp, y), [lp]), {"torch.nn": _step(lambda: F.nll_loss(lp, y), [lp])}, lp.numel())
+        return Built(
+            _step(lambda: LF.nll_loss(lp, y), [lp]), {"torch.nn": _step(lambda: F.nll_loss(lp, y), [lp])}, lp.numel()
+        )
 
     cases.append(Case("nll", nll))
 
@@ -149,8 +155,11 @@ def classification_cases() -> List[Case]:
         x, t = _elementwise(size, device)
         p = torch.sigmoid(x.detach()).requires_grad_()
         t = (t > 0).float()
-        return Built(_step(lambda: LF.binary_cross_entropy(p, t), [p]),
-                     {"torch.nn": _step(lambda: F.binary_cross_entropy(p, t), [p])}, size)
+        return Built(
+            _step(lambda: LF.binary_cross_entropy(p, t), [p]),
+            {"torch.nn": _step(lambda: F.binary_cross_entropy(p, t), [p])},
+            size,
+        )
 
     cases.append(Case("binary_cross_entropy", bce_prob))
 
@@ -159,7 +168,12 @@ def classification_cases() -> List[Case]:
         t = (t > 0).float()
         others = {}
         if peers.get("kornia") is not None:
-            others["kornia"] = _step(lambda: peers["kornia"].binary_focal_loss_with_logits(x.view(1, 1, -1), t.view(1, 1, -1), alpha=0.25, gamma=2.0, reduction="mean"), [x])
+            others["kornia"] = _step(
+                lambda: peers["kornia"].binary_focal_loss_with_logits(
+                    x.view(1, 1, -1), t.view(1, 1, -1), alpha=0.25, gamma=2.0, reduction="mean"
+                ),
+                [x],
+            )
         if peers.get("monai") is not None:
             m = peers["monai"].FocalLoss(gamma=2.0, alpha=0.25, reduction="mean")
             others["monai"] = _step(lambda: m(x.view(1, 1, -1), t.view(1, 1, -1)), [x])
@@ -177,7 +191,9 @@ def classification_cases() -> List[Case]:
         x, y = _logits(size, device)
         others = {}
         if peers.get("kornia") is not None:
-            others["kornia"] = _step(lambda: peers["kornia"].focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="mean"), [x])
+            others["kornia"] = _step(
+                lambda: peers["kornia"].focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="mean"), [x]
+            )
         if peers.get("monai") is not None:
             m = peers["monai"].FocalLoss(gamma=2.0, alpha=0.25, use_softmax=True, to_onehot_y=True, reduction="mean")
             others["monai"] = _step(lambda: m(x, y.unsqueeze(1)), [x])
@@ -211,7 +227,12 @@ def classification_cases() -> List[Case]:
 
     cases += [
         simple("poly1", LF.poly1_cross_entropy),
-        simple("generalized_cross_entropy", LF.generalized_cross_entropy, keras_name="CategoricalGeneralizedCrossEntropy", keras_probs=True),
+        simple(
+            "generalized_cross_entropy",
+            LF.generalized_cross_entropy,
+            keras_name="CategoricalGeneralizedCrossEntropy",
+            keras_probs=True,
+        ),
         simple("multi_margin", LF.multi_margin_loss, F.multi_margin_loss),
         simple("categorical_hinge", LF.categorical_hinge_loss, keras_name="CategoricalHinge", keras_onehot=True),
     ]
@@ -249,8 +270,11 @@ def classification_cases() -> List[Case]:
         n = size // 10
         x2 = x.detach()[: n * 10].view(n, 10).clone().requires_grad_()
         t2 = (t[: n * 10].view(n, 10) > 0).float()
-        return Built(_step(lambda: LF.multilabel_soft_margin_loss(x2, t2), [x2]),
-                     {"torch.nn": _step(lambda: F.multilabel_soft_margin_loss(x2, t2), [x2])}, x2.numel())
+        return Built(
+            _step(lambda: LF.multilabel_soft_margin_loss(x2, t2), [x2]),
+            {"torch.nn": _step(lambda: F.multilabel_soft_margin_loss(x2, t2), [x2])},
+            x2.numel(),
+        )
 
     cases.append(Case("multilabel_soft_margin", multilabel_soft))
 
@@ -259,8 +283,11 @@ def classification_cases() -> List[Case]:
         g = _gen(3)
         labels = torch.argsort(torch.rand(x.shape, generator=g), dim=1).to(device)
         labels[:, 3:] = -1  # three labels per row, then the -1 terminator
-        return Built(_step(lambda: LF.multilabel_margin_loss(x, labels), [x]),
-                     {"torch.nn": _step(lambda: F.multilabel_margin_loss(x, labels), [x])}, x.numel())
+        return Built(
+            _step(lambda: LF.multilabel_margin_loss(x, labels), [x]),
+            {"torch.nn": _step(lambda: F.multilabel_margin_loss(x, labels), [x])},
+            x.numel(),
+        )
 
     cases.append(Case("multilabel_margin", multilabel_margin))
     return cases
@@ -287,8 +314,11 @@ def distribution_cases() -> List[Case]:
     def gauss(size, device, peers):
         x, y = _elementwise(size, device)
         v = (torch.rand(size) + 0.1).to(device).requires_grad_()
-        return Built(_step(lambda: LF.gaussian_nll_loss(x, y, v), [x, v]),
-                     {"torch.nn": _step(lambda: F.gaussian_nll_loss(x, y, v), [x, v])}, size)
+        return Built(
+            _step(lambda: LF.gaussian_nll_loss(x, y, v), [x, v]),
+            {"torch.nn": _step(lambda: F.gaussian_nll_loss(x, y, v), [x, v])},
+            size,
+        )
 
     def poisson(size, device, peers):
         x, y = _elementwise(size, device)
@@ -314,8 +344,12 @@ def large_vocab_case() -> Case:
             liger = peers["liger"].LigerFusedLinearCrossEntropyLoss()
             others["liger"] = _step(lambda: liger(weight, hidden, target), [hidden, weight])
         if peers.get("cce") is not None:
-            others["cut-cross-entropy"] = _step(lambda: peers["cce"].linear_cross_entropy(hidden, weight, target), [hidden, weight])
-        return Built(_step(lambda: LF.linear_cross_entropy(hidden, weight, target), [hidden, weight]), others, n * vocab)
+            others["cut-cross-entropy"] = _step(
+                lambda: peers["cce"].linear_cross_entropy(hidden, weight, target), [hidden, weight]
+            )
+        return Built(
+            _step(lambda: LF.linear_cross_entropy(hidden, weight, target), [hidden, weight]), others, n * vocab
+        )
 
     return Case("linear_cross_entropy", build)
 
@@ -346,4 +380,3 @@ def select(names: Optional[List[str]]) -> List[Case]:
     if missing:
         raise SystemExit(f"benchmarks: unknown case(s) {sorted(missing)}; known: {', '.join(c.name for c in cases)}")
     return chosen
-

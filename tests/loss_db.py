@@ -4,6 +4,7 @@ Each entry says how to make sample inputs (float64 tensors), which reference
 backs its numbers, which error inputs it must reject, and which edge inputs it
 must survive. Adding a loss means adding its entry here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,7 +36,7 @@ class Sample:
     grad_args: Optional[Tuple[int, ...]] = None
     desc: str = ""
 
-    def with_kwargs(self, **kw) -> "Sample":
+    def with_kwargs(self, **kw) -> Sample:
         return dataclasses.replace(self, kwargs={**self.kwargs, **kw})
 
     def materialize(self, dtype: Optional[torch.dtype] = None, requires_grad: bool = False) -> Tuple[list, dict]:
@@ -138,8 +139,12 @@ class LossInfo:
         if sample.grad_args is not None:
             return sample
         grads = tuple(
-            i for i in self.spec.differentiable_roles()
-            if i not in self.grad_exempt and i < len(sample.args) and isinstance(sample.args[i], torch.Tensor) and sample.args[i].is_floating_point()
+            i
+            for i in self.spec.differentiable_roles()
+            if i not in self.grad_exempt
+            and i < len(sample.args)
+            and isinstance(sample.args[i], torch.Tensor)
+            and sample.args[i].is_floating_point()
         )
         return dataclasses.replace(sample, grad_args=grads)
 
@@ -166,7 +171,9 @@ def elementwise_samples(
         out = []
         for shape in ELEMENTWISE_SHAPES:
             out.append(
-                Sample((_t(make_input(rng, shape)), _t(make_target(rng, shape))), dict(hparams(rng)), desc=f"shape={shape}")
+                Sample(
+                    (_t(make_input(rng, shape)), _t(make_target(rng, shape))), dict(hparams(rng)), desc=f"shape={shape}"
+                )
             )
         shape = (4, 3)
         out.append(
@@ -214,8 +221,17 @@ def shape_errors() -> List[ErrorCase]:
     ]
 
 
-def regression_entry(name, reference, *, make_input=normal(), make_target=normal(), hparams=lambda rng: {},
-                     errors=(), extremes=lambda: [], **kw) -> LossInfo:
+def regression_entry(
+    name,
+    reference,
+    *,
+    make_input=normal(),
+    make_target=normal(),
+    hparams=lambda rng: {},
+    errors=(),
+    extremes=lambda: [],
+    **kw,
+) -> LossInfo:
     return LossInfo(
         name=name,
         reference=reference,
@@ -250,7 +266,9 @@ ENTRIES: List[LossInfo] = [
         hparams=lambda rng: {"eps": float(rng.choice([0.0, 1e-6]))},
         errors=[hp_error({"eps": -1.0}, r"eps must be in \[0, inf\)")],
         extremes=lambda: [
-            Sample((torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)), {}, desc="zero residual"),
+            Sample(
+                (torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)), {}, desc="zero residual"
+            ),
             *_extreme_pair(HUGE)(),
         ],
         reduction_consistent=False,
@@ -272,14 +290,22 @@ ENTRIES: List[LossInfo] = [
         ],
         extremes=_extreme_pair(HUGE),
     ),
-    regression_entry("log_cosh", ref_reg.log_cosh, make_input=normal(3.0),
-                     extremes=_extreme_pair(HUGE)),
+    regression_entry("log_cosh", ref_reg.log_cosh, make_input=normal(3.0), extremes=_extreme_pair(HUGE)),
     regression_entry(
         "mape",
         ref_reg.mape,
         make_target=lambda rng, shape: rng.uniform(0.5, 3.0, size=shape) * rng.choice([-1, 1], size=shape),
         errors=[hp_error({"eps": 0.0}, r"eps must be in \(0, inf\)")],
-        extremes=lambda: [Sample((torch.tensor([1e4, -1e4, 0.0], dtype=torch.float64), torch.tensor([0.0, 1e-30, 0.0], dtype=torch.float64)), {}, desc="zero targets")],
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([1e4, -1e4, 0.0], dtype=torch.float64),
+                    torch.tensor([0.0, 1e-30, 0.0], dtype=torch.float64),
+                ),
+                {},
+                desc="zero targets",
+            )
+        ],
         half_tol=(4e-3, 4e-3),
     ),
     regression_entry(
@@ -288,7 +314,16 @@ ENTRIES: List[LossInfo] = [
         make_input=uniform(0.1, 5.0),
         make_target=uniform(0.1, 5.0),
         errors=[hp_error({"eps": -1e-3}, r"eps")],
-        extremes=lambda: [Sample((torch.tensor([1e30, -5.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1e4, 0.0], dtype=torch.float64)), {}, desc="huge and negative")],
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([1e30, -5.0, 0.0], dtype=torch.float64),
+                    torch.tensor([0.0, 1e4, 0.0], dtype=torch.float64),
+                ),
+                {},
+                desc="huge and negative",
+            )
+        ],
     ),
     regression_entry(
         "quantile",
@@ -297,8 +332,15 @@ ENTRIES: List[LossInfo] = [
         errors=[
             hp_error({"quantile": 1.0}, r"quantile must be in \(0, 1\)"),
             hp_error({"quantile": 0.0}, r"quantile"),
-            hp_error({"quantile": torch.tensor([0.2, 1.5])}, r"every quantile", args=(torch.randn(3, 2), torch.randn(3))),
-            ErrorCase((torch.randn(3, 2), torch.randn(3, 2)), {"quantile": torch.tensor([0.2, 0.5])}, ValueError, r"input must have shape \(\*, 2\) and target \(\*\)"),
+            hp_error(
+                {"quantile": torch.tensor([0.2, 1.5])}, r"every quantile", args=(torch.randn(3, 2), torch.randn(3))
+            ),
+            ErrorCase(
+                (torch.randn(3, 2), torch.randn(3, 2)),
+                {"quantile": torch.tensor([0.2, 0.5])},
+                ValueError,
+                r"input must have shape \(\*, 2\) and target \(\*\)",
+            ),
         ],
         extremes=_extreme_pair(HUGE),
     ),
@@ -309,7 +351,11 @@ def _quantile_tensor_samples(rng):
     q = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
     return [
         Sample((_t(rng.normal(size=(6, 3))), _t(rng.normal(size=(6,)))), {"quantile": q}, desc="3 quantiles"),
-        Sample((_t(rng.normal(size=(2, 4, 3))), _t(rng.normal(size=(2, 4)))), {"quantile": q, "sample_weight": _t(rng.uniform(size=(2, 1, 1)))}, desc="3 quantiles, weighted"),
+        Sample(
+            (_t(rng.normal(size=(2, 4, 3))), _t(rng.normal(size=(2, 4)))),
+            {"quantile": q, "sample_weight": _t(rng.uniform(size=(2, 1, 1)))},
+            desc="3 quantiles, weighted",
+        ),
     ]
 
 
@@ -330,7 +376,13 @@ def _kl_samples(rng):
         log_target = bool(rng.integers(2))
         target = log_probs(rng, shape) if log_target else probs(rng, shape)
         out.append(Sample((_t(log_probs(rng, shape)), _t(target)), {"log_target": log_target}, desc=f"shape={shape}"))
-    out.append(Sample((_t(log_probs(rng, (4, 3))), _t(probs(rng, (4, 3)))), {"sample_weight": _t(rng.uniform(0.1, 1, (4, 1)))}, desc="weighted"))
+    out.append(
+        Sample(
+            (_t(log_probs(rng, (4, 3))), _t(probs(rng, (4, 3)))),
+            {"sample_weight": _t(rng.uniform(0.1, 1, (4, 1)))},
+            desc="weighted",
+        )
+    )
     return out
 
 
@@ -340,8 +392,18 @@ def _js_samples(rng):
         log_target = bool(rng.integers(2))
         target = log_probs(rng, shape) if log_target else probs(rng, shape)
         out.append(Sample((_t(log_probs(rng, shape)), _t(target)), {"log_target": log_target}, desc=f"shape={shape}"))
-    out.append(Sample((_t(rng.normal(size=(4, 5))), _t(rng.normal(size=(4, 5)))), {"from_logits": True, "log_target": True}, desc="logits"))
-    out.append(Sample((_t(rng.normal(size=(2, 3, 4))), _t(probs(rng, (2, 3, 4)))), {"from_logits": True}, desc="logits (N,C,d)"))
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(4, 5))), _t(rng.normal(size=(4, 5)))),
+            {"from_logits": True, "log_target": True},
+            desc="logits",
+        )
+    )
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(2, 3, 4))), _t(probs(rng, (2, 3, 4)))), {"from_logits": True}, desc="logits (N,C,d)"
+        )
+    )
     return out
 
 
@@ -357,8 +419,16 @@ def _poisson_samples(rng):
         log_input = bool(rng.integers(2))
         x = rng.normal(size=shape) if log_input else rng.uniform(0.1, 4.0, size=shape)
         y = rng.poisson(2.0, size=shape).astype(np.float64)
-        out.append(Sample((_t(x), _t(y)), {"log_input": log_input, "full": bool(rng.integers(2))}, desc=f"shape={shape}"))
-    out.append(Sample((_t(rng.normal(size=(4, 3))), _t(rng.poisson(3.0, size=(4, 3)).astype(float))), {"full": True, "sample_weight": _t(rng.uniform(size=(4, 3)))}, desc="weighted"))
+        out.append(
+            Sample((_t(x), _t(y)), {"log_input": log_input, "full": bool(rng.integers(2))}, desc=f"shape={shape}")
+        )
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(4, 3))), _t(rng.poisson(3.0, size=(4, 3)).astype(float))),
+            {"full": True, "sample_weight": _t(rng.uniform(size=(4, 3)))},
+            desc="weighted",
+        )
+    )
     return out
 
 
@@ -367,12 +437,33 @@ def _gaussian_samples(rng):
     for shape in ELEMENTWISE_SHAPES:
         var_shape = shape
         out.append(
-            Sample((_t(rng.normal(size=shape)), _t(rng.normal(size=shape)), _t(rng.uniform(0.2, 2.0, size=var_shape))),
-                   {"full": bool(rng.integers(2))}, desc=f"shape={shape}")
+            Sample(
+                (_t(rng.normal(size=shape)), _t(rng.normal(size=shape)), _t(rng.uniform(0.2, 2.0, size=var_shape))),
+                {"full": bool(rng.integers(2))},
+                desc=f"shape={shape}",
+            )
         )
-    out.append(Sample((_t(rng.normal(size=(4, 3))), _t(rng.normal(size=(4, 3))), _t(rng.uniform(0.2, 2, size=(4, 1)))), {}, desc="var (N, 1)"))
-    out.append(Sample((_t(rng.normal(size=(4, 3))), _t(rng.normal(size=(4, 3))), _t(rng.uniform(0.2, 2, size=(4,)))), {}, desc="var (N,)"))
-    out.append(Sample((_t(rng.normal(size=(4, 3))), _t(rng.normal(size=(4, 3))), _t(rng.uniform(0.2, 2, size=(4, 3)))), {"sample_weight": _t(rng.uniform(size=(4, 1)))}, desc="weighted"))
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(4, 3))), _t(rng.normal(size=(4, 3))), _t(rng.uniform(0.2, 2, size=(4, 1)))),
+            {},
+            desc="var (N, 1)",
+        )
+    )
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(4, 3))), _t(rng.normal(size=(4, 3))), _t(rng.uniform(0.2, 2, size=(4,)))),
+            {},
+            desc="var (N,)",
+        )
+    )
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(4, 3))), _t(rng.normal(size=(4, 3))), _t(rng.uniform(0.2, 2, size=(4, 3)))),
+            {"sample_weight": _t(rng.uniform(size=(4, 1)))},
+            desc="weighted",
+        )
+    )
     return out
 
 
@@ -399,9 +490,17 @@ ENTRIES += [
         reference=ref_dist.poisson_nll,
         samples=_poisson_samples,
         empty=empty_pair(),
-        errors=lambda: shape_errors()
-        + [hp_error({"eps": 0.0}, r"eps must be in \(0, inf\)")],
-        extremes=lambda: [Sample((torch.tensor([50.0, -1e4, 0.0], dtype=torch.float64), torch.tensor([0.0, 3.0, 1e4], dtype=torch.float64)), {}, desc="extreme log-rates")],
+        errors=lambda: shape_errors() + [hp_error({"eps": 0.0}, r"eps must be in \(0, inf\)")],
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([50.0, -1e4, 0.0], dtype=torch.float64),
+                    torch.tensor([0.0, 3.0, 1e4], dtype=torch.float64),
+                ),
+                {},
+                desc="extreme log-rates",
+            )
+        ],
     ),
     LossInfo(
         name="gaussian_nll",
@@ -410,11 +509,31 @@ ENTRIES += [
         empty=lambda: Sample((torch.zeros(0, dtype=torch.float64),) * 3, {}),
         errors=lambda: [
             ErrorCase((torch.randn(4, 1), torch.randn(4), torch.ones(4, 1)), {}, ValueError, r"\(4, 1\).*\(4,\)"),
-            ErrorCase((torch.randn(3), torch.randn(3), torch.tensor([1.0, -1.0, 1.0])), {}, ValueError, r"var must be non-negative"),
-            ErrorCase((torch.randn(4, 3), torch.randn(4, 3), torch.ones(4, 2)), {}, ValueError, r"var must have the input's shape"),
+            ErrorCase(
+                (torch.randn(3), torch.randn(3), torch.tensor([1.0, -1.0, 1.0])),
+                {},
+                ValueError,
+                r"var must be non-negative",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(4, 3), torch.ones(4, 2)),
+                {},
+                ValueError,
+                r"var must have the input's shape",
+            ),
             hp_error({"eps": 0.0}, r"eps", args=(torch.randn(3), torch.randn(3), torch.ones(3))),
         ],
-        extremes=lambda: [Sample((torch.tensor([1e4, 0.0], dtype=torch.float64), torch.tensor([-1e4, 0.0], dtype=torch.float64), torch.tensor([0.0, 1e-30], dtype=torch.float64)), {}, desc="zero variance, huge residual")],
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([1e4, 0.0], dtype=torch.float64),
+                    torch.tensor([-1e4, 0.0], dtype=torch.float64),
+                    torch.tensor([0.0, 1e-30], dtype=torch.float64),
+                ),
+                {},
+                desc="zero variance, huge residual",
+            )
+        ],
         half_tol=(4e-3, 4e-3),
     ),
 ]
@@ -469,13 +588,22 @@ def class_index_samples(
         if prob_targets:
             for shape in shapes[1:]:
                 c = shape[1]
-                out.append(Sample((_t(rng.normal(0, 2, size=shape)), _t(probs(rng, shape))), dict(hparams(rng, c)), desc=f"probabilities {shape}"))
+                out.append(
+                    Sample(
+                        (_t(rng.normal(0, 2, size=shape)), _t(probs(rng, shape))),
+                        dict(hparams(rng, c)),
+                        desc=f"probabilities {shape}",
+                    )
+                )
         if sample_weight:
             shape = shapes[1]
             c = shape[-1] if len(shape) == 2 else shape[1]
             out.append(
-                Sample((_t(rng.normal(0, 2, size=shape)), _long(rng.integers(0, c, size=shape[:1]))),
-                       {**hparams(rng, c), "sample_weight": _t(rng.uniform(0.1, 2, size=shape[:1]))}, desc="sample_weight")
+                Sample(
+                    (_t(rng.normal(0, 2, size=shape)), _long(rng.integers(0, c, size=shape[:1]))),
+                    {**hparams(rng, c), "sample_weight": _t(rng.uniform(0.1, 2, size=shape[:1]))},
+                    desc="sample_weight",
+                )
             )
         return out
 
@@ -493,11 +621,25 @@ def class_nan_sample() -> Sample:
 def class_errors(extra=()) -> Callable[[], List[ErrorCase]]:
     def build():
         return [
-            ErrorCase((torch.randn(4, 3), torch.tensor([0.0, 1.0, 2.0, 1.0])), {}, TypeError, r"class-index targets must be an integer tensor; got float32"),
-            ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, 3, 1])), {}, ValueError, r"target contains class 3, outside the valid range \[0, 2\]"),
-            ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, -5, 1])), {}, ValueError, r"class -5, outside the valid range"),
+            ErrorCase(
+                (torch.randn(4, 3), torch.tensor([0.0, 1.0, 2.0, 1.0])),
+                {},
+                TypeError,
+                r"class-index targets must be an integer tensor; got float32",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.tensor([0, 1, 3, 1])),
+                {},
+                ValueError,
+                r"target contains class 3, outside the valid range \[0, 2\]",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.tensor([0, 1, -5, 1])), {}, ValueError, r"class -5, outside the valid range"
+            ),
             ErrorCase((torch.randn(4, 3), torch.tensor([0, 1])), {}, ValueError, r"target must have shape \(4,\)"),
-            ErrorCase((torch.randn(4, 3).int(), torch.tensor([0, 1, 2, 1])), {}, TypeError, r"input must be a floating"),
+            ErrorCase(
+                (torch.randn(4, 3).int(), torch.tensor([0, 1, 2, 1])), {}, TypeError, r"input must be a floating"
+            ),
             *extra,
         ]
 
@@ -505,7 +647,12 @@ def class_errors(extra=()) -> Callable[[], List[ErrorCase]]:
 
 
 def weight_error():
-    return ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, 2, 1])), {"weight": torch.ones(2)}, ValueError, r"weight must have one entry per class \(3\); got 2")
+    return ErrorCase(
+        (torch.randn(4, 3), torch.tensor([0, 1, 2, 1])),
+        {"weight": torch.ones(2)},
+        ValueError,
+        r"weight must have one entry per class \(3\); got 2",
+    )
 
 
 def saturated_logit_extremes(gammas=(None,), **fixed) -> Callable[[], List[Sample]]:
@@ -539,10 +686,12 @@ def binary_samples(target_values, hparams=lambda rng: {}, soft=False):
     return elementwise_samples(normal(2.0), make_target, hparams)
 
 
-def elementwise_class_entry(name, reference, target_values=(0.0, 1.0), *, soft=False, hparams=lambda rng: {},
-                            errors=(), extremes=None, **kw) -> LossInfo:
+def elementwise_class_entry(
+    name, reference, target_values=(0.0, 1.0), *, soft=False, hparams=lambda rng: {}, errors=(), extremes=None, **kw
+) -> LossInfo:
     return LossInfo(
-        name=name, reference=reference,
+        name=name,
+        reference=reference,
         samples=binary_samples(target_values, hparams, soft),
         empty=empty_pair(),
         errors=lambda: [
@@ -568,17 +717,34 @@ def _bce_hparams(rng):
 
 def _bce_weighted_samples(rng):
     return [
-        Sample((_t(rng.normal(size=(6, 4))), _t(rng.uniform(size=(6, 4)))),
-               {"weight": _t(rng.uniform(0.2, 2, size=(6, 1))), "pos_weight": _t(rng.uniform(0.5, 3, size=(4,)))}, desc="weight + pos_weight"),
+        Sample(
+            (_t(rng.normal(size=(6, 4))), _t(rng.uniform(size=(6, 4)))),
+            {"weight": _t(rng.uniform(0.2, 2, size=(6, 1))), "pos_weight": _t(rng.uniform(0.5, 3, size=(4,)))},
+            desc="weight + pos_weight",
+        ),
     ]
 
 
 def _bce_prob_samples(rng):
     out = []
     for shape in ELEMENTWISE_SHAPES:
-        out.append(Sample((_t(rng.uniform(0.02, 0.98, size=shape)), _t(rng.uniform(size=shape))), {}, desc=f"shape={shape}"))
-    out.append(Sample((_t(rng.uniform(0.02, 0.98, size=(5, 3))), _t(rng.integers(0, 2, size=(5, 3)))), {"weight": _t(rng.uniform(0.5, 2, size=(3,)))}, desc="weight (C,)"))
-    out.append(Sample((_t(rng.uniform(0.02, 0.98, size=(5, 3))), _t(rng.uniform(size=(5, 3)))), {"sample_weight": _t(rng.uniform(size=(5, 1)))}, desc="sample_weight"))
+        out.append(
+            Sample((_t(rng.uniform(0.02, 0.98, size=shape)), _t(rng.uniform(size=shape))), {}, desc=f"shape={shape}")
+        )
+    out.append(
+        Sample(
+            (_t(rng.uniform(0.02, 0.98, size=(5, 3))), _t(rng.integers(0, 2, size=(5, 3)))),
+            {"weight": _t(rng.uniform(0.5, 2, size=(3,)))},
+            desc="weight (C,)",
+        )
+    )
+    out.append(
+        Sample(
+            (_t(rng.uniform(0.02, 0.98, size=(5, 3))), _t(rng.uniform(size=(5, 3)))),
+            {"sample_weight": _t(rng.uniform(size=(5, 1)))},
+            desc="sample_weight",
+        )
+    )
     return out
 
 
@@ -597,7 +763,11 @@ def _multilabel_margin_samples(rng):
 def _multilabel_soft_samples(rng):
     return [
         Sample((_t(rng.normal(size=(6, 4))), _t(rng.integers(0, 2, size=(6, 4)))), {}, desc="(N, C)"),
-        Sample((_t(rng.normal(size=(6, 4))), _t(rng.uniform(size=(6, 4)))), {"weight": _t(rng.uniform(0.2, 2, size=4))}, desc="weight"),
+        Sample(
+            (_t(rng.normal(size=(6, 4))), _t(rng.uniform(size=(6, 4)))),
+            {"weight": _t(rng.uniform(0.2, 2, size=4))},
+            desc="weight",
+        ),
         Sample((_t(rng.normal(size=(2, 3, 4))), _t(rng.integers(0, 2, size=(2, 3, 4)))), {}, desc="(N, d, C)"),
     ]
 
@@ -618,115 +788,294 @@ def _hp(rng_fn):
 
 ENTRIES += [
     LossInfo(
-        name="cross_entropy", reference=ref_cls.cross_entropy,
-        samples=class_index_samples(_hp(lambda rng: {"label_smoothing": float(rng.choice([0.0, 0.0, 0.1, 0.4]))}), prob_targets=True),
-        empty=class_empty, nan_sample=class_nan_sample,
-        errors=class_errors([weight_error(), hp_error({"label_smoothing": 1.5}, r"label_smoothing must be in \[0, 1\]", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        name="cross_entropy",
+        reference=ref_cls.cross_entropy,
+        samples=class_index_samples(
+            _hp(lambda rng: {"label_smoothing": float(rng.choice([0.0, 0.0, 0.1, 0.4]))}), prob_targets=True
+        ),
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors(
+            [
+                weight_error(),
+                hp_error(
+                    {"label_smoothing": 1.5},
+                    r"label_smoothing must be in \[0, 1\]",
+                    args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])),
+                ),
+            ]
+        ),
         extremes=saturated_logit_extremes(),
     ),
     LossInfo(
-        name="nll", reference=ref_cls.nll,
-        samples=lambda rng: [Sample((torch.log_softmax(s.args[0], 1 if s.args[0].dim() > 1 else 0), s.args[1]), s.kwargs, desc=s.desc)
-                             for s in class_index_samples(sample_weight=False)(rng)],
-        empty=class_empty, nan_sample=class_nan_sample, errors=class_errors([weight_error()]),
-        extremes=lambda: [Sample((torch.log_softmax(s.args[0], 1), s.args[1]), s.kwargs, desc=s.desc) for s in saturated_logit_extremes()()],
+        name="nll",
+        reference=ref_cls.nll,
+        samples=lambda rng: [
+            Sample((torch.log_softmax(s.args[0], 1 if s.args[0].dim() > 1 else 0), s.args[1]), s.kwargs, desc=s.desc)
+            for s in class_index_samples(sample_weight=False)(rng)
+        ],
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors([weight_error()]),
+        extremes=lambda: [
+            Sample((torch.log_softmax(s.args[0], 1), s.args[1]), s.kwargs, desc=s.desc)
+            for s in saturated_logit_extremes()()
+        ],
     ),
     LossInfo(
-        name="binary_cross_entropy", reference=ref_cls.binary_cross_entropy,
-        grad_exempt={1: "torch's target gradient log((1-x)/x) is ±inf at probabilities 0 and 1 although the value clamps "
-                        "the logs at -100 (issue 11: the clamped value's derivative, ±100, is the consistent answer)"},
-        samples=_bce_prob_samples, empty=empty_pair(),
+        name="binary_cross_entropy",
+        reference=ref_cls.binary_cross_entropy,
+        grad_exempt={
+            1: "torch's target gradient log((1-x)/x) is ±inf at probabilities 0 and 1 although the value clamps "
+            "the logs at -100 (issue 11: the clamped value's derivative, ±100, is the consistent answer)"
+        },
+        samples=_bce_prob_samples,
+        empty=empty_pair(),
         errors=lambda: [
             ErrorCase((torch.rand(4, 1), torch.rand(4)), {}, ValueError, r"\(4, 1\).*\(4,\)"),
-            ErrorCase((torch.tensor([0.5, 1.5]), torch.rand(2)), {}, ValueError, r"input must hold probabilities in \[0, 1\]; got values in \[0.5, 1.5\]"),
-            ErrorCase((torch.rand(3, 2), torch.rand(3, 2)), {"weight": torch.ones(3)}, ValueError, r"weight must broadcast"),
+            ErrorCase(
+                (torch.tensor([0.5, 1.5]), torch.rand(2)),
+                {},
+                ValueError,
+                r"input must hold probabilities in \[0, 1\]; got values in \[0.5, 1.5\]",
+            ),
+            ErrorCase(
+                (torch.rand(3, 2), torch.rand(3, 2)), {"weight": torch.ones(3)}, ValueError, r"weight must broadcast"
+            ),
         ],
-        extremes=lambda: [Sample((torch.tensor([0.0, 1.0, 0.0, 1.0, 1e-30], dtype=torch.float64), torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0], dtype=torch.float64)), {}, desc="probabilities 0 and 1")],
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([0.0, 1.0, 0.0, 1.0, 1e-30], dtype=torch.float64),
+                    torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0], dtype=torch.float64),
+                ),
+                {},
+                desc="probabilities 0 and 1",
+            )
+        ],
         half_tol=(5e-3, 5e-3),
     ),
     elementwise_class_entry(
-        "bce", ref_cls.bce_with_logits, soft=True, hparams=_bce_hparams,
-        errors=[hp_error({"label_smoothing": -0.1}, r"label_smoothing"),
-                ErrorCase((torch.randn(3, 2), torch.rand(3, 2)), {"pos_weight": torch.ones(3)}, ValueError, r"pos_weight must broadcast")],
+        "bce",
+        ref_cls.bce_with_logits,
+        soft=True,
+        hparams=_bce_hparams,
+        errors=[
+            hp_error({"label_smoothing": -0.1}, r"label_smoothing"),
+            ErrorCase(
+                (torch.randn(3, 2), torch.rand(3, 2)),
+                {"pos_weight": torch.ones(3)},
+                ValueError,
+                r"pos_weight must broadcast",
+            ),
+        ],
     ),
     elementwise_class_entry(
-        "balanced_bce", ref_cls.balanced_bce,
+        "balanced_bce",
+        ref_cls.balanced_bce,
         hparams=lambda rng: {} if rng.random() < 0.5 else {"beta": float(rng.uniform(0.1, 0.9))},
         errors=[hp_error({"beta": 1.5}, r"beta must be in \[0, 1\]")],
     ),
     elementwise_class_entry(
-        "sigmoid_focal", ref_cls.sigmoid_focal,
-        grad_exempt={1: "the target gradient is wrong where a target is exactly 0 or 1 (a floored log; issue 11 item 1)"},
-        hparams=lambda rng: {"gamma": _focal_gamma(rng), "alpha": [None, 0.25, 0.6][rng.integers(3)],
-                             "label_smoothing": float(rng.choice([0.0, 0.1]))},
-        errors=[hp_error({"gamma": -1.0}, r"gamma must be in \[0, inf\)"), hp_error({"alpha": 1.5}, r"alpha must be in \[0, 1\]")],
+        "sigmoid_focal",
+        ref_cls.sigmoid_focal,
+        grad_exempt={
+            1: "the target gradient is wrong where a target is exactly 0 or 1 (a floored log; issue 11 item 1)"
+        },
+        hparams=lambda rng: {
+            "gamma": _focal_gamma(rng),
+            "alpha": [None, 0.25, 0.6][rng.integers(3)],
+            "label_smoothing": float(rng.choice([0.0, 0.1])),
+        },
+        errors=[
+            hp_error({"gamma": -1.0}, r"gamma must be in \[0, inf\)"),
+            hp_error({"alpha": 1.5}, r"alpha must be in \[0, 1\]"),
+        ],
         extremes=lambda: [s for g in (0.0, 0.5, 1.0, 2.0) for s in binary_extremes(gamma=g)()],
     ),
     LossInfo(
-        name="focal", reference=ref_cls.softmax_focal,
+        name="focal",
+        reference=ref_cls.softmax_focal,
         samples=class_index_samples(
-            lambda rng, c: {"gamma": _focal_gamma(rng),
-                            **({} if rng.random() < 0.4 else {"alpha": _t(rng.uniform(0.2, 1, size=c)) if rng.random() < 0.5 else 0.25})},
-            prob_targets=True),
-        empty=class_empty, nan_sample=class_nan_sample,
-        errors=class_errors([weight_error(), hp_error({"gamma": -0.5}, r"gamma must be in \[0, inf\)", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
-                             ErrorCase((torch.randn(4, 3), torch.tensor([0, 1, 2, 1])), {"alpha": torch.ones(2)}, ValueError, r"alpha must have one entry per class \(3\)")]),
+            lambda rng, c: {
+                "gamma": _focal_gamma(rng),
+                **(
+                    {}
+                    if rng.random() < 0.4
+                    else {"alpha": _t(rng.uniform(0.2, 1, size=c)) if rng.random() < 0.5 else 0.25}
+                ),
+            },
+            prob_targets=True,
+        ),
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors(
+            [
+                weight_error(),
+                hp_error(
+                    {"gamma": -0.5},
+                    r"gamma must be in \[0, inf\)",
+                    args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])),
+                ),
+                ErrorCase(
+                    (torch.randn(4, 3), torch.tensor([0, 1, 2, 1])),
+                    {"alpha": torch.ones(2)},
+                    ValueError,
+                    r"alpha must have one entry per class \(3\)",
+                ),
+            ]
+        ),
         extremes=saturated_logit_extremes(gammas=(0.0, 0.5, 1.0, 2.0)),
     ),
     LossInfo(
-        name="poly1", reference=ref_cls.poly1,
-        samples=class_index_samples(_hp(lambda rng: {"epsilon": float(rng.choice([-1.0, 1.0, 2.0])), "label_smoothing": float(rng.choice([0.0, 0.1]))}), prob_targets=True),
-        empty=class_empty, nan_sample=class_nan_sample,
-        errors=class_errors([weight_error(), hp_error({"label_smoothing": 2.0}, r"label_smoothing", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        name="poly1",
+        reference=ref_cls.poly1,
+        samples=class_index_samples(
+            _hp(
+                lambda rng: {
+                    "epsilon": float(rng.choice([-1.0, 1.0, 2.0])),
+                    "label_smoothing": float(rng.choice([0.0, 0.1])),
+                }
+            ),
+            prob_targets=True,
+        ),
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors(
+            [
+                weight_error(),
+                hp_error(
+                    {"label_smoothing": 2.0}, r"label_smoothing", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))
+                ),
+            ]
+        ),
         extremes=saturated_logit_extremes(),
     ),
     LossInfo(
-        name="generalized_cross_entropy", reference=ref_cls.gce,
+        name="generalized_cross_entropy",
+        reference=ref_cls.gce,
         samples=class_index_samples(_hp(lambda rng: {"q": float(rng.choice([0.3, 0.7, 1.0]))}), prob_targets=True),
-        empty=class_empty, nan_sample=class_nan_sample,
-        errors=class_errors([weight_error(), hp_error({"q": 0.0}, r"q must be in \(0, 1\]", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
-                             hp_error({"q": 1.5}, r"q must be in", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors(
+            [
+                weight_error(),
+                hp_error({"q": 0.0}, r"q must be in \(0, 1\]", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
+                hp_error({"q": 1.5}, r"q must be in", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
+            ]
+        ),
         extremes=saturated_logit_extremes(),
     ),
     elementwise_class_entry(
-        "hinge", ref_cls.hinge, target_values=(-1.0, 1.0),
-        errors=[ErrorCase((torch.randn(3), torch.tensor([0.0, 2.0, 1.0])), {}, ValueError, r"target must hold labels in \{-1, 1\} or in \{0, 1\}; got 2")],
+        "hinge",
+        ref_cls.hinge,
+        target_values=(-1.0, 1.0),
+        errors=[
+            ErrorCase(
+                (torch.randn(3), torch.tensor([0.0, 2.0, 1.0])),
+                {},
+                ValueError,
+                r"target must hold labels in \{-1, 1\} or in \{0, 1\}; got 2",
+            )
+        ],
     ),
-    elementwise_class_entry("squared_hinge", ref_cls.squared_hinge, target_values=(0.0, 1.0),
-                            errors=[ErrorCase((torch.randn(3), torch.tensor([-1.0, 0.0, 1.0])), {}, ValueError, r"a mix of -1 and 0")]),
-    LossInfo(
-        name="categorical_hinge", reference=ref_cls.categorical_hinge,
-        samples=_categorical_hinge_samples, empty=class_empty, nan_sample=class_nan_sample,
-        errors=class_errors(), extremes=saturated_logit_extremes(),
+    elementwise_class_entry(
+        "squared_hinge",
+        ref_cls.squared_hinge,
+        target_values=(0.0, 1.0),
+        errors=[ErrorCase((torch.randn(3), torch.tensor([-1.0, 0.0, 1.0])), {}, ValueError, r"a mix of -1 and 0")],
     ),
     LossInfo(
-        name="multi_margin", reference=ref_cls.multi_margin,
-        samples=class_index_samples(_hp(lambda rng: {"p": int(rng.choice([1, 2])), "margin": float(rng.choice([0.5, 1.0, 2.0]))}),
-                                    shapes=MATRIX_SHAPES, ignore=False, sample_weight=False),
-        empty=class_empty, nan_sample=class_nan_sample,
-        errors=class_errors([weight_error(), hp_error({"p": 3}, r"p must be 1 or 2", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))]),
+        name="categorical_hinge",
+        reference=ref_cls.categorical_hinge,
+        samples=_categorical_hinge_samples,
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors(),
         extremes=saturated_logit_extremes(),
     ),
     LossInfo(
-        name="multilabel_margin", reference=ref_cls.multilabel_margin,
-        samples=_multilabel_margin_samples, empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, 4, dtype=torch.long)), {}),
+        name="multi_margin",
+        reference=ref_cls.multi_margin,
+        samples=class_index_samples(
+            _hp(lambda rng: {"p": int(rng.choice([1, 2])), "margin": float(rng.choice([0.5, 1.0, 2.0]))}),
+            shapes=MATRIX_SHAPES,
+            ignore=False,
+            sample_weight=False,
+        ),
+        empty=class_empty,
+        nan_sample=class_nan_sample,
+        errors=class_errors(
+            [
+                weight_error(),
+                hp_error({"p": 3}, r"p must be 1 or 2", args=(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))),
+            ]
+        ),
+        extremes=saturated_logit_extremes(),
+    ),
+    LossInfo(
+        name="multilabel_margin",
+        reference=ref_cls.multilabel_margin,
+        samples=_multilabel_margin_samples,
+        empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, 4, dtype=torch.long)), {}),
         errors=lambda: [
-            ErrorCase((torch.randn(2, 3), torch.tensor([[0.0, 1.0, -1.0], [2.0, -1.0, 0.0]])), {}, TypeError, r"target must be an integer tensor"),
-            ErrorCase((torch.randn(2, 3), torch.tensor([[0, 3, -1], [2, -1, 0]])), {}, ValueError, r"class 3, outside the valid range \[0, 2\]"),
-            ErrorCase((torch.randn(2, 3), torch.tensor([[0, 1], [2, -1]])), {}, ValueError, r"target must have the input's shape"),
+            ErrorCase(
+                (torch.randn(2, 3), torch.tensor([[0.0, 1.0, -1.0], [2.0, -1.0, 0.0]])),
+                {},
+                TypeError,
+                r"target must be an integer tensor",
+            ),
+            ErrorCase(
+                (torch.randn(2, 3), torch.tensor([[0, 3, -1], [2, -1, 0]])),
+                {},
+                ValueError,
+                r"class 3, outside the valid range \[0, 2\]",
+            ),
+            ErrorCase(
+                (torch.randn(2, 3), torch.tensor([[0, 1], [2, -1]])),
+                {},
+                ValueError,
+                r"target must have the input's shape",
+            ),
         ],
-        extremes=lambda: [Sample((torch.tensor([[1e4, -1e4, 0.0]], dtype=torch.float64), torch.tensor([[1, -1, 0]])), {}, desc="saturated")],
-        nan_sample=lambda: Sample((torch.randn(3, 4, dtype=torch.float64), torch.tensor([[0, 2, -1, 0], [1, -1, 0, 0], [3, 0, 1, 2]])), {}),
+        extremes=lambda: [
+            Sample(
+                (torch.tensor([[1e4, -1e4, 0.0]], dtype=torch.float64), torch.tensor([[1, -1, 0]])),
+                {},
+                desc="saturated",
+            )
+        ],
+        nan_sample=lambda: Sample(
+            (torch.randn(3, 4, dtype=torch.float64), torch.tensor([[0, 2, -1, 0], [1, -1, 0, 0], [3, 0, 1, 2]])), {}
+        ),
     ),
     elementwise_class_entry("soft_margin", ref_cls.soft_margin, target_values=(-1.0, 1.0)),
     LossInfo(
-        name="multilabel_soft_margin", reference=ref_cls.multilabel_soft_margin,
-        samples=_multilabel_soft_samples, empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, 4, dtype=torch.float64)), {}),
+        name="multilabel_soft_margin",
+        reference=ref_cls.multilabel_soft_margin,
+        samples=_multilabel_soft_samples,
+        empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.zeros(0, 4, dtype=torch.float64)), {}),
         errors=lambda: [
-            ErrorCase((torch.randn(4, 3), torch.rand(4, 2)), {}, ValueError, r"target must have the input's shape \(4, 3\)"),
-            ErrorCase((torch.randn(4, 3), torch.rand(4, 3)), {"weight": torch.ones(2)}, ValueError, r"weight must have one entry per class \(3\)"),
+            ErrorCase(
+                (torch.randn(4, 3), torch.rand(4, 2)), {}, ValueError, r"target must have the input's shape \(4, 3\)"
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.rand(4, 3)),
+                {"weight": torch.ones(2)},
+                ValueError,
+                r"weight must have one entry per class \(3\)",
+            ),
         ],
-        extremes=lambda: [Sample((torch.tensor([[1e4, -1e4, 1e4]], dtype=torch.float64), torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float64)), {}, desc="saturated")],
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([[1e4, -1e4, 1e4]], dtype=torch.float64),
+                    torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float64),
+                ),
+                {},
+                desc="saturated",
+            )
+        ],
     ),
 ]
 
@@ -753,28 +1102,84 @@ def _lce_samples(rng):
         y = rng.integers(0, v, size=n)
         y[2::4] = kw["ignore_index"]
         y[0] = 0 if kw["ignore_index"] != 0 else 1
-        out.append(Sample((_t(rng.normal(size=(n, h))), _t(rng.normal(size=(v, h))), _long(y)), kw, desc=f"N={n} V={v} {sorted(kw)}"))
+        out.append(
+            Sample(
+                (_t(rng.normal(size=(n, h))), _t(rng.normal(size=(v, h))), _long(y)),
+                kw,
+                desc=f"N={n} V={v} {sorted(kw)}",
+            )
+        )
     return out
 
 
 ENTRIES.append(
     LossInfo(
         name="linear_cross_entropy",
-        reference=ref_cls.linear_cross_entropy, samples=_lce_samples,
-        empty=lambda: Sample((torch.zeros(0, 4, dtype=torch.float64), torch.randn(6, 4, dtype=torch.float64), torch.zeros(0, dtype=torch.long)), {}),
+        reference=ref_cls.linear_cross_entropy,
+        samples=_lce_samples,
+        empty=lambda: Sample(
+            (
+                torch.zeros(0, 4, dtype=torch.float64),
+                torch.randn(6, 4, dtype=torch.float64),
+                torch.zeros(0, dtype=torch.long),
+            ),
+            {},
+        ),
         errors=lambda: [
-            ErrorCase((torch.randn(4, 3), torch.randn(6, 2), torch.zeros(4, dtype=torch.long)), {}, ValueError, r"weight must be \(V, 3\)"),
-            ErrorCase((torch.randn(2, 4, 3), torch.randn(6, 3), torch.zeros(2, 4, dtype=torch.long)), {}, ValueError, r"hidden must be \(N, H\)"),
-            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.tensor([0, 1, 6, 2])), {}, ValueError, r"class 6, outside the valid range \[0, 5\]"),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(6, 2), torch.zeros(4, dtype=torch.long)),
+                {},
+                ValueError,
+                r"weight must be \(V, 3\)",
+            ),
+            ErrorCase(
+                (torch.randn(2, 4, 3), torch.randn(6, 3), torch.zeros(2, 4, dtype=torch.long)),
+                {},
+                ValueError,
+                r"hidden must be \(N, H\)",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(6, 3), torch.tensor([0, 1, 6, 2])),
+                {},
+                ValueError,
+                r"class 6, outside the valid range \[0, 5\]",
+            ),
             ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4)), {}, TypeError, r"integer tensor"),
-            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)), {"bias": torch.zeros(5)}, ValueError, r"bias must be \(6,\)"),
-            ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)), {"chunk_size": 0}, ValueError, r"chunk_size must be a positive integer"),
-            hp_error({"softcap": -1.0}, r"softcap must be in \(0, inf\)", args=(torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long))),
-            hp_error({"z_loss": -1e-4}, r"z_loss must be in \[0, inf\)", args=(torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long))),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
+                {"bias": torch.zeros(5)},
+                ValueError,
+                r"bias must be \(6,\)",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
+                {"chunk_size": 0},
+                ValueError,
+                r"chunk_size must be a positive integer",
+            ),
+            hp_error(
+                {"softcap": -1.0},
+                r"softcap must be in \(0, inf\)",
+                args=(torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
+            ),
+            hp_error(
+                {"z_loss": -1e-4},
+                r"z_loss must be in \[0, inf\)",
+                args=(torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
+            ),
         ],
-        extremes=lambda: [Sample((torch.tensor([[1e3, -1e3], [0.0, 0.0], [-1e3, 1e3]], dtype=torch.float64),
-                                  torch.tensor([[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]], dtype=torch.float64), torch.tensor([1, 0, 0])),
-                                 {}, desc="logits of ±1e4")], half_tol=(1e-2, 1e-2),
+        extremes=lambda: [
+            Sample(
+                (
+                    torch.tensor([[1e3, -1e3], [0.0, 0.0], [-1e3, 1e3]], dtype=torch.float64),
+                    torch.tensor([[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]], dtype=torch.float64),
+                    torch.tensor([1, 0, 0]),
+                ),
+                {},
+                desc="logits of ±1e4",
+            )
+        ],
+        half_tol=(1e-2, 1e-2),
     )
 )
 BY_NAME = {e.name: e for e in ENTRIES}

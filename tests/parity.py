@@ -1,4 +1,5 @@
 """Helpers for value-and-gradient parity against another implementation (torch.nn, Keras)."""
+
 import torch
 
 SHAPES = [(), (7,), (5, 4), (2, 3, 4, 5)]
@@ -28,6 +29,7 @@ def keras():
 
 def keras_value(fn, y_true, y_pred, **kw):
     """Keras's per-sample function output as a float64 tensor."""
+
     def as_keras(t):
         t = t.detach()
         return t.float() if t.is_floating_point() else t

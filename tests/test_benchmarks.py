@@ -1,4 +1,5 @@
 """The benchmark harness runs and writes its table and JSON (a smoke test: no timing is asserted)."""
+
 import json
 import pathlib
 
@@ -16,7 +17,20 @@ def test_harness_smoke(tmp_path):
     from benchmarks.__main__ import main
 
     out = tmp_path / "bench"
-    main(["--sizes", "200", "--rounds", "1", "--min-time", "0", "--cases", "huber,focal,linear_cross_entropy", "--out", str(out)])
+    main(
+        [
+            "--sizes",
+            "200",
+            "--rounds",
+            "1",
+            "--min-time",
+            "0",
+            "--cases",
+            "huber,focal,linear_cross_entropy",
+            "--out",
+            str(out),
+        ]
+    )
     data = json.loads(out.with_suffix(".json").read_text())
     assert {row["case"] for row in data["rows"]} == {"huber", "focal", "linear_cross_entropy"}
     huber = next(r for r in data["rows"] if r["case"] == "huber")
@@ -32,8 +46,9 @@ def test_unknown_case_is_an_error():
 
 
 def test_every_registered_loss_is_benchmarked_or_listed():
-    import losskit as lk
     from benchmarks.suite import all_cases
+
+    import losskit as lk
 
     benched = {c.name.split("(")[0] for c in all_cases()}
     assert set(lk.available()) <= benched

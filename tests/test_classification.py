@@ -1,4 +1,5 @@
 """Classification family: drop-in parity with torch.nn, the documented improvements, focal edges, Keras/sklearn."""
+
 import numpy as np
 import pytest
 import torch
@@ -71,8 +72,11 @@ def test_cross_entropy_torch_parity_index_targets(layout, options, reduction):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
-@pytest.mark.parametrize("options", [{}, {"weight": True}, {"label_smoothing": 0.25}, {"weight": True, "label_smoothing": 0.1}],
-                         ids=lambda o: ",".join(sorted(o)) or "plain")
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"weight": True}, {"label_smoothing": 0.25}, {"weight": True, "label_smoothing": 0.1}],
+    ids=lambda o: ",".join(sorted(o)) or "plain",
+)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_torch_parity_probability_targets(layout, options, reduction):
     shape = LAYOUTS[layout]
@@ -91,10 +95,14 @@ def test_cross_entropy_torch_parity_probability_targets(layout, options, reducti
 def test_cross_entropy_module_equals_torch_module():
     w = _weight(5)
     x, y = _logits((6, 5)), _targets((6, 5), ignore_index=-100)
-    assert_same_value_and_grad(lk.CrossEntropyLoss(w, label_smoothing=0.1),
-                               torch.nn.CrossEntropyLoss(w, label_smoothing=0.1), [x, y])
-    assert_same_value_and_grad(lk.NLLLoss(w, ignore_index=2), torch.nn.NLLLoss(w, ignore_index=2),
-                               [torch.log_softmax(x.detach(), 1).requires_grad_(), _targets((6, 5), seed=4)])
+    assert_same_value_and_grad(
+        lk.CrossEntropyLoss(w, label_smoothing=0.1), torch.nn.CrossEntropyLoss(w, label_smoothing=0.1), [x, y]
+    )
+    assert_same_value_and_grad(
+        lk.NLLLoss(w, ignore_index=2),
+        torch.nn.NLLLoss(w, ignore_index=2),
+        [torch.log_softmax(x.detach(), 1).requires_grad_(), _targets((6, 5), seed=4)],
+    )
 
 
 @pytest.mark.parametrize("shape", [(), (7,), (5, 4), (2, 3, 4, 5)], ids=str)
@@ -130,8 +138,9 @@ def test_binary_modules_equal_torch_modules():
     t = torch.rand(6, 4, dtype=torch.float64)
     pw = torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
     assert_same_value_and_grad(lk.BCEWithLogitsLoss(pos_weight=pw), torch.nn.BCEWithLogitsLoss(pos_weight=pw), [x, t])
-    assert_same_value_and_grad(lk.BCELoss(reduction="sum"), torch.nn.BCELoss(reduction="sum"),
-                               [torch.sigmoid(x.detach()).requires_grad_(), t])
+    assert_same_value_and_grad(
+        lk.BCELoss(reduction="sum"), torch.nn.BCELoss(reduction="sum"), [torch.sigmoid(x.detach()).requires_grad_(), t]
+    )
     assert_same_value_and_grad(lk.MultiLabelSoftMarginLoss(pw), torch.nn.MultiLabelSoftMarginLoss(pw), [x, t.round()])
 
 
@@ -153,22 +162,37 @@ def test_margin_losses_torch_parity(shape, p, margin, weighted, reduction):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_multilabel_losses_torch_parity(reduction):
     x = _logits((6, 5))
-    y = torch.tensor([[3, 0, -1, 1, 2], [0, 1, 2, 3, 4], [4, -1, 0, 0, 0], [1, 1, -1, 0, 0], [2, 3, 1, -1, 4], [-1, 0, 0, 0, 0]])
-    assert_same_value_and_grad(lambda a: LF.multilabel_margin_loss(a, y, reduction=reduction),
-                               lambda a: F.multilabel_margin_loss(a, y, reduction=reduction), [x])
-    assert_same_value_and_grad(lambda a: LF.multilabel_margin_loss(a[0], y[0], reduction=reduction),
-                               lambda a: F.multilabel_margin_loss(a[0], y[0], reduction=reduction), [x])
+    y = torch.tensor(
+        [[3, 0, -1, 1, 2], [0, 1, 2, 3, 4], [4, -1, 0, 0, 0], [1, 1, -1, 0, 0], [2, 3, 1, -1, 4], [-1, 0, 0, 0, 0]]
+    )
+    assert_same_value_and_grad(
+        lambda a: LF.multilabel_margin_loss(a, y, reduction=reduction),
+        lambda a: F.multilabel_margin_loss(a, y, reduction=reduction),
+        [x],
+    )
+    assert_same_value_and_grad(
+        lambda a: LF.multilabel_margin_loss(a[0], y[0], reduction=reduction),
+        lambda a: F.multilabel_margin_loss(a[0], y[0], reduction=reduction),
+        [x],
+    )
     t = (torch.rand(6, 5, dtype=torch.float64) > 0.5).to(torch.float64)
     w = _weight(5)
-    assert_same_value_and_grad(lambda a: LF.multilabel_soft_margin_loss(a, t, weight=w, reduction=reduction),
-                               lambda a: F.multilabel_soft_margin_loss(a, t, weight=w, reduction=reduction), [x])
-    assert_same_value_and_grad(lk.MultiMarginLoss(p=2, margin=0.5), torch.nn.MultiMarginLoss(p=2, margin=0.5), [x, _targets((6, 5))])
+    assert_same_value_and_grad(
+        lambda a: LF.multilabel_soft_margin_loss(a, t, weight=w, reduction=reduction),
+        lambda a: F.multilabel_soft_margin_loss(a, t, weight=w, reduction=reduction),
+        [x],
+    )
+    assert_same_value_and_grad(
+        lk.MultiMarginLoss(p=2, margin=0.5), torch.nn.MultiMarginLoss(p=2, margin=0.5), [x, _targets((6, 5))]
+    )
 
 
 # --- better than torch ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.nll_loss, LF.softmax_focal_loss, LF.poly1_cross_entropy,
-                                LF.generalized_cross_entropy])
+
+@pytest.mark.parametrize(
+    "fn", [LF.cross_entropy, LF.nll_loss, LF.softmax_focal_loss, LF.poly1_cross_entropy, LF.generalized_cross_entropy]
+)
 def test_all_targets_ignored_gives_zero_with_zero_grads(fn):
     x = _logits((4, 3))
     y = torch.full((4,), -100)
@@ -189,9 +213,15 @@ def test_empty_batch_gives_zero(fn):
 
 def test_clear_errors_for_bad_targets_and_weights():
     x = torch.randn(4, 3)
-    with pytest.raises(TypeError, match=r"cross_entropy: class-index targets must be an integer tensor; got float32 of shape \(4,\) — pass target.long\(\), or for probability targets pass a floating tensor of the input's shape \(4, 3\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"cross_entropy: class-index targets must be an integer tensor; got float32 of shape \(4,\) — pass target.long\(\), or for probability targets pass a floating tensor of the input's shape \(4, 3\)",
+    ):
         LF.cross_entropy(x, torch.tensor([0.0, 1.0, 2.0, 1.0]))
-    with pytest.raises(ValueError, match=r"cross_entropy: target contains class 7, outside the valid range \[0, 2\] or ignore_index=-100"):
+    with pytest.raises(
+        ValueError,
+        match=r"cross_entropy: target contains class 7, outside the valid range \[0, 2\] or ignore_index=-100",
+    ):
         LF.cross_entropy(x, torch.tensor([0, 1, 7, 1]))
     with pytest.raises(ValueError, match=r"weight must have one entry per class \(3\); got 4"):
         LF.cross_entropy(x, torch.tensor([0, 1, 2, 1]), weight=torch.ones(4))
@@ -212,17 +242,24 @@ def test_out_of_range_check_can_be_skipped_only_off_cpu():
 
 # --- focal --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("layout", LAYOUTS, ids=str)
 def test_focal_with_gamma_zero_is_cross_entropy(layout):
     shape = LAYOUTS[layout]
     c = shape[0] if len(shape) == 1 else shape[1]
     w = _weight(c)
     x, y = _logits(shape), _targets(shape, ignore_index=-100)
-    assert_same_value_and_grad(lambda a: LF.softmax_focal_loss(a, y, gamma=0.0, alpha=None, weight=w),
-                               lambda a: F.cross_entropy(a, y, weight=w), [x])
+    assert_same_value_and_grad(
+        lambda a: LF.softmax_focal_loss(a, y, gamma=0.0, alpha=None, weight=w),
+        lambda a: F.cross_entropy(a, y, weight=w),
+        [x],
+    )
     xb, tb = _logits((4, 3)), torch.rand(4, 3, dtype=torch.float64)
-    assert_same_value_and_grad(lambda a: LF.sigmoid_focal_loss(a, tb, gamma=0.0, alpha=None),
-                               lambda a: F.binary_cross_entropy_with_logits(a, tb), [xb])
+    assert_same_value_and_grad(
+        lambda a: LF.sigmoid_focal_loss(a, tb, gamma=0.0, alpha=None),
+        lambda a: F.binary_cross_entropy_with_logits(a, tb),
+        [xb],
+    )
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0])
@@ -250,15 +287,22 @@ def test_focal_finite_at_saturated_logits(gamma, dtype):
 def test_focal_saturated_value_is_exact():
     # confident and wrong by a margin of 1e4: CE is 1e4 and (1 - p_t) is 1, so focal = alpha * 1e4
     x = torch.tensor([[-1e4, 0.0]], dtype=torch.float64)
-    torch.testing.assert_close(LF.softmax_focal_loss(x, torch.tensor([0]), gamma=2.0), torch.tensor(1e4, dtype=torch.float64))
-    torch.testing.assert_close(LF.sigmoid_focal_loss(torch.tensor([-1e4], dtype=torch.float64), torch.ones(1, dtype=torch.float64)),
-                               torch.tensor(0.25e4, dtype=torch.float64))
+    torch.testing.assert_close(
+        LF.softmax_focal_loss(x, torch.tensor([0]), gamma=2.0), torch.tensor(1e4, dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        LF.sigmoid_focal_loss(torch.tensor([-1e4], dtype=torch.float64), torch.ones(1, dtype=torch.float64)),
+        torch.tensor(0.25e4, dtype=torch.float64),
+    )
 
 
 def test_focal_rejects_negative_gamma():
-    for make in (lambda: LF.softmax_focal_loss(torch.randn(2, 3), torch.tensor([0, 1]), gamma=-1.0),
-                 lambda: LF.sigmoid_focal_loss(torch.randn(3), torch.rand(3), gamma=-0.5),
-                 lambda: lk.SoftmaxFocalLoss(gamma=-2.0), lambda: lk.SigmoidFocalLoss(gamma=-2.0)):
+    for make in (
+        lambda: LF.softmax_focal_loss(torch.randn(2, 3), torch.tensor([0, 1]), gamma=-1.0),
+        lambda: LF.sigmoid_focal_loss(torch.randn(3), torch.rand(3), gamma=-0.5),
+        lambda: lk.SoftmaxFocalLoss(gamma=-2.0),
+        lambda: lk.SigmoidFocalLoss(gamma=-2.0),
+    ):
         with pytest.raises(ValueError, match=r"gamma must be in \[0, inf\)"):
             make()
 
@@ -297,6 +341,7 @@ def test_categorical_hinge_one_hot_equals_index():
 
 # --- Keras 3 cross-checks (KERAS_BACKEND=torch) ------------------------------------------------------
 
+
 def _probs_np(n, c, seed):
     rng = np.random.default_rng(seed)
     return rng.dirichlet(np.ones(c), size=n)
@@ -310,7 +355,9 @@ def test_keras_crossentropies_from_logits():
     onehot = F.one_hot(labels, 4).double()
     for ls in (0.0, 0.2):
         expected = keras_value(k.losses.categorical_crossentropy, onehot, logits, from_logits=True, label_smoothing=ls)
-        torch.testing.assert_close(LF.cross_entropy(logits, onehot, label_smoothing=ls, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            LF.cross_entropy(logits, onehot, label_smoothing=ls, reduction="none"), expected, rtol=1e-5, atol=1e-5
+        )
     expected = keras_value(k.losses.sparse_categorical_crossentropy, labels, logits, from_logits=True)
     torch.testing.assert_close(LF.cross_entropy(logits, labels, reduction="none"), expected, rtol=1e-5, atol=1e-5)
     t = torch.rand(6, 4, generator=g, dtype=torch.float64)
@@ -327,15 +374,31 @@ def test_keras_focal(gamma):
     logits = torch.randn(6, 4, generator=g, dtype=torch.float64) * 2
     t = (torch.rand(6, 4, generator=g) > 0.5).double()
     for balancing, alpha in ((False, None), (True, 0.25), (True, 0.7)):
-        expected = keras_value(k.losses.binary_focal_crossentropy, t, logits, from_logits=True, gamma=gamma,
-                               apply_class_balancing=balancing, alpha=alpha if alpha is not None else 0.25, label_smoothing=0.1)
-        ours = LF.sigmoid_focal_loss(logits, t, gamma=gamma, alpha=alpha, label_smoothing=0.1, reduction="none").mean(-1)
+        expected = keras_value(
+            k.losses.binary_focal_crossentropy,
+            t,
+            logits,
+            from_logits=True,
+            gamma=gamma,
+            apply_class_balancing=balancing,
+            alpha=alpha if alpha is not None else 0.25,
+            label_smoothing=0.1,
+        )
+        ours = LF.sigmoid_focal_loss(logits, t, gamma=gamma, alpha=alpha, label_smoothing=0.1, reduction="none").mean(
+            -1
+        )
         torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
     onehot = F.one_hot(torch.randint(0, 4, (6,), generator=g), 4).double()
     for alpha in (0.25, 1.0):
-        expected = keras_value(k.losses.categorical_focal_crossentropy, onehot, logits, from_logits=True, gamma=gamma, alpha=alpha)
-        torch.testing.assert_close(LF.softmax_focal_loss(logits, onehot, gamma=gamma, alpha=alpha, reduction="none"), expected,
-                                   rtol=1e-5, atol=1e-5)
+        expected = keras_value(
+            k.losses.categorical_focal_crossentropy, onehot, logits, from_logits=True, gamma=gamma, alpha=alpha
+        )
+        torch.testing.assert_close(
+            LF.softmax_focal_loss(logits, onehot, gamma=gamma, alpha=alpha, reduction="none"),
+            expected,
+            rtol=1e-5,
+            atol=1e-5,
+        )
 
 
 def test_keras_generalized_cross_entropy_and_hinges():
@@ -344,7 +407,9 @@ def test_keras_generalized_cross_entropy_and_hinges():
     labels = torch.tensor([0, 3, 1, 2, 2, 0])
     for q in (0.3, 0.7, 1.0):
         expected = keras_value(k.losses.categorical_generalized_cross_entropy, labels, p, q=q)
-        torch.testing.assert_close(LF.generalized_cross_entropy(p.log(), labels, q=q, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            LF.generalized_cross_entropy(p.log(), labels, q=q, reduction="none"), expected, rtol=1e-5, atol=1e-5
+        )
     g = torch.Generator().manual_seed(3)
     scores = torch.randn(6, 4, generator=g, dtype=torch.float64)
     t01 = (torch.rand(6, 4, generator=g) > 0.5).double()
@@ -354,12 +419,17 @@ def test_keras_generalized_cross_entropy_and_hinges():
             torch.testing.assert_close(fn(scores, t, reduction="none").mean(-1), expected, rtol=1e-5, atol=1e-5)
     onehot = F.one_hot(labels, 4).double()
     expected = keras_value(k.losses.categorical_hinge, onehot, scores)
-    torch.testing.assert_close(LF.categorical_hinge_loss(scores, labels, reduction="none"), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        LF.categorical_hinge_loss(scores, labels, reduction="none"), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 # --- compile (real inductor) for the module forms ------------------------------------------------------
 
-@pytest.mark.parametrize("module", [lk.CrossEntropyLoss(label_smoothing=0.1), lk.SoftmaxFocalLoss(gamma=2.0)], ids=["ce", "focal"])
+
+@pytest.mark.parametrize(
+    "module", [lk.CrossEntropyLoss(label_smoothing=0.1), lk.SoftmaxFocalLoss(gamma=2.0)], ids=["ce", "focal"]
+)
 def test_compile_inductor_classification(module):
     torch._dynamo.reset()
     x = torch.randn(8, 5)

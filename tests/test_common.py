@@ -5,6 +5,7 @@ consistency · module == functional · registry names · config / pickle /
 deepcopy / state_dict round-trips · empty batch · NaN passthrough · extreme
 inputs · error inputs · invalid reduction · torch.compile(fullgraph=True).
 """
+
 from __future__ import annotations
 
 import copy
@@ -82,7 +83,9 @@ def test_reference_value(entry):
         for reduction in _reductions(entry):
             s = _with_reduction(sample, reduction)
             args, kwargs = s.materialize()
-            _close(_call_fn(entry, args, kwargs), _reference(entry, s), 1e-7, 1e-10, f"{entry.name} {s.desc} {reduction}")
+            _close(
+                _call_fn(entry, args, kwargs), _reference(entry, s), 1e-7, 1e-10, f"{entry.name} {s.desc} {reduction}"
+            )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
@@ -296,7 +299,9 @@ def test_compile_inductor(name):
     ctor = entry.ctor_kwargs(kwargs)
     call = {k: v for k, v in kwargs.items() if k not in ctor}
     module = entry.module(**ctor)
-    torch.testing.assert_close(torch.compile(module, fullgraph=True)(*args, **call), module(*args, **call), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.compile(module, fullgraph=True)(*args, **call), module(*args, **call), rtol=1e-5, atol=1e-6
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,4 +326,6 @@ def test_every_declaration_is_complete():
         assert spec.roles and spec.family and spec.summary, spec.name
         assert getattr(lk, spec.module_name) is lk.get_class(spec.name)
         assert getattr(lk.functional, spec.functional.__name__) is spec.functional
-        assert lk.get_class(spec.name).__doc__.startswith(spec.summary), f"{spec.name}: the module needs its own docstring"
+        assert lk.get_class(spec.name).__doc__.startswith(spec.summary), (
+            f"{spec.name}: the module needs its own docstring"
+        )

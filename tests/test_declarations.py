@@ -7,6 +7,7 @@ battery. A second throwaway loss has a hand-written module that owns a
 parameter, which must survive state_dict, get_config/from_config, ``.to()``,
 pickling and deepcopy.
 """
+
 from __future__ import annotations
 
 import copy
@@ -78,7 +79,9 @@ def throwaway():
         LossInfo(
             name="test_scaled_l1",
             reference=_reference,
-            samples=loss_db.elementwise_samples(loss_db.normal(), loss_db.normal(), lambda rng: {"scale": float(rng.choice([0.5, 2.0]))}),
+            samples=loss_db.elementwise_samples(
+                loss_db.normal(), loss_db.normal(), lambda rng: {"scale": float(rng.choice([0.5, 2.0]))}
+            ),
             empty=loss_db.empty_pair(),
             errors=lambda: [hp_error({"scale": 0.0}, r"scale must be in \(0, inf\)"), *loss_db.shape_errors()],
         )
@@ -118,9 +121,18 @@ def test_a_declaration_alone_makes_a_loss(throwaway):
 
 
 BATTERY = [
-    "test_reference_value", "test_gradcheck", "test_gradgradcheck", "test_reduction_consistency",
-    "test_module_equals_functional", "test_config_pickle_state_dict", "test_empty_batch", "test_nan_passthrough",
-    "test_error_inputs", "test_invalid_reduction", "test_hyperparameter_errors_at_construction", "test_registry",
+    "test_reference_value",
+    "test_gradcheck",
+    "test_gradgradcheck",
+    "test_reduction_consistency",
+    "test_module_equals_functional",
+    "test_config_pickle_state_dict",
+    "test_empty_batch",
+    "test_nan_passthrough",
+    "test_error_inputs",
+    "test_invalid_reduction",
+    "test_hyperparameter_errors_at_construction",
+    "test_registry",
 ]
 
 
@@ -133,8 +145,13 @@ def test_the_battery_runs_on_a_declared_loss(throwaway, check):
 def test_the_battery_catches_a_wrong_loss(throwaway):
     """The same battery fails when the functional disagrees with its reference (the battery has teeth)."""
     _, entry = throwaway
-    wrong = LossInfo(name=entry.name, reference=lambda x, y, **kw: 1.01 * _reference(x, y, **kw), samples=entry.samples,
-                     empty=entry.empty, errors=entry.errors)
+    wrong = LossInfo(
+        name=entry.name,
+        reference=lambda x, y, **kw: 1.01 * _reference(x, y, **kw),
+        samples=entry.samples,
+        empty=entry.empty,
+        errors=entry.errors,
+    )
     with pytest.raises(AssertionError):
         test_common.test_reference_value(wrong)
 
@@ -231,13 +248,17 @@ def test_declaration_mistakes_are_caught_at_import():
 
     with pytest.raises(ValueError, match=r"delta must be in \(0, inf\); got -1.0"):
 
-        @loss("test_bad", family="regression", module="TestBadLoss", hparams={"delta": checks.positive}, references=("x",))
+        @loss(
+            "test_bad", family="regression", module="TestBadLoss", hparams={"delta": checks.positive}, references=("x",)
+        )
         def bad2(input, target, *, delta=-1.0, reduction="mean"):
             """A default that fails its own validator."""
 
     with pytest.raises(ValueError, match=r"already names 'huber'"):
 
-        @loss("test_bad3", family="regression", module="TestBad3Loss", aliases=("huber",), hparams={}, references=("x",))
+        @loss(
+            "test_bad3", family="regression", module="TestBad3Loss", aliases=("huber",), hparams={}, references=("x",)
+        )
         def bad3(input, target, *, reduction="mean"):
             """An alias taken by another loss."""
 

@@ -1,4 +1,5 @@
 """Distribution family: torch parity (kl_div, poisson_nll, gaussian_nll), SciPy for js_div, Keras, properties."""
+
 import numpy as np
 import pytest
 import torch
@@ -66,8 +67,11 @@ def test_kl_div_module_equals_torch_module():
 @pytest.mark.parametrize("log_input,full", [(True, False), (True, True), (False, False), (False, True)])
 def test_poisson_nll_torch_parity(shape, reduction, log_input, full):
     g = torch.Generator().manual_seed(5)
-    x = (torch.randn(shape, generator=g, dtype=torch.float64) if log_input
-         else torch.rand(shape, generator=g, dtype=torch.float64) * 3 + 0.1).requires_grad_()
+    x = (
+        torch.randn(shape, generator=g, dtype=torch.float64)
+        if log_input
+        else torch.rand(shape, generator=g, dtype=torch.float64) * 3 + 0.1
+    ).requires_grad_()
     y = torch.poisson(torch.full(shape, 2.5, dtype=torch.float64), generator=g)
     assert_same_value_and_grad(
         lambda a, b: LF.poisson_nll_loss(a, b, log_input=log_input, full=full, reduction=reduction),
@@ -76,16 +80,27 @@ def test_poisson_nll_torch_parity(shape, reduction, log_input, full):
     )
 
 
-@pytest.mark.parametrize("shape,var_shape", [((), ()), ((7,), (7,)), ((5, 4), (5, 4)), ((5, 4), (5, 1)), ((5, 4), (5,)),
-                                             ((2, 3, 4, 5), (2, 3, 4, 5)), ((2, 3, 4, 5), (2, 3, 4, 1)), ((2, 3, 4, 5), (2, 1, 4, 5))],
-                         ids=str)
+@pytest.mark.parametrize(
+    "shape,var_shape",
+    [
+        ((), ()),
+        ((7,), (7,)),
+        ((5, 4), (5, 4)),
+        ((5, 4), (5, 1)),
+        ((5, 4), (5,)),
+        ((2, 3, 4, 5), (2, 3, 4, 5)),
+        ((2, 3, 4, 5), (2, 3, 4, 1)),
+        ((2, 3, 4, 5), (2, 1, 4, 5)),
+    ],
+    ids=str,
+)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("full", [False, True])
 def test_gaussian_nll_torch_parity(shape, var_shape, reduction, full):
     g = torch.Generator().manual_seed(7)
     x = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
     y = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
-    v = (torch.rand(var_shape, generator=g, dtype=torch.float64) + 0.1)
+    v = torch.rand(var_shape, generator=g, dtype=torch.float64) + 0.1
     v[(0,) * v.dim()] = 1e-9  # below eps: clamped in value, straight-through in gradient, as torch does
     v.requires_grad_()
     assert_same_value_and_grad(
@@ -97,7 +112,9 @@ def test_gaussian_nll_torch_parity(shape, var_shape, reduction, full):
 
 def test_gaussian_nll_float_var_and_negative_var():
     x, y = torch.randn(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
-    torch.testing.assert_close(LF.gaussian_nll_loss(x, y, 0.5), F.gaussian_nll_loss(x, y, torch.full((5,), 0.5, dtype=torch.float64)))
+    torch.testing.assert_close(
+        LF.gaussian_nll_loss(x, y, 0.5), F.gaussian_nll_loss(x, y, torch.full((5,), 0.5, dtype=torch.float64))
+    )
     with pytest.raises(ValueError, match="var must be non-negative"):
         LF.gaussian_nll_loss(x, y, torch.tensor([1.0, 1, 1, 1, -0.1], dtype=torch.float64))
     with pytest.raises(ValueError, match="var must be in"):
@@ -114,7 +131,9 @@ def test_js_div_matches_scipy_and_is_symmetric():
     pt, qt = torch.from_numpy(p), torch.from_numpy(q)
     per_row = LF.js_div(pt.log(), qt, reduction="none").sum(1)
     torch.testing.assert_close(per_row, torch.from_numpy(expected), rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(LF.js_div(pt.log(), qt, reduction="batchmean"), torch.tensor(expected.mean(), dtype=torch.float64))
+    torch.testing.assert_close(
+        LF.js_div(pt.log(), qt, reduction="batchmean"), torch.tensor(expected.mean(), dtype=torch.float64)
+    )
     torch.testing.assert_close(LF.js_div(pt.log(), qt, reduction="sum"), LF.js_div(qt.log(), pt, reduction="sum"))
     # logits in, log-target: the same number
     torch.testing.assert_close(
@@ -151,7 +170,9 @@ def test_keras_parity_kl_and_poisson():
     y_true = torch.from_numpy(rng.dirichlet(np.ones(5), size=4))
     y_pred = torch.from_numpy(rng.dirichlet(np.ones(5), size=4))
     expected = keras_value(k.losses.kl_divergence, y_true, y_pred)
-    torch.testing.assert_close(LF.kl_div(y_pred.log(), y_true, reduction="none").sum(-1), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        LF.kl_div(y_pred.log(), y_true, reduction="none").sum(-1), expected, rtol=1e-5, atol=1e-5
+    )
     counts = torch.from_numpy(rng.poisson(3.0, size=(4, 5)).astype(np.float64))
     rates = torch.from_numpy(rng.uniform(0.5, 4.0, size=(4, 5)))
     expected = keras_value(k.losses.poisson, counts, rates)

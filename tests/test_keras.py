@@ -1,4 +1,5 @@
 """losskit.keras against Keras 3 itself (KERAS_BACKEND=torch): every function and class, rtol = atol = 1e-5."""
+
 import numpy as np
 import pytest
 import torch
@@ -47,14 +48,32 @@ CASES = {
     "poisson": ("counts", "positive", [{}]),
     "cosine_similarity": ("real", "real", [{}, {"axis": 1}]),
     "binary_crossentropy": ("unit", "unit", [{}, {"label_smoothing": 0.2}]),
-    "binary_crossentropy@logits": ("binary", "real", [{"from_logits": True}, {"from_logits": True, "label_smoothing": 0.1}]),
+    "binary_crossentropy@logits": (
+        "binary",
+        "real",
+        [{"from_logits": True}, {"from_logits": True, "label_smoothing": 0.1}],
+    ),
     "binary_focal_crossentropy": ("binary", "unit", [{}, {"gamma": 0.5, "apply_class_balancing": True, "alpha": 0.4}]),
-    "binary_focal_crossentropy@logits": ("binary", "real", [{"from_logits": True}, {"from_logits": True, "gamma": 3.0, "label_smoothing": 0.1,
-                                                                                      "apply_class_balancing": True}]),
+    "binary_focal_crossentropy@logits": (
+        "binary",
+        "real",
+        [
+            {"from_logits": True},
+            {"from_logits": True, "gamma": 3.0, "label_smoothing": 0.1, "apply_class_balancing": True},
+        ],
+    ),
     "categorical_crossentropy": ("onehot", "prob", [{}, {"label_smoothing": 0.1}]),
-    "categorical_crossentropy@logits": ("prob", "real", [{"from_logits": True}, {"from_logits": True, "label_smoothing": 0.3}]),
+    "categorical_crossentropy@logits": (
+        "prob",
+        "real",
+        [{"from_logits": True}, {"from_logits": True, "label_smoothing": 0.3}],
+    ),
     "categorical_focal_crossentropy": ("onehot", "prob", [{}, {"alpha": 0.5, "gamma": 1.0, "label_smoothing": 0.1}]),
-    "categorical_focal_crossentropy@logits": ("onehot", "real", [{"from_logits": True, "gamma": 0.0}, {"from_logits": True}]),
+    "categorical_focal_crossentropy@logits": (
+        "onehot",
+        "real",
+        [{"from_logits": True, "gamma": 0.0}, {"from_logits": True}],
+    ),
 }
 
 FUNCTION_CASES = [(name, shape, kw) for name, (_, _, kws) in CASES.items() for shape in SHAPES for kw in kws]
@@ -66,8 +85,17 @@ def _pair(name, shape, seed=0):
 
 
 def _keras_out(fn, *args, **kw):
-    out = fn(*[torch.as_tensor(a, dtype=torch.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
-               else torch.as_tensor(a) if a is not None else None for a in args], **kw)
+    out = fn(
+        *[
+            torch.as_tensor(a, dtype=torch.float32)
+            if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+            else torch.as_tensor(a)
+            if a is not None
+            else None
+            for a in args
+        ],
+        **kw,
+    )
     return out.detach().cpu().double().numpy()
 
 
@@ -85,11 +113,17 @@ def test_functions_match_keras(name, shape, kw):
 
 
 CLASS_OF = {
-    "mean_squared_error": ("MeanSquaredError", {}), "mean_absolute_error": ("MeanAbsoluteError", {}),
+    "mean_squared_error": ("MeanSquaredError", {}),
+    "mean_absolute_error": ("MeanAbsoluteError", {}),
     "mean_absolute_percentage_error": ("MeanAbsolutePercentageError", {}),
-    "mean_squared_logarithmic_error": ("MeanSquaredLogarithmicError", {}), "huber": ("Huber", {"delta": 0.7}),
-    "log_cosh": ("LogCosh", {}), "hinge": ("Hinge", {}), "squared_hinge": ("SquaredHinge", {}),
-    "categorical_hinge": ("CategoricalHinge", {}), "kl_divergence": ("KLDivergence", {}), "poisson": ("Poisson", {}),
+    "mean_squared_logarithmic_error": ("MeanSquaredLogarithmicError", {}),
+    "huber": ("Huber", {"delta": 0.7}),
+    "log_cosh": ("LogCosh", {}),
+    "hinge": ("Hinge", {}),
+    "squared_hinge": ("SquaredHinge", {}),
+    "categorical_hinge": ("CategoricalHinge", {}),
+    "kl_divergence": ("KLDivergence", {}),
+    "poisson": ("Poisson", {}),
     "cosine_similarity": ("CosineSimilarity", {}),
     "binary_crossentropy@logits": ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1}),
     "binary_focal_crossentropy": ("BinaryFocalCrossentropy", {"apply_class_balancing": True, "gamma": 1.5}),
@@ -122,7 +156,9 @@ def test_classes_match_keras(name, shape, reduction):
     for label, sw in _sample_weights(shape).items():
         expected = _keras_out(theirs, y_true, y_pred, sw)
         yp = torch.tensor(y_pred, dtype=torch.float32, requires_grad=True)
-        got = ours(torch.tensor(y_true, dtype=torch.float32), yp, None if sw is None else torch.tensor(sw, dtype=torch.float32))
+        got = ours(
+            torch.tensor(y_true, dtype=torch.float32), yp, None if sw is None else torch.tensor(sw, dtype=torch.float32)
+        )
         np.testing.assert_allclose(got.detach().double().numpy(), expected, err_msg=label, **TOL)
         got.sum().backward()
         assert torch.isfinite(yp.grad).all()
@@ -143,15 +179,27 @@ def test_sparse_categorical_crossentropy(from_logits, ignore_class, reduction, s
         labels.reshape(-1)[::3] = ignore_class
     y_pred = rng.normal(size=shape) if from_logits else rng.dirichlet(np.ones(shape[-1]), size=shape[:-1])
     sw = rng.uniform(0.2, 1.5, size=shape[:-1])
-    expected_fn = _keras_out(k.losses.sparse_categorical_crossentropy, labels, y_pred, from_logits=from_logits, ignore_class=ignore_class)
-    got_fn = lkk.sparse_categorical_crossentropy(torch.tensor(labels), torch.tensor(y_pred, dtype=torch.float32),
-                                                 from_logits=from_logits, ignore_class=ignore_class)
+    expected_fn = _keras_out(
+        k.losses.sparse_categorical_crossentropy, labels, y_pred, from_logits=from_logits, ignore_class=ignore_class
+    )
+    got_fn = lkk.sparse_categorical_crossentropy(
+        torch.tensor(labels),
+        torch.tensor(y_pred, dtype=torch.float32),
+        from_logits=from_logits,
+        ignore_class=ignore_class,
+    )
     np.testing.assert_allclose(got_fn.double().numpy(), expected_fn, **TOL)
-    theirs = k.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class, reduction=reduction)
+    theirs = k.losses.SparseCategoricalCrossentropy(
+        from_logits=from_logits, ignore_class=ignore_class, reduction=reduction
+    )
     ours = lkk.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_class, reduction=reduction)
     for weight in (None, sw):
         expected = _keras_out(theirs, labels, y_pred, weight)
-        got = ours(torch.tensor(labels), torch.tensor(y_pred, dtype=torch.float32), None if weight is None else torch.tensor(weight, dtype=torch.float32))
+        got = ours(
+            torch.tensor(labels),
+            torch.tensor(y_pred, dtype=torch.float32),
+            None if weight is None else torch.tensor(weight, dtype=torch.float32),
+        )
         np.testing.assert_allclose(got.double().numpy(), expected, **TOL)
 
 
@@ -162,15 +210,28 @@ def test_generalized_cross_entropy(q):
     labels = rng.integers(0, 4, size=6)
     probs = rng.dirichlet(np.ones(4), size=6)
     expected = _keras_out(k.losses.categorical_generalized_cross_entropy, labels, probs, q=q)
-    np.testing.assert_allclose(lkk.categorical_generalized_cross_entropy(torch.tensor(labels), torch.tensor(probs, dtype=torch.float32), q=q).numpy(), expected, **TOL)
+    np.testing.assert_allclose(
+        lkk.categorical_generalized_cross_entropy(
+            torch.tensor(labels), torch.tensor(probs, dtype=torch.float32), q=q
+        ).numpy(),
+        expected,
+        **TOL,
+    )
     theirs = k.losses.CategoricalGeneralizedCrossEntropy(q=q)
     ours = lkk.CategoricalGeneralizedCrossEntropy(q=q)
-    np.testing.assert_allclose(ours(torch.tensor(labels), torch.tensor(probs, dtype=torch.float32)).numpy(), _keras_out(theirs, labels, probs), **TOL)
+    np.testing.assert_allclose(
+        ours(torch.tensor(labels), torch.tensor(probs, dtype=torch.float32)).numpy(),
+        _keras_out(theirs, labels, probs),
+        **TOL,
+    )
     assert ours.get_config() == theirs.get_config()
 
 
 def test_sample_weight_shape_errors_are_clear():
-    with pytest.raises(ValueError, match=r"sample_weight of shape \(3,\) does not broadcast against the per-sample loss of shape \(3, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight of shape \(3,\) does not broadcast against the per-sample loss of shape \(3, 6\)",
+    ):
         lkk.MeanSquaredError()(torch.zeros(3, 6, 4), torch.zeros(3, 6, 4), torch.ones(3))
     k = keras()
     with pytest.raises(ValueError):
@@ -192,9 +253,15 @@ def test_rank_alignment_like_keras():
 def test_get_accepts_keras_identifiers():
     assert lkk.get("mse") is lkk.mean_squared_error
     assert lkk.get("MAE") is lkk.mean_absolute_error
-    for alias, fn in [("mape", lkk.mean_absolute_percentage_error), ("msle", lkk.mean_squared_logarithmic_error),
-                      ("bce", lkk.binary_crossentropy), ("kld", lkk.kl_divergence), ("logcosh", lkk.log_cosh),
-                      ("cosine_proximity", lkk.cosine_similarity), ("categorical_crossentropy", lkk.categorical_crossentropy)]:
+    for alias, fn in [
+        ("mape", lkk.mean_absolute_percentage_error),
+        ("msle", lkk.mean_squared_logarithmic_error),
+        ("bce", lkk.binary_crossentropy),
+        ("kld", lkk.kl_divergence),
+        ("logcosh", lkk.log_cosh),
+        ("cosine_proximity", lkk.cosine_similarity),
+        ("categorical_crossentropy", lkk.categorical_crossentropy),
+    ]:
         assert lkk.get(alias) is fn
     assert isinstance(lkk.get("CategoricalCrossentropy"), lkk.CategoricalCrossentropy)
     loss = lkk.get({"class_name": "CategoricalCrossentropy", "config": {"from_logits": True}})

@@ -3,6 +3,7 @@
 Class-index range errors, Keras's exact reduction message, the loss ``dtype``
 (inputs cast to it, output in Keras's dtype) and ``get_config`` with a dtype.
 """
+
 import ast
 import re
 
@@ -33,7 +34,7 @@ def _without_set_order(message):
     """Keras prints a Python set, in an order that changes with the process's string hashing: sort it."""
     match = re.search(r"\{.*?\}", message)
     items = ast.literal_eval("[" + match.group(0)[1:-1] + "]")
-    return message[: match.start()] + repr(sorted(items, key=repr)) + message[match.end():]
+    return message[: match.start()] + repr(sorted(items, key=repr)) + message[match.end() :]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,7 +48,9 @@ def test_sparse_out_of_range_class_is_a_clear_error(from_logits, bad):
     y_pred = torch.softmax(torch.randn(3, 4), -1)
     labels = torch.tensor([0, bad, 2])
     pattern = rf"class {bad}, outside the valid range \[0, 3\]"
-    with pytest.raises(ValueError, match=r"losskit\.keras\.sparse_categorical_crossentropy: y_true contains " + pattern):
+    with pytest.raises(
+        ValueError, match=r"losskit\.keras\.sparse_categorical_crossentropy: y_true contains " + pattern
+    ):
         lkk.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
     with pytest.raises(ValueError, match=r"losskit\.keras\.SparseCategoricalCrossentropy: y_true contains " + pattern):
         lkk.SparseCategoricalCrossentropy(from_logits=from_logits)(labels, y_pred)
@@ -62,9 +65,13 @@ def test_sparse_range_check_respects_ignore_class():
         expected = keras().losses.SparseCategoricalCrossentropy(ignore_class=ignore)(labels, y_pred)
         np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
     # ...but any other out-of-range label is still an error, and the message says which label is allowed
-    with pytest.raises(ValueError, match=r"y_true contains class 3, outside the valid range \[0, 2\] \(or ignore_class=-1\)"):
+    with pytest.raises(
+        ValueError, match=r"y_true contains class 3, outside the valid range \[0, 2\] \(or ignore_class=-1\)"
+    ):
         lkk.sparse_categorical_crossentropy(torch.tensor([0, -1, 3]), y_pred[:3], ignore_class=-1)
-    with pytest.raises(ValueError, match=r"y_true contains class -2, outside the valid range \[0, 2\] \(or ignore_class=255\)"):
+    with pytest.raises(
+        ValueError, match=r"y_true contains class -2, outside the valid range \[0, 2\] \(or ignore_class=255\)"
+    ):
         lkk.SparseCategoricalCrossentropy(ignore_class=255)(torch.tensor([0, 255, -2, 1]), y_pred)
 
 
@@ -96,8 +103,16 @@ def test_sparse_empty_batch_is_not_a_range_error():
 # 2. invalid reduction: Keras's own message
 # ---------------------------------------------------------------------------------------------
 
-KERAS_CLASSES = ["MeanSquaredError", "Hinge", "Huber", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
-                 "SparseCategoricalCrossentropy", "CosineSimilarity", "CategoricalGeneralizedCrossEntropy"]
+KERAS_CLASSES = [
+    "MeanSquaredError",
+    "Hinge",
+    "Huber",
+    "BinaryFocalCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "CosineSimilarity",
+    "CategoricalGeneralizedCrossEntropy",
+]
 
 
 @pytest.mark.parametrize("name", KERAS_CLASSES)
@@ -121,8 +136,10 @@ def test_reduction_is_validated_when_reassigned():
     loss.reduction = "sum"
     assert loss(torch.ones(2, 3), torch.zeros(2, 3)).item() == 2.0
     expected = _without_set_order(_keras_error(lambda: keras().losses.MeanSquaredError(reduction="total")))
-    for make in (lambda: setattr(loss, "reduction", "total"),
-                 lambda: lkk.MeanSquaredError.from_config({"name": "m", "reduction": "total"})):
+    for make in (
+        lambda: setattr(loss, "reduction", "total"),
+        lambda: lkk.MeanSquaredError.from_config({"name": "m", "reduction": "total"}),
+    ):
         assert _without_set_order(_keras_error(make)).startswith(expected)
     assert loss.reduction == "sum"
 
@@ -192,8 +209,12 @@ def test_float64_default_dtype_computes_in_float32_like_keras():
 def test_keras_dtype_policy_objects():
     k = keras()
     y_true, y_pred, sw = _dtype_data("real")
-    for policy in (k.DTypePolicy("bfloat16"), k.DTypePolicy("mixed_float16"), k.DTypePolicy("float64"),
-                   k.dtype_policies.get("mixed_bfloat16")):
+    for policy in (
+        k.DTypePolicy("bfloat16"),
+        k.DTypePolicy("mixed_float16"),
+        k.DTypePolicy("float64"),
+        k.dtype_policies.get("mixed_bfloat16"),
+    ):
         theirs = k.losses.MeanAbsoluteError(dtype=policy, reduction="sum")
         ours = lkk.MeanAbsoluteError(dtype=policy, reduction="sum")
         expected = theirs(y_true, y_pred, sw).detach()
@@ -231,11 +252,26 @@ def test_integer_labels_are_not_rounded_through_a_half_dtype():
 # plain functions: Keras's output dtype
 # ---------------------------------------------------------------------------------------------
 
-FUNCTION_DTYPE_CASES = ["mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
-                        "mean_squared_logarithmic_error", "huber", "log_cosh", "hinge", "squared_hinge",
-                        "categorical_hinge", "binary_crossentropy", "binary_focal_crossentropy",
-                        "categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence", "poisson",
-                        "cosine_similarity", "sparse_categorical_crossentropy", "categorical_generalized_cross_entropy"]
+FUNCTION_DTYPE_CASES = [
+    "mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "huber",
+    "log_cosh",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "kl_divergence",
+    "poisson",
+    "cosine_similarity",
+    "sparse_categorical_crossentropy",
+    "categorical_generalized_cross_entropy",
+]
 
 
 @pytest.mark.parametrize("name", FUNCTION_DTYPE_CASES)
@@ -261,9 +297,15 @@ def test_function_output_dtype_matches_keras(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float64", "mixed_float16"])
-@pytest.mark.parametrize("name,kw", [("MeanSquaredError", {}), ("Huber", {"delta": 0.3}),
-                                     ("SparseCategoricalCrossentropy", {"from_logits": True}),
-                                     ("CategoricalGeneralizedCrossEntropy", {"q": 0.7})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("MeanSquaredError", {}),
+        ("Huber", {"delta": 0.3}),
+        ("SparseCategoricalCrossentropy", {"from_logits": True}),
+        ("CategoricalGeneralizedCrossEntropy", {"q": 0.7}),
+    ],
+)
 def test_config_with_dtype_round_trips(name, kw, dtype):
     k = keras()
     theirs = getattr(k.losses, name)(dtype=dtype, **kw)
@@ -286,4 +328,7 @@ def test_config_of_a_policy_object_is_its_name():
 
 def test_config_without_dtype_is_unchanged():
     assert "dtype" not in lkk.MeanSquaredError().get_config()
-    assert lkk.CategoricalGeneralizedCrossEntropy(q=0.4).get_config() == keras().losses.CategoricalGeneralizedCrossEntropy(q=0.4).get_config()
+    assert (
+        lkk.CategoricalGeneralizedCrossEntropy(q=0.4).get_config()
+        == keras().losses.CategoricalGeneralizedCrossEntropy(q=0.4).get_config()
+    )

@@ -1,4 +1,5 @@
 """linear_cross_entropy: every option against F.cross_entropy(hidden @ weight.T + bias) in float64, edges, compile, CUDA."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -36,9 +37,19 @@ def _inputs(n=29, h=6, v=41, seed=0, dtype=torch.float64):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("with_bias", [False, True])
-@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}, {"ignore_index": -100}, {"ignore_index": 3, "label_smoothing": 0.3},
-                                     {"softcap": 5.0}, {"z_loss": 1e-3}, {"softcap": 2.0, "z_loss": 1e-2, "label_smoothing": 0.2}],
-                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "plain")
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"label_smoothing": 0.1},
+        {"ignore_index": -100},
+        {"ignore_index": 3, "label_smoothing": 0.3},
+        {"softcap": 5.0},
+        {"z_loss": 1e-3},
+        {"softcap": 2.0, "z_loss": 1e-2, "label_smoothing": 0.2},
+    ],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "plain",
+)
 @pytest.mark.parametrize("chunk_size", [None, 1, 7, 1000])
 def test_matches_naive_value_and_every_gradient(reduction, with_bias, options, chunk_size):
     hidden, weight, bias, target = _inputs()
@@ -47,9 +58,18 @@ def test_matches_naive_value_and_every_gradient(reduction, with_bias, options, c
     bias = bias if with_bias else None
     leaves_a = [t.clone().requires_grad_() for t in (hidden, weight) + ((bias,) if with_bias else ())]
     leaves_b = [t.clone().requires_grad_() for t in (hidden, weight) + ((bias,) if with_bias else ())]
-    out = LF.linear_cross_entropy(leaves_a[0], leaves_a[1], target, bias=leaves_a[2] if with_bias else None,
-                                  reduction=reduction, chunk_size=chunk_size, **options)
-    ref = _naive(leaves_b[0], leaves_b[1], target, bias=leaves_b[2] if with_bias else None, reduction=reduction, **options)
+    out = LF.linear_cross_entropy(
+        leaves_a[0],
+        leaves_a[1],
+        target,
+        bias=leaves_a[2] if with_bias else None,
+        reduction=reduction,
+        chunk_size=chunk_size,
+        **options,
+    )
+    ref = _naive(
+        leaves_b[0], leaves_b[1], target, bias=leaves_b[2] if with_bias else None, reduction=reduction, **options
+    )
     torch.testing.assert_close(out, ref, rtol=1e-8, atol=1e-10)
     grad_out = torch.randn_like(out)  # arbitrary grad_output, also per token under "none"
     for a, b in zip(torch.autograd.grad(out, leaves_a, grad_out), torch.autograd.grad(ref, leaves_b, grad_out)):
@@ -60,8 +80,12 @@ def test_module_and_registry():
     hidden, weight, bias, target = _inputs()
     module = lk.get("fused_linear_cross_entropy", label_smoothing=0.1, softcap=4.0)
     assert isinstance(module, lk.LinearCrossEntropyLoss)
-    torch.testing.assert_close(module(hidden, weight, target, bias=bias),
-                               _naive(hidden, weight, target, bias=bias, label_smoothing=0.1, softcap=4.0), rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(
+        module(hidden, weight, target, bias=bias),
+        _naive(hidden, weight, target, bias=bias, label_smoothing=0.1, softcap=4.0),
+        rtol=1e-8,
+        atol=1e-10,
+    )
 
 
 def test_all_ignored_and_empty_are_zero_with_zero_grads():

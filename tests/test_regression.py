@@ -1,4 +1,5 @@
 """Regression family: torch and Keras parity, the edges the foundation issue names, and properties."""
+
 import math
 
 import numpy as np
@@ -45,12 +46,15 @@ def test_torch_parity(name, ours_kw, torch_kw, shape, reduction):
     )
 
 
-@pytest.mark.parametrize("ours,theirs,kw", [
-    (lk.L1Loss, torch.nn.L1Loss, {}),
-    (lk.MSELoss, torch.nn.MSELoss, {"reduction": "sum"}),
-    (lk.SmoothL1Loss, torch.nn.SmoothL1Loss, {"beta": 0.5}),
-    (lk.HuberLoss, torch.nn.HuberLoss, {"delta": 2.0, "reduction": "none"}),
-])
+@pytest.mark.parametrize(
+    "ours,theirs,kw",
+    [
+        (lk.L1Loss, torch.nn.L1Loss, {}),
+        (lk.MSELoss, torch.nn.MSELoss, {"reduction": "sum"}),
+        (lk.SmoothL1Loss, torch.nn.SmoothL1Loss, {"beta": 0.5}),
+        (lk.HuberLoss, torch.nn.HuberLoss, {"delta": 2.0, "reduction": "none"}),
+    ],
+)
 def test_modules_equal_torch_modules(ours, theirs, kw):
     x, y = _pair((6, 3), seed=1)
     assert_same_value_and_grad(ours(**kw), theirs(**kw), [x, y])
@@ -63,8 +67,20 @@ def test_mse_refuses_the_classic_broadcast():
         lk.MSELoss()(torch.randn(8, 1), torch.randn(8))
 
 
-@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "rmse_loss", "smooth_l1_loss", "huber_loss",
-                                  "log_cosh_loss", "mape_loss", "msle_loss", "quantile_loss"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "l1_loss",
+        "mse_loss",
+        "rmse_loss",
+        "smooth_l1_loss",
+        "huber_loss",
+        "log_cosh_loss",
+        "mape_loss",
+        "msle_loss",
+        "quantile_loss",
+    ],
+)
 def test_every_regression_loss_refuses_shape_mismatch(name):
     with pytest.raises(ValueError, match=r"\(8, 1\).*\(8,\)"):
         getattr(LF, name)(torch.rand(8, 1) + 0.5, torch.rand(8) + 0.5)
@@ -135,9 +151,12 @@ def test_sample_weight_is_a_weighted_mean():
     w = torch.tensor([[1.0], [0.0], [2.0], [0.5]], dtype=torch.float64)
     per = (x - y).square()
     torch.testing.assert_close(LF.mse_loss(x, y, sample_weight=w), (per * w).sum() / (w.expand(4, 3).sum()))
-    torch.testing.assert_close(LF.mse_loss(x, y, sample_weight=torch.zeros(4, 1, dtype=torch.float64)),
-                               torch.tensor(0.0, dtype=torch.float64))
-    with pytest.raises(ValueError, match=r"sample_weight must broadcast to the unreduced loss shape \(4, 3\); got \(3, 1\)"):
+    torch.testing.assert_close(
+        LF.mse_loss(x, y, sample_weight=torch.zeros(4, 1, dtype=torch.float64)), torch.tensor(0.0, dtype=torch.float64)
+    )
+    with pytest.raises(
+        ValueError, match=r"sample_weight must broadcast to the unreduced loss shape \(4, 3\); got \(3, 1\)"
+    ):
         LF.mse_loss(x, y, sample_weight=torch.ones(3, 1))
 
 
@@ -168,8 +187,17 @@ def test_keras_parity(kname, ours, ours_kw, keras_kw):
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=64)
 vectors = arrays(np.float64, st.integers(1, 12), elements=finite)
-NONNEG = [LF.l1_loss, LF.mse_loss, LF.rmse_loss, LF.smooth_l1_loss, LF.huber_loss, LF.log_cosh_loss,
-          LF.mape_loss, LF.msle_loss, LF.quantile_loss]
+NONNEG = [
+    LF.l1_loss,
+    LF.mse_loss,
+    LF.rmse_loss,
+    LF.smooth_l1_loss,
+    LF.huber_loss,
+    LF.log_cosh_loss,
+    LF.mape_loss,
+    LF.msle_loss,
+    LF.quantile_loss,
+]
 
 
 @settings(max_examples=60, deadline=None)

@@ -12,10 +12,13 @@
 The module classes exported here are derived from the declarations in the
 family files (``losskit._core.spec.loss``); nothing is listed by hand.
 """
+
 from typing import Any, List
 
-from . import _families  # noqa: F401  (importing the families declares every loss)
-from . import functional
+from . import (
+    _families,  # noqa: F401  (importing the families declares every loss)
+    functional,
+)
 from ._core import (
     Loss,
     all_specs,

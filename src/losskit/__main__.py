@@ -1,4 +1,5 @@
 """``python -m losskit`` runs the losskit command."""
+
 from .cli import main
 
 main()

@@ -6,6 +6,7 @@ everything divided by the batch size) gives the mathematical divergence per
 sample. Their ``"mean"`` — torch's default, kept for drop-in parity — divides
 by the number of *elements* instead.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,9 +52,17 @@ def _plogp_from_log(log_p: torch.Tensor) -> tuple:
 # ---------------------------------------------------------------------------------------------
 
 
-@loss("kl_div", family=FAMILY, module="KLDivLoss", aliases=("kld", "kl_divergence", "kullback_leibler_divergence"),
-      hparams={"log_target": checks.boolean}, reductions=KL_REDUCTIONS, capabilities=("compile", "double_backward", "probability_targets"),
-      references=("torch.nn.functional.kl_div", "scipy.special.rel_entr", "Keras kl_divergence"), curve=Curve("probability"))
+@loss(
+    "kl_div",
+    family=FAMILY,
+    module="KLDivLoss",
+    aliases=("kld", "kl_divergence", "kullback_leibler_divergence"),
+    hparams={"log_target": checks.boolean},
+    reductions=KL_REDUCTIONS,
+    capabilities=("compile", "double_backward", "probability_targets"),
+    references=("torch.nn.functional.kl_div", "scipy.special.rel_entr", "Keras kl_divergence"),
+    curve=Curve("probability"),
+)
 def kl_div(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -111,9 +120,17 @@ def kl_div(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
-@loss("js_div", family=FAMILY, module="JSDivLoss", aliases=("jsd", "jensen_shannon"),
-      hparams={"log_target": checks.boolean, "from_logits": checks.boolean, "dim": checks.optional_integer}, reductions=KL_REDUCTIONS,
-      capabilities=("compile", "double_backward", "probability_targets"), references=("scipy.spatial.distance.jensenshannon",), curve=Curve("probability"))
+@loss(
+    "js_div",
+    family=FAMILY,
+    module="JSDivLoss",
+    aliases=("jsd", "jensen_shannon"),
+    hparams={"log_target": checks.boolean, "from_logits": checks.boolean, "dim": checks.optional_integer},
+    reductions=KL_REDUCTIONS,
+    capabilities=("compile", "double_backward", "probability_targets"),
+    references=("scipy.spatial.distance.jensenshannon",),
+    curve=Curve("probability"),
+)
 def js_div(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -180,10 +197,16 @@ def js_div(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
-@loss("poisson_nll", family=FAMILY, module="PoissonNLLLoss", aliases=("poisson",),
-      hparams={"log_input": checks.boolean, "full": checks.boolean, "eps": checks.positive},
-      roles=(Role("input"), Role("target", differentiable=False)),
-      references=("torch.nn.functional.poisson_nll_loss", "Keras poisson"), curve=Curve("log_rate", "full", (False, True)))
+@loss(
+    "poisson_nll",
+    family=FAMILY,
+    module="PoissonNLLLoss",
+    aliases=("poisson",),
+    hparams={"log_input": checks.boolean, "full": checks.boolean, "eps": checks.positive},
+    roles=(Role("input"), Role("target", differentiable=False)),
+    references=("torch.nn.functional.poisson_nll_loss", "Keras poisson"),
+    curve=Curve("log_rate", "full", (False, True)),
+)
 def poisson_nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -226,8 +249,15 @@ def poisson_nll_loss(
     fn = "poisson_nll_loss"
     input, target = prepare_pair(fn, input, target)
     return fused_or_reduce(
-        F.poisson_nll_loss, input, target, reduction, sample_weight=sample_weight, fn=fn,
-        log_input=bool(log_input), full=bool(full), eps=float(eps),
+        F.poisson_nll_loss,
+        input,
+        target,
+        reduction,
+        sample_weight=sample_weight,
+        fn=fn,
+        log_input=bool(log_input),
+        full=bool(full),
+        eps=float(eps),
     )
 
 
@@ -250,9 +280,15 @@ def _gaussian_var(fn: str, input: torch.Tensor, var: Union[torch.Tensor, float])
     )
 
 
-@loss("gaussian_nll", family=FAMILY, module="GaussianNLLLoss", hparams={"full": checks.boolean, "eps": checks.positive},
-      roles=(Role("input"), Role("target"), Role("var", "(*), (*[:-1]) or a number")),
-      references=("torch.nn.functional.gaussian_nll_loss", "NumPy reference"), curve=Curve("residual"))
+@loss(
+    "gaussian_nll",
+    family=FAMILY,
+    module="GaussianNLLLoss",
+    hparams={"full": checks.boolean, "eps": checks.positive},
+    roles=(Role("input"), Role("target"), Role("var", "(*), (*[:-1]) or a number")),
+    references=("torch.nn.functional.gaussian_nll_loss", "NumPy reference"),
+    curve=Curve("residual"),
+)
 def gaussian_nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,

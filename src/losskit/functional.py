@@ -5,6 +5,7 @@
 
 The names are derived from the declarations in the family files.
 """
+
 from typing import Any, List
 
 from . import _families  # noqa: F401  (importing the families declares every loss)

@@ -45,6 +45,7 @@ Keras's keys plus any hyperparameter Keras forgets to save (``Huber``'s
 ``axis``, and ``dtype`` when one was given), so a config round trip keeps
 them; Keras's ``from_config`` accepts the extra keys.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -108,7 +109,12 @@ EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 #: reductions that end in Keras's ``divide_no_nan``, which returns float32 for float64 (its 64-to-32-bit rule)
 _DIVIDING_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
-_FLOAT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
+_FLOAT_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,20 +194,26 @@ def _loss_dtype(owner: str, dtype) -> Tuple[torch.dtype, Optional[str]]:
     if isinstance(dtype, torch.dtype):
         name = compute = str(dtype).replace("torch.", "")
     elif isinstance(dtype, str):
-        name, compute = dtype, dtype[len("mixed_"):] if dtype in ("mixed_float16", "mixed_bfloat16") else dtype
+        name, compute = dtype, dtype[len("mixed_") :] if dtype in ("mixed_float16", "mixed_bfloat16") else dtype
     elif isinstance(getattr(dtype, "compute_dtype", None), str):  # a keras DTypePolicy, without importing keras
         name, compute = getattr(dtype, "name", dtype.compute_dtype), dtype.compute_dtype
     else:
-        message = (f"Cannot interpret `dtype` argument. Expected a string or an instance of DTypePolicy. "
-                   f"Received: dtype={dtype}")
+        message = (
+            f"Cannot interpret `dtype` argument. Expected a string or an instance of DTypePolicy. "
+            f"Received: dtype={dtype}"
+        )
         raise _keras_value_error(owner, message, "dtype", dtype)
     if compute in _FLOAT_DTYPES:
         return _FLOAT_DTYPES[compute], name
     if isinstance(getattr(torch, compute, None), torch.dtype):
-        raise ValueError(f"losskit.keras.{owner}: dtype must be a floating dtype (float16, bfloat16, float32, float64) "
-                         f"or a policy computing in one; got {dtype!r}")
-    message = (f"Cannot convert {dtype!r} to a mixed precision DTypePolicy. Valid policies include 'mixed_float16', "
-               f"'mixed_bfloat16', and the name of any float dtype such as 'float32'.")
+        raise ValueError(
+            f"losskit.keras.{owner}: dtype must be a floating dtype (float16, bfloat16, float32, float64) "
+            f"or a policy computing in one; got {dtype!r}"
+        )
+    message = (
+        f"Cannot convert {dtype!r} to a mixed precision DTypePolicy. Valid policies include 'mixed_float16', "
+        f"'mixed_bfloat16', and the name of any float dtype such as 'float32'."
+    )
     raise _keras_value_error(owner, message, "dtype", dtype)
 
 
@@ -211,13 +223,16 @@ def _keras_dtype(rule: Callable[[torch.dtype], torch.dtype] = lambda dtype: dtyp
     Keras computes in y_pred's dtype (y_true is cast to it); losskit computes half precision in
     float32 and rounds once here. Non-floating y_pred keeps the function's own float32.
     """
+
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def keras_function(y_true, y_pred, *args, **kwargs):
             loss = fn(y_true, y_pred, *args, **kwargs)
             pred_dtype = (y_pred if isinstance(y_pred, torch.Tensor) else torch.as_tensor(y_pred)).dtype
             return loss.to(rule(pred_dtype)) if pred_dtype.is_floating_point else loss
+
         return keras_function
+
     return decorate
 
 
@@ -237,12 +252,15 @@ def _check_class_range(caller: str, labels: torch.Tensor, num_classes: int, igno
     lo, hi = (int(v) for v in torch.aminmax(labels))  # one pass, one sync
     if lo < 0 or hi >= num_classes:
         also = f" (or ignore_class={ignore_class})" if ignore_class is not None else ""
-        raise ValueError(f"{caller}: y_true contains class {lo if lo < 0 else hi}, outside the valid range "
-                         f"[0, {num_classes - 1}]{also}")
+        raise ValueError(
+            f"{caller}: y_true contains class {lo if lo < 0 else hi}, outside the valid range "
+            f"[0, {num_classes - 1}]{also}"
+        )
 
 
-def _keras_reduce(values: torch.Tensor, sample_weight, mask: Optional[torch.Tensor], reduction,
-                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def _keras_reduce(
+    values: torch.Tensor, sample_weight, mask: Optional[torch.Tensor], reduction, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Keras 3's ``reduce_weighted_values`` (with ``apply_mask``), divisions that cannot give NaN.
 
     The result has the dtype Keras's gives for a loss of ``dtype`` (see the module docstring).
@@ -251,7 +269,9 @@ def _keras_reduce(values: torch.Tensor, sample_weight, mask: Optional[torch.Tens
         mask = mask.to(values.dtype)
         if reduction in ("mean", "sum_over_batch_size"):
             # valid entries weigh total/valid, so the mean runs over the valid entries only
-            mask = mask * safe_divide(torch.tensor(float(mask.numel()), dtype=values.dtype, device=values.device), mask.sum())
+            mask = mask * safe_divide(
+                torch.tensor(float(mask.numel()), dtype=values.dtype, device=values.device), mask.sum()
+            )
         if sample_weight is not None:
             sample_weight = torch.as_tensor(sample_weight, dtype=values.dtype, device=values.device)
             mask, sample_weight = _same_rank(mask, sample_weight)
@@ -355,7 +375,9 @@ def categorical_hinge(y_true, y_pred) -> torch.Tensor:
 
 
 @_keras_dtype()
-def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
+def binary_crossentropy(
+    y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1
+) -> torch.Tensor:
     r"""Keras ``binary_crossentropy``: mean over ``axis`` of the elementwise BCE.
 
     Targets are smoothed towards 1/2; probabilities are clipped to ``[eps, 1 - eps]``.
@@ -372,8 +394,14 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
 
 @_keras_dtype()
 def binary_focal_crossentropy(
-    y_true, y_pred, apply_class_balancing: bool = False, alpha: float = 0.25, gamma: float = 2.0,
-    from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+    y_true,
+    y_pred,
+    apply_class_balancing: bool = False,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
 ) -> torch.Tensor:
     r"""Keras ``binary_focal_crossentropy``: :math:`\operatorname{mean}\, \alpha_t (1-p_t)^\gamma \operatorname{BCE}`.
 
@@ -403,7 +431,9 @@ def _log_probabilities(y_pred: torch.Tensor, from_logits: bool, axis: int) -> to
 
 
 @_keras_dtype()
-def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1) -> torch.Tensor:
+def categorical_crossentropy(
+    y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1
+) -> torch.Tensor:
     r"""Keras ``categorical_crossentropy``: :math:`-\sum_{axis} y'_t \log p` with smoothed targets."""
     y_true, y_pred = _prepare(y_true, y_pred)
     if label_smoothing:
@@ -413,8 +443,13 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
 
 @_keras_dtype()
 def categorical_focal_crossentropy(
-    y_true, y_pred, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False,
-    label_smoothing: float = 0.0, axis: int = -1,
+    y_true,
+    y_pred,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
 ) -> torch.Tensor:
     r"""Keras ``categorical_focal_crossentropy``: :math:`-\sum_{axis} \alpha (1-p)^\gamma y_t \log p`, p clipped."""
     y_true, y_pred = _prepare(y_true, y_pred)
@@ -426,8 +461,9 @@ def categorical_focal_crossentropy(
     return (alpha * (1.0 - output).pow(gamma) * (-y_true * torch.log(output))).sum(axis)
 
 
-def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis,
-               caller: str = "losskit.keras.sparse_categorical_crossentropy") -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def _sparse_ce(
+    y_true, y_pred, from_logits, ignore_class, axis, caller: str = "losskit.keras.sparse_categorical_crossentropy"
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     y_pred = _as_pred(y_pred)
     y_true = torch.as_tensor(y_true, device=y_pred.device)
     if y_true.dim() == y_pred.dim() and y_true.shape[axis] == 1:
@@ -456,8 +492,9 @@ def _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis,
 
 
 @_keras_dtype()
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class: Optional[int] = None,
-                                    axis: int = -1) -> torch.Tensor:
+def sparse_categorical_crossentropy(
+    y_true, y_pred, from_logits: bool = False, ignore_class: Optional[int] = None, axis: int = -1
+) -> torch.Tensor:
     r"""Keras ``sparse_categorical_crossentropy``: :math:`-\log p_{y}` per entry; ``ignore_class`` entries give 0.
 
     The class reduction (:class:`SparseCategoricalCrossentropy`) then averages
@@ -516,7 +553,9 @@ class KerasLoss(nn.Module):
     #: hyperparameters Keras's get_config saves (beyond name and reduction)
     config_keys: Tuple[str, ...] = ()
 
-    def __init__(self, reduction="sum_over_batch_size", name: Optional[str] = None, dtype=None, **fn_kwargs: Any) -> None:
+    def __init__(
+        self, reduction="sum_over_batch_size", name: Optional[str] = None, dtype=None, **fn_kwargs: Any
+    ) -> None:
         super().__init__()
         self.reduction = reduction
         self.name = name or self.default_name
@@ -560,7 +599,7 @@ class KerasLoss(nn.Module):
         return config
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "KerasLoss":
+    def from_config(cls, config: Dict[str, Any]) -> KerasLoss:
         return cls(**config)
 
     def extra_repr(self) -> str:
@@ -577,24 +616,35 @@ def _keras_class(class_name: str, function: Callable, default_name: str, params:
         values.update(zip(params, args))
         unknown = set(kwargs) - set(params)
         if unknown:
-            raise TypeError(f"{class_name}() got unexpected keyword arguments {sorted(unknown)}; it takes {sorted(params)}")
+            raise TypeError(
+                f"{class_name}() got unexpected keyword arguments {sorted(unknown)}; it takes {sorted(params)}"
+            )
         values.update(kwargs)
         KerasLoss.__init__(self, reduction=reduction, name=name, dtype=dtype, **values)
 
     doc = (function.__doc__ or "").strip().splitlines()[0]
-    return type(class_name, (KerasLoss,), {
-        "__init__": __init__, "fn": staticmethod(function), "default_name": default_name,
-        "config_keys": tuple(config_keys), "__doc__": f"Keras ``{class_name}``. {doc}",
-        "__module__": __name__,
-    })
+    return type(
+        class_name,
+        (KerasLoss,),
+        {
+            "__init__": __init__,
+            "fn": staticmethod(function),
+            "default_name": default_name,
+            "config_keys": tuple(config_keys),
+            "__doc__": f"Keras ``{class_name}``. {doc}",
+            "__module__": __name__,
+        },
+    )
 
 
 MeanSquaredError = _keras_class("MeanSquaredError", mean_squared_error, "mean_squared_error", {})
 MeanAbsoluteError = _keras_class("MeanAbsoluteError", mean_absolute_error, "mean_absolute_error", {})
-MeanAbsolutePercentageError = _keras_class("MeanAbsolutePercentageError", mean_absolute_percentage_error,
-                                           "mean_absolute_percentage_error", {})
-MeanSquaredLogarithmicError = _keras_class("MeanSquaredLogarithmicError", mean_squared_logarithmic_error,
-                                           "mean_squared_logarithmic_error", {})
+MeanAbsolutePercentageError = _keras_class(
+    "MeanAbsolutePercentageError", mean_absolute_percentage_error, "mean_absolute_percentage_error", {}
+)
+MeanSquaredLogarithmicError = _keras_class(
+    "MeanSquaredLogarithmicError", mean_squared_logarithmic_error, "mean_squared_logarithmic_error", {}
+)
 Huber = _keras_class("Huber", huber, "huber_loss", {"delta": 1.0})
 LogCosh = _keras_class("LogCosh", log_cosh, "log_cosh", {})
 Hinge = _keras_class("Hinge", hinge, "hinge", {})
@@ -604,19 +654,42 @@ KLDivergence = _keras_class("KLDivergence", kl_divergence, "kl_divergence", {})
 Poisson = _keras_class("Poisson", poisson, "poisson", {})
 CosineSimilarity = _keras_class("CosineSimilarity", cosine_similarity, "cosine_similarity", {"axis": -1})
 BinaryCrossentropy = _keras_class(
-    "BinaryCrossentropy", binary_crossentropy, "binary_crossentropy",
-    {"from_logits": False, "label_smoothing": 0.0, "axis": -1}, ("from_logits", "label_smoothing", "axis"))
+    "BinaryCrossentropy",
+    binary_crossentropy,
+    "binary_crossentropy",
+    {"from_logits": False, "label_smoothing": 0.0, "axis": -1},
+    ("from_logits", "label_smoothing", "axis"),
+)
 BinaryFocalCrossentropy = _keras_class(
-    "BinaryFocalCrossentropy", binary_focal_crossentropy, "binary_focal_crossentropy",
-    {"apply_class_balancing": False, "alpha": 0.25, "gamma": 2.0, "from_logits": False, "label_smoothing": 0.0, "axis": -1},
-    ("from_logits", "label_smoothing", "axis", "apply_class_balancing", "alpha", "gamma"))
+    "BinaryFocalCrossentropy",
+    binary_focal_crossentropy,
+    "binary_focal_crossentropy",
+    {
+        "apply_class_balancing": False,
+        "alpha": 0.25,
+        "gamma": 2.0,
+        "from_logits": False,
+        "label_smoothing": 0.0,
+        "axis": -1,
+    },
+    ("from_logits", "label_smoothing", "axis", "apply_class_balancing", "alpha", "gamma"),
+)
 CategoricalCrossentropy = _keras_class(
-    "CategoricalCrossentropy", categorical_crossentropy, "categorical_crossentropy",
-    {"from_logits": False, "label_smoothing": 0.0, "axis": -1}, ("from_logits", "label_smoothing", "axis"))
+    "CategoricalCrossentropy",
+    categorical_crossentropy,
+    "categorical_crossentropy",
+    {"from_logits": False, "label_smoothing": 0.0, "axis": -1},
+    ("from_logits", "label_smoothing", "axis"),
+)
 CategoricalFocalCrossentropy = _keras_class(
-    "CategoricalFocalCrossentropy", categorical_focal_crossentropy, "categorical_focal_crossentropy",
+    "CategoricalFocalCrossentropy",
+    categorical_focal_crossentropy,
+    "categorical_focal_crossentropy",
     {"alpha": 0.25, "gamma": 2.0, "from_logits": False, "label_smoothing": 0.0, "axis": -1},
-    ("from_logits", "label_smoothing", "axis", "alpha", "gamma"))
+    ("from_logits", "label_smoothing", "axis", "alpha", "gamma"),
+)
+
+
 class CategoricalGeneralizedCrossEntropy(KerasLoss):
     """Keras ``CategoricalGeneralizedCrossEntropy``; like Keras's class, it takes q in (0, 1) (the function also q = 1)."""
 
@@ -624,8 +697,13 @@ class CategoricalGeneralizedCrossEntropy(KerasLoss):
     default_name = "categorical_generalized_cross_entropy"
     config_keys = ("q",)
 
-    def __init__(self, q: float = 0.5, reduction="sum_over_batch_size", name: str = "categorical_generalized_cross_entropy",
-                 dtype=None) -> None:
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction="sum_over_batch_size",
+        name: str = "categorical_generalized_cross_entropy",
+        dtype=None,
+    ) -> None:
         check_number(type(self).__name__, "q", q, low=0.0, high=1.0, low_open=True, high_open=True)
         super().__init__(reduction=reduction, name=name, dtype=dtype, q=q)
 
@@ -637,9 +715,18 @@ class SparseCategoricalCrossentropy(KerasLoss):
     default_name = "sparse_categorical_crossentropy"
     config_keys = ("from_logits", "ignore_class")
 
-    def __init__(self, from_logits: bool = False, ignore_class: Optional[int] = None, reduction="sum_over_batch_size",
-                 axis: int = -1, name: str = "sparse_categorical_crossentropy", dtype=None) -> None:
-        super().__init__(reduction=reduction, name=name, dtype=dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+    def __init__(
+        self,
+        from_logits: bool = False,
+        ignore_class: Optional[int] = None,
+        reduction="sum_over_batch_size",
+        axis: int = -1,
+        name: str = "sparse_categorical_crossentropy",
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            reduction=reduction, name=name, dtype=dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis
+        )
 
     def _values(self, y_true, y_pred):
         return _sparse_ce(y_true, y_pred, **self.fn_kwargs, caller=f"losskit.keras.{type(self).__name__}")
@@ -649,22 +736,68 @@ class SparseCategoricalCrossentropy(KerasLoss):
 # get
 # ---------------------------------------------------------------------------------------------
 
-_FUNCTIONS = {f.__name__: f for f in (
-    mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, huber,
-    log_cosh, hinge, squared_hinge, categorical_hinge, binary_crossentropy, binary_focal_crossentropy,
-    categorical_crossentropy, categorical_focal_crossentropy, sparse_categorical_crossentropy, kl_divergence, poisson,
-    cosine_similarity, categorical_generalized_cross_entropy)}
-_CLASSES = {c.__name__: c for c in (
-    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Huber, LogCosh, Hinge,
-    SquaredHinge, CategoricalHinge, BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
-    CategoricalFocalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, CosineSimilarity,
-    CategoricalGeneralizedCrossEntropy)}
+_FUNCTIONS = {
+    f.__name__: f
+    for f in (
+        mean_squared_error,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
+        huber,
+        log_cosh,
+        hinge,
+        squared_hinge,
+        categorical_hinge,
+        binary_crossentropy,
+        binary_focal_crossentropy,
+        categorical_crossentropy,
+        categorical_focal_crossentropy,
+        sparse_categorical_crossentropy,
+        kl_divergence,
+        poisson,
+        cosine_similarity,
+        categorical_generalized_cross_entropy,
+    )
+}
+_CLASSES = {
+    c.__name__: c
+    for c in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Huber,
+        LogCosh,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
+        BinaryCrossentropy,
+        BinaryFocalCrossentropy,
+        CategoricalCrossentropy,
+        CategoricalFocalCrossentropy,
+        SparseCategoricalCrossentropy,
+        KLDivergence,
+        Poisson,
+        CosineSimilarity,
+        CategoricalGeneralizedCrossEntropy,
+    )
+}
 _ALIASES = {
-    "mse": mean_squared_error, "MSE": mean_squared_error, "mae": mean_absolute_error, "MAE": mean_absolute_error,
-    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
-    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
-    "bce": binary_crossentropy, "BCE": binary_crossentropy, "kld": kl_divergence, "KLD": kl_divergence,
-    "kullback_leibler_divergence": kl_divergence, "logcosh": log_cosh, "cosine_proximity": cosine_similarity,
+    "mse": mean_squared_error,
+    "MSE": mean_squared_error,
+    "mae": mean_absolute_error,
+    "MAE": mean_absolute_error,
+    "mape": mean_absolute_percentage_error,
+    "MAPE": mean_absolute_percentage_error,
+    "msle": mean_squared_logarithmic_error,
+    "MSLE": mean_squared_logarithmic_error,
+    "bce": binary_crossentropy,
+    "BCE": binary_crossentropy,
+    "kld": kl_divergence,
+    "KLD": kl_divergence,
+    "kullback_leibler_divergence": kl_divergence,
+    "logcosh": log_cosh,
+    "cosine_proximity": cosine_similarity,
 }
 
 
@@ -681,7 +814,9 @@ def get(identifier):
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
         if name not in _CLASSES:
-            raise ValueError(f"losskit.keras.get: unknown loss class {name!r}; expected one of {', '.join(sorted(_CLASSES))}")
+            raise ValueError(
+                f"losskit.keras.get: unknown loss class {name!r}; expected one of {', '.join(sorted(_CLASSES))}"
+            )
         return _CLASSES[name].from_config(identifier.get("config", {}))
     if not isinstance(identifier, str):
         raise ValueError(f"losskit.keras.get: could not interpret loss identifier {identifier!r}")

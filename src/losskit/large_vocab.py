@@ -6,6 +6,7 @@ Language models end with ``logits = hidden @ weight.T`` over vocabularies of
 and all gradients chunk by chunk over the rows, so only a ``(chunk, V)`` block
 ever exists.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -83,8 +84,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_b = torch.zeros_like(b_c) if eager_grads and b_c is not None else None
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
-            loss, _, grad = _chunk_logit_grad(h_c[start:stop], w_c, b_c, target[start:stop], valid[start:stop],
-                                              ls, softcap, z_loss, scale)
+            loss, _, grad = _chunk_logit_grad(
+                h_c[start:stop], w_c, b_c, target[start:stop], valid[start:stop], ls, softcap, z_loss, scale
+            )
             per_row[start:stop] = loss
             if eager_grads:
                 grad_h[start:stop] = grad @ w_c
@@ -121,14 +123,25 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_b = torch.zeros_like(b_c) if b_c is not None else None
         for start in range(0, h_c.shape[0], ctx.chunk_size):
             stop = min(start + ctx.chunk_size, h_c.shape[0])
-            _, _, grad = _chunk_logit_grad(h_c[start:stop], w_c, b_c, target[start:stop], valid[start:stop],
-                                           ls, softcap, z_loss, go[start:stop])
+            _, _, grad = _chunk_logit_grad(
+                h_c[start:stop], w_c, b_c, target[start:stop], valid[start:stop], ls, softcap, z_loss, go[start:stop]
+            )
             grad_h[start:stop] = grad @ w_c
             grad_w.addmm_(grad.T, h_c[start:stop])
             if grad_b is not None:
                 grad_b.add_(grad.sum(0))
-        return (grad_h.to(h_dtype), grad_w.to(w_dtype), grad_b.to(b_dtype) if grad_b is not None else None,
-                None, None, None, None, None, None, None)
+        return (
+            grad_h.to(h_dtype),
+            grad_w.to(w_dtype),
+            grad_b.to(b_dtype) if grad_b is not None else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 def _check_chunk_size(fn: str, name: str, chunk_size: object) -> None:
@@ -220,19 +233,35 @@ def linear_cross_entropy(
     check_floating(fn, "hidden", hidden)
     check_floating(fn, "weight", weight)
     if hidden.dim() != 2:
-        raise ValueError(f"{fn}: hidden must be (N, H); got {fmt_shape(hidden.shape)} — flatten the batch and time dimensions first")
+        raise ValueError(
+            f"{fn}: hidden must be (N, H); got {fmt_shape(hidden.shape)} — flatten the batch and time dimensions first"
+        )
     if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
-        raise ValueError(f"{fn}: weight must be (V, {hidden.shape[1]}) to match hidden (N, {hidden.shape[1]}); got {fmt_shape(weight.shape)}")
+        raise ValueError(
+            f"{fn}: weight must be (V, {hidden.shape[1]}) to match hidden (N, {hidden.shape[1]}); got {fmt_shape(weight.shape)}"
+        )
     if bias is not None:
         check_floating(fn, "bias", bias)
         if bias.shape != weight.shape[:1]:
             raise ValueError(f"{fn}: bias must be ({weight.shape[0]},); got {fmt_shape(bias.shape)}")
     # target layout and range: the checks of a (N, V) cross-entropy, without building its input
-    check_class_target(fn, torch.empty((hidden.shape[0], weight.shape[0]), device="meta"), target, ignore_index=ignore_index)
+    check_class_target(
+        fn, torch.empty((hidden.shape[0], weight.shape[0]), device="meta"), target, ignore_index=ignore_index
+    )
     if hidden.shape[0] == 0:  # nothing to average: 0 (or an empty (0,)), still on the graph
         dtype = compute_dtype(hidden, weight)
         per_row = hidden.to(dtype).sum(1) * 0.0 + weight.to(dtype).sum() * 0.0
         return per_row if reduction == "none" else per_row.sum()
     chunk = chunk_size or auto_chunk_size(hidden.shape[0], weight.shape[0])
-    return _LinearCrossEntropy.apply(hidden, weight, bias, target, ignore_index, float(label_smoothing),
-                                     float(softcap) if softcap else None, float(z_loss), reduction, chunk)
+    return _LinearCrossEntropy.apply(
+        hidden,
+        weight,
+        bias,
+        target,
+        ignore_index,
+        float(label_smoothing),
+        float(softcap) if softcap else None,
+        float(z_loss),
+        reduction,
+        chunk,
+    )

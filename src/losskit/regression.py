@@ -6,6 +6,7 @@ broadcasting), an optional ``sample_weight`` broadcastable to that shape (with
 ``"mean"``, ``"sum"``, ``"none"``. ``"none"`` returns the elementwise loss.
 float16/bfloat16 inputs are computed in float32 and the loss is float32.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,9 @@ _KERAS_EPSILON = 1e-7
 def _check_quantile(fn: str, name: str, quantile) -> None:
     if isinstance(quantile, torch.Tensor):
         if quantile.dim() != 1 or quantile.numel() == 0:
-            raise ValueError(f"{fn}: quantile must be a number or a 1-D tensor of quantiles; got shape {fmt_shape(quantile.shape)}")
+            raise ValueError(
+                f"{fn}: quantile must be a number or a 1-D tensor of quantiles; got shape {fmt_shape(quantile.shape)}"
+            )
         if not quantile.is_floating_point():
             raise TypeError(f"{fn}: quantile must be a floating tensor; got {quantile.dtype}")
         if data_checks_active(quantile) and not bool(((quantile > 0) & (quantile < 1)).all()):
@@ -84,8 +87,15 @@ class _LogCosh(torch.autograd.Function):
 # ---------------------------------------------------------------------------------------------
 
 
-@loss("l1", family=FAMILY, module="L1Loss", aliases=("mae", "mean_absolute_error"), hparams={},
-      references=("torch.nn.functional.l1_loss", "Keras mean_absolute_error", "NumPy reference"), curve=Curve("residual"))
+@loss(
+    "l1",
+    family=FAMILY,
+    module="L1Loss",
+    aliases=("mae", "mean_absolute_error"),
+    hparams={},
+    references=("torch.nn.functional.l1_loss", "Keras mean_absolute_error", "NumPy reference"),
+    curve=Curve("residual"),
+)
 def l1_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -119,8 +129,15 @@ def l1_loss(
     return fused_or_reduce(F.l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
 
 
-@loss("mse", family=FAMILY, module="MSELoss", aliases=("l2", "mean_squared_error"), hparams={},
-      references=("torch.nn.functional.mse_loss", "Keras mean_squared_error", "NumPy reference"), curve=Curve("residual"))
+@loss(
+    "mse",
+    family=FAMILY,
+    module="MSELoss",
+    aliases=("l2", "mean_squared_error"),
+    hparams={},
+    references=("torch.nn.functional.mse_loss", "Keras mean_squared_error", "NumPy reference"),
+    curve=Curve("residual"),
+)
 def mse_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -157,8 +174,15 @@ def mse_loss(
     return fused_or_reduce(F.mse_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
 
 
-@loss("rmse", family=FAMILY, module="RMSELoss", aliases=("root_mean_squared_error",), hparams={"eps": checks.non_negative},
-      references=("NumPy reference (sqrt of the pooled squared error)",), curve=Curve("residual"))
+@loss(
+    "rmse",
+    family=FAMILY,
+    module="RMSELoss",
+    aliases=("root_mean_squared_error",),
+    hparams={"eps": checks.non_negative},
+    references=("NumPy reference (sqrt of the pooled squared error)",),
+    curve=Curve("residual"),
+)
 def rmse_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -207,8 +231,14 @@ def rmse_loss(
     return torch.where(is_zero, torch.zeros_like(pooled), root)
 
 
-@loss("smooth_l1", family=FAMILY, module="SmoothL1Loss", hparams={"beta": checks.non_negative},
-      references=("torch.nn.functional.smooth_l1_loss", "NumPy reference"), curve=Curve("residual", "beta", (0.0, 0.5, 1.0, 2.0)))
+@loss(
+    "smooth_l1",
+    family=FAMILY,
+    module="SmoothL1Loss",
+    hparams={"beta": checks.non_negative},
+    references=("torch.nn.functional.smooth_l1_loss", "NumPy reference"),
+    curve=Curve("residual", "beta", (0.0, 0.5, 1.0, 2.0)),
+)
 def smooth_l1_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -245,11 +275,19 @@ def smooth_l1_loss(
     """
     fn = "smooth_l1_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(F.smooth_l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, beta=float(beta))
+    return fused_or_reduce(
+        F.smooth_l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, beta=float(beta)
+    )
 
 
-@loss("huber", family=FAMILY, module="HuberLoss", hparams={"delta": checks.positive},
-      references=("torch.nn.functional.huber_loss", "Keras huber", "NumPy reference"), curve=Curve("residual", "delta", (0.5, 1.0, 2.0)))
+@loss(
+    "huber",
+    family=FAMILY,
+    module="HuberLoss",
+    hparams={"delta": checks.positive},
+    references=("torch.nn.functional.huber_loss", "Keras huber", "NumPy reference"),
+    curve=Curve("residual", "delta", (0.5, 1.0, 2.0)),
+)
 def huber_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -284,11 +322,20 @@ def huber_loss(
     """
     fn = "huber_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(F.huber_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, delta=float(delta))
+    return fused_or_reduce(
+        F.huber_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, delta=float(delta)
+    )
 
 
-@loss("log_cosh", family=FAMILY, module="LogCoshLoss", aliases=("logcosh",), hparams={},
-      references=("Keras log_cosh", "NumPy reference (logaddexp form)"), curve=Curve("residual"))
+@loss(
+    "log_cosh",
+    family=FAMILY,
+    module="LogCoshLoss",
+    aliases=("logcosh",),
+    hparams={},
+    references=("Keras log_cosh", "NumPy reference (logaddexp form)"),
+    curve=Curve("residual"),
+)
 def log_cosh_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -327,8 +374,15 @@ def log_cosh_loss(
     return reduce_loss(_LogCosh.apply(input, target), reduction, weight=sample_weight, fn=fn)
 
 
-@loss("mape", family=FAMILY, module="MAPELoss", aliases=("mean_absolute_percentage_error",), hparams={"eps": checks.positive},
-      references=("Keras mean_absolute_percentage_error", "NumPy reference"), curve=Curve("residual"))
+@loss(
+    "mape",
+    family=FAMILY,
+    module="MAPELoss",
+    aliases=("mean_absolute_percentage_error",),
+    hparams={"eps": checks.positive},
+    references=("Keras mean_absolute_percentage_error", "NumPy reference"),
+    curve=Curve("residual"),
+)
 def mape_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -365,8 +419,15 @@ def mape_loss(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
-@loss("msle", family=FAMILY, module="MSLELoss", aliases=("mean_squared_logarithmic_error",), hparams={"eps": checks.positive},
-      references=("Keras mean_squared_logarithmic_error", "NumPy reference"), curve=Curve("residual"))
+@loss(
+    "msle",
+    family=FAMILY,
+    module="MSLELoss",
+    aliases=("mean_squared_logarithmic_error",),
+    hparams={"eps": checks.positive},
+    references=("Keras mean_squared_logarithmic_error", "NumPy reference"),
+    curve=Curve("residual"),
+)
 def msle_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -406,8 +467,15 @@ def msle_loss(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
-@loss("quantile", family=FAMILY, module="QuantileLoss", aliases=("pinball",), hparams={"quantile": QUANTILE},
-      references=("NumPy reference (pinball loss)",), curve=Curve("residual", "quantile", (0.1, 0.5, 0.9)))
+@loss(
+    "quantile",
+    family=FAMILY,
+    module="QuantileLoss",
+    aliases=("pinball",),
+    hparams={"quantile": QUANTILE},
+    references=("NumPy reference (pinball loss)",),
+    curve=Curve("residual", "quantile", (0.1, 0.5, 0.9)),
+)
 def quantile_loss(
     input: torch.Tensor,
     target: torch.Tensor,

@@ -3,6 +3,7 @@
 Nothing here imports losskit. Each function takes NumPy arrays and returns the
 reduced loss (a NumPy scalar or array), so the battery can compare directly.
 """
+
 import numpy as np
 
 

@@ -3,6 +3,7 @@
 Layout as torch: scores (N, C, *) or (C,); class-index targets (N, *) or ();
 probability targets of the input's shape.
 """
+
 import numpy as np
 
 from . import reduce
@@ -214,8 +215,18 @@ def multilabel_soft_margin(x, y, weight=None, reduction="mean"):
     return reduce(loss.mean(-1), reduction)
 
 
-def linear_cross_entropy(h, w, y, bias=None, ignore_index=-100, label_smoothing=0.0, softcap=None, z_loss=0.0,
-                         chunk_size=None, reduction="mean"):
+def linear_cross_entropy(
+    h,
+    w,
+    y,
+    bias=None,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    softcap=None,
+    z_loss=0.0,
+    chunk_size=None,
+    reduction="mean",
+):
     """Cross-entropy of h @ w.T + b (optionally soft-capped) plus z_loss * lse^2, from the formula."""
     z = h @ w.T + (0.0 if bias is None else bias)
     if softcap:

@@ -1,4 +1,5 @@
 """Distribution references: SciPy's rel_entr / jensenshannon and the textbook formulas."""
+
 import numpy as np
 from scipy.special import rel_entr
 

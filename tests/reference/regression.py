@@ -1,4 +1,5 @@
 """Regression references (NumPy, float64), from the formulas."""
+
 import numpy as np
 
 from . import elementwise, reduce

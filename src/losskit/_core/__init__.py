@@ -1,4 +1,5 @@
 """losskit's shared machinery: declarations, reduction, validation, targets, the Loss base class and the registry."""
+
 from .module import Loss
 from .reduction import reduce_loss, safe_divide, zero_loss
 from .registry import aliases_of, all_specs, available, describe, from_config, get, get_class, get_fn

@@ -6,6 +6,7 @@ carries a short text of what it accepts, which ``describe``, ``losskit info``
 and the module docstrings show. The functional and the module constructor run
 the same instance, so a rule is written once.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional

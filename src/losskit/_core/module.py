@@ -8,6 +8,7 @@ with the declared roles in order. Most modules are built by
 :func:`build_module` from the declaration; modules that own parameters or
 state subclass :class:`Loss` by hand (see :func:`losskit._core.spec.module_for`).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,7 +42,7 @@ class Loss(nn.Module):
     arguments (stored as attributes of the same name) in ``config_args``.
     """
 
-    spec: ClassVar["LossSpec"]
+    spec: ClassVar[LossSpec]
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
     functional: ClassVar[Any] = None
@@ -95,7 +96,7 @@ class Loss(nn.Module):
         return config
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Loss":
+    def from_config(cls, config: Dict[str, Any]) -> Loss:
         kwargs = {k: v for k, v in config.items() if k != "name"}
         for h in cls.spec.hparams:
             if h.tensor and isinstance(kwargs.get(h.name), (list, tuple)):
@@ -103,7 +104,7 @@ class Loss(nn.Module):
         return cls(**kwargs)
 
 
-def _constructor_signature(spec: "LossSpec") -> inspect.Signature:
+def _constructor_signature(spec: LossSpec) -> inspect.Signature:
     """torch's layout: the declared positional hyperparameters first, then keyword-only ones."""
     params = []
     by_name = {h.name: h for h in spec.hparams}
@@ -127,7 +128,7 @@ def _section(doc: str, header: str) -> str:
     return " ".join(x for x in out if x)
 
 
-def module_docstring(spec: "LossSpec", class_name: str) -> str:
+def module_docstring(spec: LossSpec, class_name: str) -> str:
     """The module's own docstring, written from the declaration and the functional's Args."""
     from .spec import _arg_docs
 
@@ -164,7 +165,7 @@ def module_docstring(spec: "LossSpec", class_name: str) -> str:
     return "\n".join(lines)
 
 
-def build_module(spec: "LossSpec", class_name: str) -> type:
+def build_module(spec: LossSpec, class_name: str) -> type:
     """The ``nn.Module`` class of a declared loss: constructor from the hyperparameters, forward from the roles."""
     role_names = [r.name for r in spec.roles]
 

@@ -13,6 +13,7 @@ Every functional builds its unreduced loss and returns
   the mean is **0, not NaN**, and it stays on the autograd graph, so
   ``backward()`` runs and yields zero gradients.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Names are case-insensitive. Each loss is reachable by its canonical name, its
 aliases (only where the semantics are the same), and its module's class name
 (torch's, for the losses torch has: ``get("CrossEntropyLoss")``).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -28,8 +29,8 @@ __all__ = [
     "spec_of_functional",
 ]
 
-_SPECS: Dict[str, "LossSpec"] = {}  # canonical name -> declaration
-_CLASSES: Dict[str, Type["Loss"]] = {}  # canonical name -> module class
+_SPECS: Dict[str, LossSpec] = {}  # canonical name -> declaration
+_CLASSES: Dict[str, Type[Loss]] = {}  # canonical name -> module class
 _LOOKUP: Dict[str, str] = {}  # lower-cased name / alias / class name -> canonical name
 
 
@@ -45,7 +46,7 @@ def _claim(alias: str, name: str) -> None:
     _LOOKUP[key] = name
 
 
-def register(spec: "LossSpec", cls: Optional[type] = None) -> None:
+def register(spec: LossSpec, cls: Optional[type] = None) -> None:
     """Add a declaration (and, once it exists, its module class) to the registry."""
     existing = _SPECS.get(spec.name)
     if existing is not None and cls is None:
@@ -79,7 +80,7 @@ def _resolve(name: str, fn: str = "get") -> str:
     raise ValueError(f"losskit.{fn}: unknown loss {name!r}{hint} (losskit.available() lists every name)")
 
 
-def describe(name: str) -> "LossSpec":
+def describe(name: str) -> LossSpec:
     """The declaration of a loss: roles, hyperparameters with defaults, reductions, capabilities, references.
 
     Example:
@@ -93,7 +94,7 @@ def describe(name: str) -> "LossSpec":
     return spec if cls is None else getattr(cls, "spec", spec)
 
 
-def get_class(name: str) -> Type["Loss"]:
+def get_class(name: str) -> Type[Loss]:
     """The module class registered under ``name`` (or any of its aliases)."""
     canonical = _resolve(name, "get_class")
     if canonical not in _CLASSES:
@@ -101,7 +102,7 @@ def get_class(name: str) -> Type["Loss"]:
     return _CLASSES[canonical]
 
 
-def get(name: str, **kwargs: Any) -> "Loss":
+def get(name: str, **kwargs: Any) -> Loss:
     """A configured loss module: ``losskit.get("huber", delta=0.5)``."""
     return get_class(name)(**kwargs)
 
@@ -123,12 +124,12 @@ def available(family: Optional[str] = None) -> List[str]:
     return sorted(n for n, s in _SPECS.items() if family is None or s.family == family)
 
 
-def all_specs() -> List["LossSpec"]:
+def all_specs() -> List[LossSpec]:
     """Every declaration, in registration order."""
     return [describe(n) for n in _SPECS]
 
 
-def spec_of_functional(functional: Callable[..., Any]) -> "LossSpec":
+def spec_of_functional(functional: Callable[..., Any]) -> LossSpec:
     for spec in _SPECS.values():
         if spec.functional is functional:
             return spec
@@ -140,7 +141,7 @@ def aliases_of(name: str) -> tuple:
     return _SPECS[_resolve(name, "aliases_of")].aliases
 
 
-def from_config(config: Dict[str, Any]) -> "Loss":
+def from_config(config: Dict[str, Any]) -> Loss:
     """Rebuild a module from :meth:`Loss.get_config`'s output."""
     if not isinstance(config, dict) or "name" not in config:
         raise ValueError("losskit.from_config: config must be a dict with a 'name' key, as get_config() returns")

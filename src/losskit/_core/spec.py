@@ -21,6 +21,7 @@ A loss whose module owns parameters or state (learned centres, a projection)
 declares ``module=None`` and writes its class by hand, decorated with
 :func:`module_for`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -174,7 +175,10 @@ class LossSpec:
             "functional": f"losskit.functional.{self.functional.__name__}",
             "module": f"losskit.{self.module_name}",
             "roles": [dataclasses.asdict(r) for r in self.roles],
-            "hparams": [{"name": h.name, "default": _plain(h.default), "accepts": h.check.text, "doc": h.doc} for h in self.hparams],
+            "hparams": [
+                {"name": h.name, "default": _plain(h.default), "accepts": h.check.text, "doc": h.doc}
+                for h in self.hparams
+            ],
             "call_kwargs": list(self.call_kwargs),
             "reductions": list(self.reductions),
             "capabilities": sorted(self.capabilities),
@@ -284,18 +288,26 @@ def loss(
 
     def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
-        positional_params = [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        positional_params = [
+            p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         keyword_params = [p for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
         where = f"losskit declaration of {name!r} ({fn.__name__})"
         if roles is None:
             role_list = tuple(Role(p) for p in positional_params)
         else:
             role_list = tuple(Role(r) if isinstance(r, str) else r for r in roles)
-        if [r.name for r in role_list] != positional_params[: len(role_list)] or len(role_list) < len(positional_params):
-            raise TypeError(f"{where}: roles {[r.name for r in role_list]} must name the positional parameters {positional_params} in order")
+        if [r.name for r in role_list] != positional_params[: len(role_list)] or len(role_list) < len(
+            positional_params
+        ):
+            raise TypeError(
+                f"{where}: roles {[r.name for r in role_list]} must name the positional parameters {positional_params} in order"
+            )
         unknown = set(capabilities) - CAPABILITIES
         if unknown:
-            raise ValueError(f"{where}: unknown capabilities {sorted(unknown)}; expected some of {sorted(CAPABILITIES)}")
+            raise ValueError(
+                f"{where}: unknown capabilities {sorted(unknown)}; expected some of {sorted(CAPABILITIES)}"
+            )
         reduction_tuple = tuple(reductions) if reductions is not None else ()
         calls = tuple(k for k in call_kwargs if k in sig.parameters)
         checks: Dict[str, Check] = dict(hparams)
@@ -353,8 +365,16 @@ def module_for(functional: Callable[..., Any]) -> Callable[[type], type]:
     def claim(cls: type) -> type:
         spec = spec_of_functional(functional)
         spec = dataclasses.replace(spec, module_name=cls.__name__)
-        cls.spec = spec  # type: ignore[attr-defined]
-        cls.name, cls.family, cls.functional, cls.reductions = spec.name, spec.family, staticmethod(spec.functional), spec.reductions  # type: ignore[attr-defined]
+        # the class attributes a generated module has (build_module), set on the hand-written class
+        attributes = {
+            "spec": spec,
+            "name": spec.name,
+            "family": spec.family,
+            "functional": staticmethod(spec.functional),
+            "reductions": spec.reductions,
+        }
+        for key, value in attributes.items():
+            setattr(cls, key, value)
         register(spec, cls)
         return cls
 

@@ -4,6 +4,7 @@ Class layout follows torch: scores ``(N, C)``, ``(N, C, d1, ..., dk)`` or
 unbatched ``(C,)``; class-index targets ``(N)`` / ``(N, d1, ..., dk)`` / ``()``
 of an integer dtype; probability targets are floating with the input's shape.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -59,7 +60,9 @@ def is_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) ->
     return False
 
 
-def valid_targets(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]) -> Optional[torch.Tensor]:
+def valid_targets(
+    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]
+) -> Optional[torch.Tensor]:
     """The mask of targets that count, or None when the range check proved that none is ignored."""
     has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
     return None if has_ignored is False or ignore_index is None else target != ignore_index
@@ -93,7 +96,9 @@ def target_class_weights(weight: Optional[torch.Tensor], target: torch.Tensor, v
     return weight[safe_targets(target, valid)] * valid
 
 
-def mean_over_targets(total: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor], ignore_index: int) -> torch.Tensor:
+def mean_over_targets(
+    total: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor], ignore_index: int
+) -> torch.Tensor:
     """torch's mean for class-index targets, Σ loss / Σ w[y_i] over non-ignored targets, 0 when none count."""
     valid = target != ignore_index
     if weight is None:

@@ -9,6 +9,7 @@ always; on an accelerator they cost a device sync, so they run unless
 :func:`set_validation` switched them off. While ``torch.compile`` traces, data
 checks are skipped (they would break the graph).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -136,8 +137,7 @@ def check_broadcastable_to(fn: str, name: str, tensor: Optional[torch.Tensor], s
         out = None
     if out != torch.Size(shape):
         raise ValueError(
-            f"{fn}: {name} must broadcast to the unreduced loss shape {fmt_shape(shape)}; "
-            f"got {fmt_shape(tensor.shape)}"
+            f"{fn}: {name} must broadcast to the unreduced loss shape {fmt_shape(shape)}; got {fmt_shape(tensor.shape)}"
         )
 
 
@@ -168,11 +168,15 @@ def check_number(
     if bad_low or bad_high:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (")" if high_open or high is None else "]")
+        interval = (
+            ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (")" if high_open or high is None else "]")
+        )
         raise ValueError(f"{fn}: {name} must be in {interval}; got {value!r}")
 
 
-def check_class_weight(fn: str, weight: Optional[torch.Tensor], num_classes: Optional[int], name: str = "weight") -> None:
+def check_class_weight(
+    fn: str, weight: Optional[torch.Tensor], num_classes: Optional[int], name: str = "weight"
+) -> None:
     """A per-class weight: a floating 1-D tensor of length C."""
     if weight is None:
         return
@@ -231,7 +235,9 @@ def check_class_target(
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
-            raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}")
+            raise ValueError(
+                f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}"
+            )
     return True
 
 

@@ -17,4 +17,5 @@ torch.nn"):
   or a device assert); a class ``weight`` of the wrong length raises;
 * float16/bfloat16 scores are computed in float32 and the loss is float32.
 """
+
 from . import cross_entropy, focal, margin  # noqa: F401  (importing a file declares its losses)

@@ -1,4 +1,5 @@
 """The cross-entropy family: softmax and sigmoid cross-entropy, NLL and class-balanced BCE (torch kernels underneath)."""
+
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -11,33 +12,28 @@ from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     class_dim,
-    gather_class,
-    hinge_targets,
-    index_setup,
     is_probability_target,
     mean_over_targets,
     prepare_scores,
-    reduce_per_target,
-    safe_targets,
     target_class_weights,
-    valid_targets,
 )
 from .._core.validation import (
     check_broadcastable_to,
     check_class_target,
     check_class_weight,
-    check_floating,
-    check_number,
-    check_same_shape,
-    compute_dtype,
     data_checks_active,
-    fmt_shape,
     prepare_pair,
     to_compute,
 )
 from ._common import FAMILY
 
-__all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "balanced_binary_cross_entropy_with_logits"]
+__all__ = [
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "balanced_binary_cross_entropy_with_logits",
+]
 
 
 def _nan_passthrough(loss: torch.Tensor, raw: torch.Tensor, safe: torch.Tensor) -> torch.Tensor:
@@ -51,10 +47,21 @@ def _nan_passthrough(loss: torch.Tensor, raw: torch.Tensor, safe: torch.Tensor) 
     family=FAMILY,
     module="CrossEntropyLoss",
     aliases=("ce", "softmax_cross_entropy"),
-    roles=(Role("input", "(N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...) or probabilities of the input's shape")),
+    roles=(
+        Role("input", "(N, C), (N, C, d1, ...) or (C,)"),
+        Role("target", "class indices (N, d1, ...) or probabilities of the input's shape"),
+    ),
     hparams={"weight": checks.class_weight, "ignore_index": checks.integer, "label_smoothing": checks.unit_interval},
     positional=("weight",),
-    capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets", "probability_targets", "label_smoothing"),
+    capabilities=(
+        "compile",
+        "double_backward",
+        "class_weight",
+        "ignore_index",
+        "index_targets",
+        "probability_targets",
+        "label_smoothing",
+    ),
     references=("torch.nn.functional.cross_entropy", "Keras (sparse_)categorical_crossentropy", "NumPy reference"),
     curve=Curve("probability", "label_smoothing", (0.0, 0.1, 0.3)),
 )
@@ -119,11 +126,20 @@ def cross_entropy(
     if is_probability_target(fn, input, target):
         target = to_compute(input.dtype, target)
         return fused_or_reduce(
-            F.cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight, label_smoothing=ls
+            F.cross_entropy,
+            input,
+            target,
+            reduction,
+            sample_weight=sample_weight,
+            fn=fn,
+            weight=weight,
+            label_smoothing=ls,
         )
     has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
     if sample_weight is not None:
-        per = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
+        per = F.cross_entropy(
+            input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls
+        )
         valid = target != ignore_index
         sw = sample_weight.to(per.dtype)
         check_broadcastable_to(fn, "sample_weight", sw, per.shape)
@@ -132,8 +148,12 @@ def cross_entropy(
         return safe_divide((per * sw).sum(), (target_class_weights(weight, target, valid).to(per.dtype) * sw).sum())
     if reduction != "mean" or (has_ignored is False and weight is None):
         # torch's own reduction: exact, and its "mean" cannot be 0/0 when nothing is ignored
-        return F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=ls)
-    total = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls)
+        return F.cross_entropy(
+            input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=ls
+        )
+    total = F.cross_entropy(
+        input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls
+    )
     return mean_over_targets(total, target, weight, ignore_index)
 
 
@@ -141,7 +161,10 @@ def cross_entropy(
     "nll",
     family=FAMILY,
     module="NLLLoss",
-    roles=(Role("input", "log-probabilities (N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...)", differentiable=False)),
+    roles=(
+        Role("input", "log-probabilities (N, C), (N, C, d1, ...) or (C,)"),
+        Role("target", "class indices (N, d1, ...)", differentiable=False),
+    ),
     hparams={"weight": checks.class_weight, "ignore_index": checks.integer},
     positional=("weight",),
     capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets"),
@@ -252,7 +275,9 @@ def binary_cross_entropy(
         if bool(torch.isnan(lo)) or bool(torch.isnan(hi)):
             # torch's kernel rejects NaN; compute on a NaN-free copy and put the NaN back
             input = torch.where(torch.isnan(input), torch.zeros_like(input), input)
-    loss = fused_or_reduce(F.binary_cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight)
+    loss = fused_or_reduce(
+        F.binary_cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight
+    )
     return loss if input is raw else _nan_passthrough(loss, raw, input)
 
 
@@ -262,7 +287,11 @@ def binary_cross_entropy(
     module="BCEWithLogitsLoss",
     aliases=("bce_with_logits", "sigmoid_cross_entropy"),
     roles=(Role("input", "logits (*)"), Role("target", "(*) in [0, 1]")),
-    hparams={"weight": checks.optional_tensor, "pos_weight": checks.optional_tensor, "label_smoothing": checks.unit_interval},
+    hparams={
+        "weight": checks.optional_tensor,
+        "pos_weight": checks.optional_tensor,
+        "label_smoothing": checks.unit_interval,
+    },
     positional=("weight",),
     capabilities=("compile", "double_backward", "probability_targets", "label_smoothing"),
     references=("torch.nn.functional.binary_cross_entropy_with_logits", "Keras binary_crossentropy", "NumPy reference"),
@@ -316,8 +345,14 @@ def binary_cross_entropy_with_logits(
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
     return fused_or_reduce(
-        F.binary_cross_entropy_with_logits, input, target, reduction, sample_weight=sample_weight, fn=fn,
-        weight=weight, pos_weight=pos_weight,
+        F.binary_cross_entropy_with_logits,
+        input,
+        target,
+        reduction,
+        sample_weight=sample_weight,
+        fn=fn,
+        weight=weight,
+        pos_weight=pos_weight,
     )
 
 

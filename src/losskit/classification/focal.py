@@ -1,4 +1,5 @@
 """Focal, poly-1 and generalized cross-entropy: losses that reshape cross-entropy for hard examples and noisy labels."""
+
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -7,30 +8,21 @@ import torch
 import torch.nn.functional as F
 
 from .._core import checks
-from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
+from .._core.reduction import reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     class_dim,
     gather_class,
-    hinge_targets,
     index_setup,
     is_probability_target,
-    mean_over_targets,
     prepare_scores,
     reduce_per_target,
     safe_targets,
-    target_class_weights,
     valid_targets,
 )
 from .._core.validation import (
-    check_broadcastable_to,
-    check_class_target,
     check_class_weight,
-    check_floating,
     check_number,
-    check_same_shape,
-    compute_dtype,
-    data_checks_active,
     fmt_shape,
     prepare_pair,
     to_compute,
@@ -164,7 +156,11 @@ class _SoftmaxFocalRows(torch.autograd.Function):
     module="SigmoidFocalLoss",
     aliases=("binary_focal",),
     roles=(Role("input", "logits (*)"), Role("target", "(*) in [0, 1]")),
-    hparams={"alpha": checks.number(0.0, 1.0, allow_none=True), "gamma": checks.non_negative, "label_smoothing": checks.unit_interval},
+    hparams={
+        "alpha": checks.number(0.0, 1.0, allow_none=True),
+        "gamma": checks.non_negative,
+        "label_smoothing": checks.unit_interval,
+    },
     capabilities=("compile", "double_backward", "probability_targets", "label_smoothing"),
     references=("torchvision's formula (NumPy)", "Keras binary_focal_crossentropy"),
     curve=Curve("probability", "gamma", (0.0, 0.5, 1.0, 2.0, 5.0)),
@@ -225,7 +221,9 @@ def sigmoid_focal_loss(
     loss = F.binary_cross_entropy_with_logits(input, target, reduction="none")
     if gamma:
         # log(1 - p_t) = log(y σ(-x) + (1 - y) σ(x)), in log space so it never rounds to log 0
-        log1m_pt = _logaddexp(_log_or_floor(target) + F.logsigmoid(-input), _log_or_floor(1.0 - target) + F.logsigmoid(input))
+        log1m_pt = _logaddexp(
+            _log_or_floor(target) + F.logsigmoid(-input), _log_or_floor(1.0 - target) + F.logsigmoid(input)
+        )
         loss = loss * torch.exp(gamma * log1m_pt)
     if alpha is not None:
         loss = loss * (alpha * target + (1.0 - alpha) * (1.0 - target))
@@ -237,8 +235,16 @@ def sigmoid_focal_loss(
     family=FAMILY,
     module="SoftmaxFocalLoss",
     aliases=("softmax_focal", "categorical_focal"),
-    roles=(Role("input", "logits (N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...) or probabilities of the input's shape")),
-    hparams={"alpha": ALPHA, "gamma": checks.non_negative, "weight": checks.class_weight, "ignore_index": checks.integer},
+    roles=(
+        Role("input", "logits (N, C), (N, C, d1, ...) or (C,)"),
+        Role("target", "class indices (N, d1, ...) or probabilities of the input's shape"),
+    ),
+    hparams={
+        "alpha": ALPHA,
+        "gamma": checks.non_negative,
+        "weight": checks.class_weight,
+        "ignore_index": checks.integer,
+    },
     capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets", "probability_targets"),
     references=("Keras categorical_focal_crossentropy", "NumPy reference"),
     curve=Curve("probability", "gamma", (0.0, 0.5, 1.0, 2.0, 5.0)),
@@ -349,9 +355,25 @@ def _true_class_log_prob(fn, input, target, ignore_index):
     family=FAMILY,
     module="Poly1CrossEntropyLoss",
     aliases=("poly_loss",),
-    roles=(Role("input", "logits (N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...) or probabilities of the input's shape")),
-    hparams={"epsilon": checks.real, "label_smoothing": checks.unit_interval, "weight": checks.class_weight, "ignore_index": checks.integer},
-    capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets", "probability_targets", "label_smoothing"),
+    roles=(
+        Role("input", "logits (N, C), (N, C, d1, ...) or (C,)"),
+        Role("target", "class indices (N, d1, ...) or probabilities of the input's shape"),
+    ),
+    hparams={
+        "epsilon": checks.real,
+        "label_smoothing": checks.unit_interval,
+        "weight": checks.class_weight,
+        "ignore_index": checks.integer,
+    },
+    capabilities=(
+        "compile",
+        "double_backward",
+        "class_weight",
+        "ignore_index",
+        "index_targets",
+        "probability_targets",
+        "label_smoothing",
+    ),
     references=("NumPy reference (PolyLoss paper, Listing 1)",),
     curve=Curve("probability", "epsilon", (-1.0, 0.0, 1.0, 2.0)),
 )
@@ -408,7 +430,9 @@ def poly1_cross_entropy(
     pt = (1.0 - ls) * log_pt.exp() + ls / input.shape[cdim]
     if not index_targets:
         if weight is not None:
-            raise ValueError(f"{fn}: weight applies to class-index targets; for probability targets fold it into the target")
+            raise ValueError(
+                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
+            )
         ce = F.cross_entropy(input, to_compute(input.dtype, target), reduction="none", label_smoothing=ls)
         return reduce_loss(ce + epsilon * (1.0 - pt), reduction, weight=sample_weight, fn=fn)
     weight = to_compute(input.dtype, weight) if weight is not None else None
@@ -421,8 +445,15 @@ def poly1_cross_entropy(
     family=FAMILY,
     module="GeneralizedCrossEntropyLoss",
     aliases=("gce",),
-    roles=(Role("input", "logits (N, C), (N, C, d1, ...) or (C,)"), Role("target", "class indices (N, d1, ...) or probabilities of the input's shape")),
-    hparams={"q": checks.number(0.0, 1.0, low_open=True), "weight": checks.class_weight, "ignore_index": checks.integer},
+    roles=(
+        Role("input", "logits (N, C), (N, C, d1, ...) or (C,)"),
+        Role("target", "class indices (N, d1, ...) or probabilities of the input's shape"),
+    ),
+    hparams={
+        "q": checks.number(0.0, 1.0, low_open=True),
+        "weight": checks.class_weight,
+        "ignore_index": checks.integer,
+    },
     capabilities=("compile", "double_backward", "class_weight", "ignore_index", "index_targets", "probability_targets"),
     references=("Keras categorical_generalized_cross_entropy", "NumPy reference"),
     curve=Curve("probability", "q", (0.1, 0.5, 0.7, 1.0)),
@@ -474,7 +505,9 @@ def generalized_cross_entropy(
     loss = (1.0 - torch.exp(q * log_pt)) / q
     if not index_targets:
         if weight is not None:
-            raise ValueError(f"{fn}: weight applies to class-index targets; for probability targets fold it into the target")
+            raise ValueError(
+                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
+            )
         return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
     weight = to_compute(input.dtype, weight) if weight is not None else None
     return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)

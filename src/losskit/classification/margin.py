@@ -1,35 +1,26 @@
 """Margin losses: binary, squared and categorical hinge, torch's multi-class and multi-label margin losses, soft margin."""
+
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from .._core import checks
-from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
+from .._core.reduction import fused_or_reduce, reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     class_dim,
-    gather_class,
     hinge_targets,
     index_setup,
     is_probability_target,
-    mean_over_targets,
     prepare_scores,
-    reduce_per_target,
-    safe_targets,
-    target_class_weights,
-    valid_targets,
 )
 from .._core.validation import (
-    check_broadcastable_to,
     check_class_target,
     check_class_weight,
-    check_floating,
-    check_number,
     check_same_shape,
-    compute_dtype,
     data_checks_active,
     fmt_shape,
     prepare_pair,
@@ -37,7 +28,15 @@ from .._core.validation import (
 )
 from ._common import FAMILY
 
-__all__ = ["hinge_loss", "squared_hinge_loss", "categorical_hinge_loss", "multi_margin_loss", "multilabel_margin_loss", "soft_margin_loss", "multilabel_soft_margin_loss"]
+__all__ = [
+    "hinge_loss",
+    "squared_hinge_loss",
+    "categorical_hinge_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+]
 
 
 def _propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
@@ -50,8 +49,15 @@ def _propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
     return loss + leak
 
 
-@loss("hinge", family=FAMILY, module="HingeLoss", hparams={}, roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
-      references=("Keras hinge", "sklearn.metrics.hinge_loss", "NumPy reference"), curve=Curve("margin"))
+@loss(
+    "hinge",
+    family=FAMILY,
+    module="HingeLoss",
+    hparams={},
+    roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
+    references=("Keras hinge", "sklearn.metrics.hinge_loss", "NumPy reference"),
+    curve=Curve("margin"),
+)
 def hinge_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -89,8 +95,15 @@ def hinge_loss(
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
-@loss("squared_hinge", family=FAMILY, module="SquaredHingeLoss", hparams={}, roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
-      references=("Keras squared_hinge", "NumPy reference"), curve=Curve("margin"))
+@loss(
+    "squared_hinge",
+    family=FAMILY,
+    module="SquaredHingeLoss",
+    hparams={},
+    roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
+    references=("Keras squared_hinge", "NumPy reference"),
+    curve=Curve("margin"),
+)
 def squared_hinge_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -132,7 +145,10 @@ def squared_hinge_loss(
     family=FAMILY,
     module="CategoricalHingeLoss",
     hparams={},
-    roles=(Role("input", "scores (N, C), (N, C, d1, ...) or (C,)"), Role("target", "one-hot of the input's shape, or class indices")),
+    roles=(
+        Role("input", "scores (N, C), (N, C, d1, ...) or (C,)"),
+        Role("target", "one-hot of the input's shape, or class indices"),
+    ),
     capabilities=("compile", "double_backward", "index_targets", "probability_targets"),
     references=("Keras categorical_hinge", "NumPy reference"),
     curve=Curve("margin"),
@@ -231,7 +247,9 @@ def multi_margin_loss(
     if input.dim() > 2:
         raise ValueError(f"{fn}: input must be (N, C) or (C,); got {fmt_shape(input.shape)}")
     weight, _, _ = index_setup(fn, input, target, weight, None)
-    loss = fused_or_reduce(F.multi_margin_loss, input, target, reduction, fn=fn, p=p, margin=float(margin), weight=weight)
+    loss = fused_or_reduce(
+        F.multi_margin_loss, input, target, reduction, fn=fn, p=p, margin=float(margin), weight=weight
+    )
     return _propagate_nan(loss, input)
 
 
@@ -240,7 +258,10 @@ def multi_margin_loss(
     family=FAMILY,
     module="MultiLabelMarginLoss",
     hparams={},
-    roles=(Role("input", "scores (N, C) or (C,)"), Role("target", "class lists padded with -1, the input's shape", differentiable=False)),
+    roles=(
+        Role("input", "scores (N, C) or (C,)"),
+        Role("target", "class lists padded with -1, the input's shape", differentiable=False),
+    ),
     capabilities=("compile", "index_targets"),
     references=("torch.nn.functional.multilabel_margin_loss", "NumPy reference"),
     curve=Curve("margin"),
@@ -286,7 +307,9 @@ def multilabel_margin_loss(
         lo, hi = int(target.min()), int(target.max())
         if lo < -1 or hi >= num_classes:
             bad = lo if lo < -1 else hi
-            raise ValueError(f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}] (or -1 to end a list)")
+            raise ValueError(
+                f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}] (or -1 to end a list)"
+            )
     if not torch.compiler.is_compiling():
         return _propagate_nan(fused_or_reduce(F.multilabel_margin_loss, input, target.long(), reduction, fn=fn), input)
     # While torch.compile traces, torch's decomposition of this loss gives different numbers from its
@@ -303,8 +326,15 @@ def multilabel_margin_loss(
     return reduce_loss(loss.reshape(input.shape[:-1]), reduction, fn=fn)
 
 
-@loss("soft_margin", family=FAMILY, module="SoftMarginLoss", hparams={}, roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
-      references=("torch.nn.functional.soft_margin_loss", "NumPy reference"), curve=Curve("margin"))
+@loss(
+    "soft_margin",
+    family=FAMILY,
+    module="SoftMarginLoss",
+    hparams={},
+    roles=(Role("input", "scores (*)"), Role("target", "labels of the input's shape", differentiable=False)),
+    references=("torch.nn.functional.soft_margin_loss", "NumPy reference"),
+    curve=Curve("margin"),
+)
 def soft_margin_loss(
     input: torch.Tensor,
     target: torch.Tensor,

@@ -1,4 +1,5 @@
 """The loss lab behind ``losskit compare``: bundled datasets, small models, training, and the report."""
+
 from .compare import CompareResult, LossSpec, parse_loss_specs, run_compare
 from .tasks import TASKS, Task
 

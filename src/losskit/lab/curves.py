@@ -1,4 +1,5 @@
 """``losskit plot``: a loss and its gradient along the axis that explains it, with a shape parameter overlaid."""
+
 from __future__ import annotations
 
 import pathlib
@@ -7,12 +8,11 @@ from typing import Any, Dict, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from .._core.registry import describe, get_class  # noqa: E402
-from .._core.spec import Curve  # noqa: E402
-
+from .._core.registry import describe, get_class
+from .._core.spec import Curve
 
 AXIS_LABEL = {
     "residual": "residual  input − target",
