@@ -285,7 +285,7 @@ def _gaussian_var(fn: str, input: torch.Tensor, var: Union[torch.Tensor, float])
     family=FAMILY,
     module="GaussianNLLLoss",
     hparams={"full": checks.boolean, "eps": checks.positive},
-    roles=(Role("input"), Role("target"), Role("var", "(*), (*[:-1]) or a number")),
+    roles=(Role("input"), Role("target"), Role("var", "(*), (*[:-1]) or a number", also="number")),
     references=("torch.nn.functional.gaussian_nll_loss", "NumPy reference"),
     curve=Curve("residual"),
 )

@@ -89,18 +89,31 @@ class Loss(nn.Module):
         return ", ".join(parts)
 
     def get_config(self) -> Dict[str, Any]:
-        """Plain-Python constructor arguments, with the registry name under ``"name"``."""
+        """JSON-serialisable constructor arguments, with the registry name under ``"name"``.
+
+        Tensor hyperparameters become lists; a dtype other than the default
+        (a float64 class ``weight``) is kept under ``"dtypes"`` so
+        :meth:`from_config` rebuilds the same tensor.
+        """
         config: Dict[str, Any] = {"name": self.name}
+        dtypes: Dict[str, str] = {}
         for k in (*self.config_args, *self._hparam_names):
-            config[k] = _plain(getattr(self, k))
+            value = getattr(self, k)
+            if isinstance(value, torch.Tensor) and value.dtype != torch.get_default_dtype():
+                dtypes[k] = str(value.dtype).replace("torch.", "")
+            config[k] = _plain(value)
+        if dtypes:
+            config["dtypes"] = dtypes
         return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Loss:
-        kwargs = {k: v for k, v in config.items() if k != "name"}
+        kwargs = {k: v for k, v in config.items() if k not in ("name", "dtypes")}
+        dtypes = config.get("dtypes", {})
         for h in cls.spec.hparams:
             if h.tensor and isinstance(kwargs.get(h.name), (list, tuple)):
-                kwargs[h.name] = torch.tensor(kwargs[h.name], dtype=torch.get_default_dtype())
+                dtype = getattr(torch, dtypes[h.name]) if h.name in dtypes else torch.get_default_dtype()
+                kwargs[h.name] = torch.tensor(kwargs[h.name], dtype=dtype)
         return cls(**kwargs)
 
 

@@ -89,16 +89,17 @@ def latex_to_text(tex: str) -> str:
     for command in (r"\operatorname", r"\text", r"\mathrm", r"\mathbf", r"\textstyle", r"\displaystyle", r"\mathcal"):
         text = _strip_braces_command(text, command)
     text = re.sub(r"\\(textstyle|displaystyle|left|right|big|Big|bigg|Bigg)(?![A-Za-z])", "", text)
-    while True:
-        new = re.sub(r"\\[td]?frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
-        if new == text:
-            break
-        text = new
     text = re.sub(r"\\begin\{cases\}|\\end\{cases\}", "", text)
     text = text.replace(r"\\", ";").replace("&", " ")
     text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
-    text = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text)
-    text = re.sub(r"_\{([^{}]*)\}", r"_\1", text)
+    # innermost groups first: sub/superscripts, then fractions, until nothing changes
+    while True:
+        new = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text)
+        new = re.sub(r"_\{([^{}]*)\}", r"_\1", new)
+        new = re.sub(r"\\[td]?frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", new)
+        if new == text:
+            break
+        text = new
     text = text.replace("{", "").replace("}", "")
     return re.sub(r"[ \t]+", " ", text).strip()
 

@@ -32,7 +32,9 @@ import sys
 import types
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple, Union
 
-from .validation import BASE_REDUCTIONS, check_reduction
+import torch
+
+from .validation import BASE_REDUCTIONS, check_reduction, check_tensor
 
 __all__ = [
     "Role",
@@ -70,6 +72,9 @@ class Role:
     shape: str = "(*)"
     differentiable: bool = True
     doc: str = ""
+    #: what the argument may be besides a tensor: "" (a tensor only), "number" (gaussian_nll's var),
+    #: "sequence" (CTC lengths as Python lists); checked before the functional runs
+    also: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,8 +205,10 @@ def _reduction_check(reductions: Tuple[str, ...]) -> Check:
     return Check(lambda fn, name, value: check_reduction(fn, value, reductions), choices)
 
 
-def _with_checks(fn: Callable[..., Any], checks: Dict[str, Check], fn_name: str) -> Callable[..., Any]:
-    """Wrap ``fn`` so each keyword argument passed runs its validator first.
+def _with_checks(
+    fn: Callable[..., Any], checks: Dict[str, Check], roles: Tuple[Role, ...], fn_name: str
+) -> Callable[..., Any]:
+    """Wrap ``fn`` so its role arguments are checked to be tensors and each keyword passed runs its validator.
 
     Only keywords the caller passed are checked (the defaults were checked at
     declaration), so a call with defaults costs one dict lookup per keyword.
@@ -209,8 +216,14 @@ def _with_checks(fn: Callable[..., Any], checks: Dict[str, Check], fn_name: str)
     ``--doctest-modules`` still collect the functional's examples from its
     family module.
     """
+    role_rules = tuple((r.name, r.also) for r in roles)
+    # everything the wrapper uses is a closure variable: it runs with the family module's globals
+    tensor_type, require_tensor = torch.Tensor, check_tensor
 
     def checked(*args: Any, **kwargs: Any) -> Any:
+        for (role, also), value in zip(role_rules, args):
+            if not isinstance(value, tensor_type) and also != "sequence":
+                require_tensor(fn_name, role, value, allow_number=also == "number")
         for key, value in kwargs.items():
             check = checks.get(key)
             if check is not None:
@@ -344,7 +357,7 @@ def loss(
             curve=curve,
             module_name=module or "",
         )
-        checked = _with_checks(fn, checks, fn.__name__)
+        checked = _with_checks(fn, checks, role_list, fn.__name__)
         spec = dataclasses.replace(spec, functional=checked)
         _CHECKS[name] = checks
         register(spec)

@@ -29,6 +29,7 @@ __all__ = [
     "check_same_shape",
     "check_broadcastable_to",
     "check_number",
+    "check_tensor",
     "check_class_weight",
     "check_class_target",
     "check_probability_target",
@@ -152,26 +153,44 @@ def check_number(
     high_open: bool = False,
     allow_none: bool = False,
 ) -> None:
-    """A real scalar hyperparameter inside an interval, e.g. ``delta > 0``."""
+    """A finite real scalar hyperparameter inside an interval, e.g. ``delta > 0``.
+
+    A non-number (a bool, a string, a tensor) is a ``TypeError``; NaN, ±inf and
+    values outside the interval are ``ValueError``s that name the value.
+    """
     if value is None and allow_none:
         return
-    if type(value) is float and value == value:  # fast path for the usual Python float (not NaN)
+    if type(value) is float and math.isfinite(value):  # fast path for the usual finite Python float
         if (low is None or (value > low if low_open else value >= low)) and (
             high is None or (value < high if high_open else value <= high)
         ):
             return
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(float(value)):
-        raise TypeError(f"{fn}: {name} must be a real number; got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, Real):
+        kind = "a bool" if isinstance(value, bool) else type(value).__name__
+        raise TypeError(f"{fn}: {name} must be a real number{' or None' if allow_none else ''}; got {kind} {value!r}")
     v = float(value)
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (")" if high_open or high is None else "]")
+    if math.isnan(v):
+        raise ValueError(f"{fn}: {name} must be a finite number in {interval}; got NaN")
+    if math.isinf(v):
+        raise ValueError(f"{fn}: {name} must be a finite number in {interval}; got {value!r}")
     bad_low = low is not None and (v <= low if low_open else v < low)
     bad_high = high is not None and (v >= high if high_open else v > high)
     if bad_low or bad_high:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        interval = (
-            ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (")" if high_open or high is None else "]")
-        )
         raise ValueError(f"{fn}: {name} must be in {interval}; got {value!r}")
+
+
+def check_tensor(fn: str, name: str, value: object, *, allow_number: bool = False) -> None:
+    """An input role must be a tensor (a Python list is not silently converted)."""
+    if isinstance(value, torch.Tensor):
+        return
+    if allow_number and isinstance(value, Real) and not isinstance(value, bool):
+        return
+    expected = "a torch.Tensor" + (" or a number" if allow_number else "")
+    hint = f" — wrap it with torch.tensor({name})" if isinstance(value, (list, tuple)) else ""
+    raise TypeError(f"{fn}: {name} must be {expected}; got {type(value).__name__}{hint}")
 
 
 def check_class_weight(
