@@ -3,7 +3,9 @@
     losskit list [--family F]
     losskit info NAME
     losskit plot NAME [--param k=v ...] [--out FILE.png]
-    losskit compare [--task T] [--losses a,b(k=v)] [--epochs N] [--seeds K] [--out DIR]
+    losskit compare [--task T] [--losses a,b(k=v)] [--epochs N] [--seeds K] [--first-seed S]
+                    [--lr LR] [--out DIR] [--overwrite]
+    losskit --version
 
 Also ``python -m losskit``. Mistakes (an unknown name, a loss that does not fit
 the task) print one message and exit with status 2, without a traceback.
@@ -133,41 +135,120 @@ def plot(
     console.print(f"wrote {path}")
 
 
+def _compare_error(message: str, code: int = 2) -> None:
+    """One line, whatever the message holds: no rich markup read from it, no folding at the console width."""
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _whole_number(text: Optional[str], option: str) -> Optional[int]:
+    """``"60"`` or ``"6e1"`` -> 60; the range is checked by the lab, so its messages are the same for the Python API."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer():  # also NaN and inf
+        _compare_error(f"{option} takes a whole number; got {text!r}")
+    if abs(value) >= 2**53:  # 1e23 is "whole" only because floats lose the digits; no setting is near this
+        _compare_error(f"{option} is far out of range; got {text!r}")
+    return int(value)
+
+
+def _real_number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        _compare_error(f"{option} takes a number; got {text!r}")
+        raise  # unreachable: _compare_error exits
+
+
 @app.command()
 def compare(
     task: str = typer.Option("imbalanced-digits", "--task", "-t", help="imbalanced-digits | noisy-regression"),
-    losses: Optional[str] = typer.Option(None, "--losses", "-l", help="comma-separated: name or name(key=value,...)"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="training epochs (default: 60 classification, 80 regression)"),
-    seeds: int = typer.Option(3, "--seeds", "-s", help="runs per loss"),
-    out: pathlib.Path = typer.Option(pathlib.Path("losskit-results"), "--out", "-o", help="directory for results.json/.csv/.png"),
-    lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate"),
+    losses: Optional[str] = typer.Option(None, "--losses", "-l", help="comma-separated: name or name(key=value,...); each once"),
+    # numbers are read as text and checked here, so a bad value is one line, like every other mistake
+    epochs: Optional[str] = typer.Option(None, "--epochs", "-e", metavar="N",
+                                         help="training epochs, 1-10000 (default: 60 classification, 80 regression)"),
+    seeds: str = typer.Option("3", "--seeds", "-s", metavar="K", help="runs per loss, 1-1000"),
+    first_seed: str = typer.Option("0", "--first-seed", "--seed-offset", metavar="S",
+                                   help="the seeds are S, S+1, ..., S+K-1: use disjoint blocks to add runs"),
+    out: pathlib.Path = typer.Option(pathlib.Path("losskit-results"), "--out", "-o",
+                                     help="directory for results.json/.csv/.png, checked before training"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace results already in --out (refused without it)"),
+    lr: str = typer.Option("3e-3", "--lr", metavar="LR", help="AdamW learning rate, positive"),
 ) -> None:
-    """Train the same small model with each loss on a bundled dataset and rank the losses."""
+    """Train the same small model with each loss on a bundled dataset and rank the losses.
+
+    Reported: test metrics at each run's best validation epoch (20% of the training set held out).
+
+    --out must not already hold results unless --overwrite is given; files are replaced atomically.
+    """
+    # imported here, not at the top: they pull in torch, scikit-learn and matplotlib, which --help does not need
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .lab import report
-    from .lab.compare import LabError, parse_loss_specs, run_compare
-    from .lab.tasks import TASKS
+    from .lab.compare import LabError, plan_compare, run_plan
 
-    if task not in TASKS:
-        _fail(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    # every check, the output directory included, before the first epoch: a mistake costs no training
     try:
-        specs = parse_loss_specs(losses if losses else TASKS[task].default_losses, TASKS[task])
+        plan = plan_compare(task, losses, epochs=_whole_number(epochs, "--epochs"),
+                            seeds=_whole_number(seeds, "--seeds"), first_seed=_whole_number(first_seed, "--first-seed"),
+                            lr=_real_number(lr, "--lr"))
+        report.check_out_dir(out, overwrite=overwrite)
     except LabError as exc:
-        _fail(str(exc))
+        _compare_error(str(exc))
     start = time.perf_counter()
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
-        bar = progress.add_task(f"{task}: training", total=len(specs) * max(seeds, 0))
+        bar = progress.add_task(f"{task}: training", total=len(plan.specs) * len(plan.seeds))
         try:
-            result = run_compare(task, [s.text for s in specs], epochs=epochs, seeds=seeds, lr=lr,
-                                 progress=lambda label: progress.update(bar, advance=1, description=f"{task}: {label}"))
+            result = run_plan(plan, progress=lambda label: progress.update(bar, advance=1, description=f"{task}: {label}"))
         except LabError as exc:
             progress.stop()
-            _fail(str(exc))
+            _compare_error(str(exc))
     console.print(report.table(result))
-    files = report.write(result, out)
-    console.print(f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(f) for f in files))
+    try:
+        files = report.write(result, out, overwrite=overwrite)
+    except (LabError, OSError) as exc:  # the directory changed during training; the table above still has the numbers
+        _compare_error(f"could not write the results to {out}: {exc}", code=1)
+    console.print(f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(f) for f in files),
+                  soft_wrap=True)
+
+
+def _version() -> str:
+    """The installed distribution's version; the package's ``__version__`` when it is not installed (a checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("losskit")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"losskit {_version()}", highlight=False, markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    """losskit: every loss for PyTorch, verified — and a lab to pick one."""
+    # the callback exists for --version only: eager, so it answers before any command is parsed.
+    # `losskit compare` (the lab, scikit-learn, matplotlib) is imported inside the command, not here.
 
 
 def main() -> None:

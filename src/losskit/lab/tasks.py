@@ -1,8 +1,14 @@
-"""The lab's tasks: data that ships inside scikit-learn (no downloads), a split, metrics and default losses."""
+"""The lab's tasks: data that ships inside scikit-learn (no downloads), a split, metrics and default losses.
+
+Every task splits its data three ways: a training set, a *validation* set carved out of the training set
+(``VAL_FRACTION`` of it, stratified by class for classification, the same for a given seed), and a test set.
+The lab picks each run's epoch on the validation set and reports the test metrics at that epoch, so the test
+set is never used to choose anything.
+"""
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from sklearn import datasets, metrics
@@ -10,10 +16,17 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 
+#: share of the training set held out for validation (epoch selection). A fifth keeps at least one example of the
+#: rarest digit (3 training examples at 50x imbalance) in both parts, and ~60 noisy-regression targets to select on.
+VAL_FRACTION = 0.2
+
+
 @dataclasses.dataclass
 class Split:
     x_train: np.ndarray
     y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     info: Dict[str, object]
@@ -24,7 +37,8 @@ class Task:
     name: str
     kind: str  # "classification" | "regression"
     description: str
-    load: Callable[[int], Split]
+    #: ``load(seed, val_fraction)``: the split for one seed
+    load: Callable[[int, float], Split]
     default_losses: Tuple[str, ...]
     metrics: Tuple[str, ...]
     #: metric used to rank losses, and whether higher is better
@@ -67,8 +81,40 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> Dict[str, float]
     }
 
 
-def _imbalanced_digits(seed: int, imbalance: float = 50.0, test_per_class: int = 30) -> Split:
-    """Digits made long-tailed for training (class counts fall geometrically, max/min = ``imbalance``); a balanced test set."""
+def validation_indices(n: int, seed: int, fraction: float, labels: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Split ``range(n)`` into (train, validation) positions, deterministically for ``seed``.
+
+    Args:
+        n: number of training examples to split.
+        seed: the run's seed; the same seed always gives the same split.
+        fraction: share of the examples that go to validation, in (0, 1).
+        labels: class labels for a stratified split, or None for a plain random one.
+
+    Returns:
+        Two sorted integer arrays of positions, disjoint, together ``range(n)``.
+    """
+    # a stream of its own, so that carving the validation set does not shift the task's other random draws
+    rng = np.random.default_rng([seed, 0x5EED])
+    if labels is None:
+        order = rng.permutation(n)
+        n_val = min(n - 1, max(1, int(round(fraction * n))))
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        # every class with two or more examples keeps at least one on each side: balanced accuracy on the
+        # validation set needs the rare classes, and training needs them more
+        n_val = 0 if idx.size < 2 else min(idx.size - 1, max(1, int(round(fraction * idx.size))))
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _imbalanced_digits(seed: int, val_fraction: float = VAL_FRACTION, imbalance: float = 50.0, test_per_class: int = 30) -> Split:
+    """Digits made long-tailed for training (class counts fall geometrically, max/min = ``imbalance``); a balanced test set.
+
+    The validation set is a stratified ``val_fraction`` of the long-tailed training set, so it is long-tailed too.
+    """
     x, y = datasets.load_digits(return_X_y=True)
     rng = np.random.default_rng(seed)
     classes = np.unique(y)
@@ -82,27 +128,37 @@ def _imbalanced_digits(seed: int, imbalance: float = 50.0, test_per_class: int =
         n = max(1, int(round(per_class_train * imbalance ** (-rank / (len(classes) - 1)))))
         counts[int(c)] = n
         train_idx.extend(idx[test_per_class : test_per_class + n])
-    scaler = StandardScaler().fit(x[train_idx])
+    train_idx = np.asarray(train_idx)
+    fit_pos, val_pos = validation_indices(train_idx.size, seed, val_fraction, labels=y[train_idx])
+    fit_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
+    scaler = StandardScaler().fit(x[fit_idx])  # fitted on what the model trains on; validation is held out
     return Split(
-        scaler.transform(x[train_idx]).astype(np.float32), y[train_idx].astype(np.int64),
+        scaler.transform(x[fit_idx]).astype(np.float32), y[fit_idx].astype(np.int64),
+        scaler.transform(x[val_idx]).astype(np.float32), y[val_idx].astype(np.int64),
         scaler.transform(x[test_idx]).astype(np.float32), y[test_idx].astype(np.int64),
-        {"train_counts": counts, "imbalance": max(counts.values()) / min(counts.values())},
+        {"train_counts": counts, "imbalance": max(counts.values()) / min(counts.values()), "val_size": int(val_idx.size)},
     )
 
 
-def _noisy_regression(seed: int, outlier_fraction: float = 0.2, outlier_scale: float = 8.0) -> Split:
-    """Diabetes with a fraction of *training* targets replaced by large outliers; clean held-out targets."""
+def _noisy_regression(seed: int, val_fraction: float = VAL_FRACTION, outlier_fraction: float = 0.2, outlier_scale: float = 8.0) -> Split:
+    """Diabetes with a fraction of *training* targets replaced by large outliers; clean test targets.
+
+    The validation set is carved out of the corrupted training set after the corruption, so its targets are
+    as noisy as the training targets: in practice nobody has clean labels to select an epoch with.
+    """
     x, y = datasets.load_diabetes(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=seed)
     rng = np.random.default_rng(seed)
     y_train = y_train.copy()
     corrupt = rng.random(y_train.shape[0]) < outlier_fraction
     y_train[corrupt] = y_train.mean() + outlier_scale * y_train.std() * rng.choice([-1.0, 1.0], corrupt.sum()) * rng.uniform(0.5, 1.5, corrupt.sum())
-    xs = StandardScaler().fit(x_train)
+    fit, val = validation_indices(y_train.shape[0], seed, val_fraction)
+    xs = StandardScaler().fit(x_train[fit])
     return Split(
-        xs.transform(x_train).astype(np.float32), y_train.astype(np.float32),
+        xs.transform(x_train[fit]).astype(np.float32), y_train[fit].astype(np.float32),
+        xs.transform(x_train[val]).astype(np.float32), y_train[val].astype(np.float32),
         xs.transform(x_test).astype(np.float32), y_test.astype(np.float32),
-        {"outliers": int(corrupt.sum()), "outlier_fraction": outlier_fraction},
+        {"outliers": int(corrupt.sum()), "outlier_fraction": outlier_fraction, "val_size": int(val.size)},
     )
 
 
@@ -135,7 +191,10 @@ TASKS: Dict[str, Task] = {
         kind="regression",
         description="scikit-learn diabetes, 20% of training targets replaced by outliers, clean test targets; MLP",
         load=_noisy_regression,
-        default_losses=("mse", "l1", "huber", "smooth_l1", "log_cosh", "quantile(quantile=0.5)"),
+        # every default is a different loss even up to a constant factor (Adam ignores the scale of a loss):
+        # smooth_l1(beta=1) *is* huber(delta=1), and quantile(quantile=0.5) is l1 / 2, so neither is a default.
+        # smooth_l1(beta=b) is huber(delta=b) / b: beta=0.5 puts the quadratic zone at half the width of huber's.
+        default_losses=("mse", "l1", "huber", "smooth_l1(beta=0.5)", "log_cosh"),
         metrics=("mae", "rmse"),
         primary="mae",
         higher_is_better=False,
