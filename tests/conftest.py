@@ -3,7 +3,7 @@ import os
 # Keras 3 is a test reference; it must run on the torch backend, set before keras is imported.
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import torch  # noqa: E402
+import torch
 
 
 def available_cores() -> int:

@@ -1,4 +1,5 @@
 """The losskit command end to end: list, info, plot, compare (tiny settings), and its error messages."""
+
 import json
 import pathlib
 import subprocess
@@ -46,8 +47,18 @@ def test_every_loss_has_provenance():
     assert set(lk.available()) <= set(VERIFIED_AGAINST)
 
 
-@pytest.mark.parametrize("name,params", [("huber", []), ("focal", []), ("quantile", ["--param", "quantile=0.8"]),
-                                         ("hinge", []), ("kl_div", []), ("poisson_nll", []), ("gaussian_nll", [])])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("huber", []),
+        ("focal", []),
+        ("quantile", ["--param", "quantile=0.8"]),
+        ("hinge", []),
+        ("kl_div", []),
+        ("poisson_nll", []),
+        ("gaussian_nll", []),
+    ],
+)
 def test_plot_writes_png(tmp_path, name, params):
     out = tmp_path / f"{name}.png"
     result = run("plot", name, *params, "--out", str(out))
@@ -64,8 +75,17 @@ def test_plot_every_registered_loss(tmp_path):
 
 
 def test_compare_classification_writes_all_files(tmp_path):
-    result = run("compare", "--epochs", "2", "--seeds", "2", "--losses", "cross_entropy,focal(gamma=1),multi_margin",
-                 "--out", str(tmp_path))
+    result = run(
+        "compare",
+        "--epochs",
+        "2",
+        "--seeds",
+        "2",
+        "--losses",
+        "cross_entropy,focal(gamma=1),multi_margin",
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["task"] == "imbalanced-digits" and len(data["runs"]) == 6
@@ -79,22 +99,39 @@ def test_compare_classification_writes_all_files(tmp_path):
 
 
 def test_compare_regression(tmp_path):
-    result = run("compare", "--task", "noisy-regression", "--epochs", "2", "--seeds", "1", "--losses", "mse,huber(delta=0.5)",
-                 "--out", str(tmp_path))
+    result = run(
+        "compare",
+        "--task",
+        "noisy-regression",
+        "--epochs",
+        "2",
+        "--seeds",
+        "1",
+        "--losses",
+        "mse,huber(delta=0.5)",
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "results.json").read_text())
     assert {row["loss"] for row in data["summary"]} == {"mse", "huber(delta=0.5)"}
     assert all(row["mae"] > 0 for row in data["summary"])
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--task", "mnist"], "unknown task 'mnist'"),
-    (["--losses", "focl"], "unknown loss 'focl'"),
-    (["--losses", "mse"], "does not fit the classification task"),
-    (["--task", "noisy-regression", "--losses", "cross_entropy"], "does not fit the regression task"),
-    (["--losses", "huber(delta=-1)", "--task", "noisy-regression", "--epochs", "1", "--seeds", "1"], "delta must be in"),
-    (["--seeds", "0"], "--seeds must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--task", "mnist"], "unknown task 'mnist'"),
+        (["--losses", "focl"], "unknown loss 'focl'"),
+        (["--losses", "mse"], "does not fit the classification task"),
+        (["--task", "noisy-regression", "--losses", "cross_entropy"], "does not fit the regression task"),
+        (
+            ["--losses", "huber(delta=-1)", "--task", "noisy-regression", "--epochs", "1", "--seeds", "1"],
+            "delta must be in",
+        ),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+    ],
+)
 def test_compare_errors_are_clean(args, message, tmp_path):
     result = run("compare", *args, "--out", str(tmp_path))
     assert result.exit_code == 2
@@ -103,11 +140,14 @@ def test_compare_errors_are_clean(args, message, tmp_path):
 
 
 def test_python_dash_m():
-    out = subprocess.run([sys.executable, "-m", "losskit", "list", "--family", "distribution"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "losskit", "list", "--family", "distribution"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "kl_div" in out.stdout
 
 
 # --- the lab hardening: user errors, output directory, --version, seeds, best-validation-epoch reporting ---
+
 
 @pytest.fixture
 def no_training(monkeypatch):
@@ -129,31 +169,34 @@ def _assert_one_line_error(result, message=None):
         assert message in text, text
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--lr", "nan"], "--lr must be a positive, finite number"),
-    (["--lr", "-1"], "--lr must be a positive, finite number"),
-    (["--lr", "inf"], "--lr must be a positive, finite number"),
-    (["--lr", "fast"], "--lr takes a number"),
-    (["--epochs", "1e23"], "--epochs"),
-    (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--epochs", "10000000"], "at most 10000"),
-    (["--epochs", "2.5"], "--epochs takes a whole number"),
-    (["--epochs", "nan"], "--epochs takes a whole number"),
-    (["--seeds", "0"], "--seeds must be at least 1"),
-    (["--seeds", "-2"], "--seeds must be at least 1"),
-    (["--seeds", "1e9"], "at most 1000"),
-    (["--seeds", "three"], "--seeds takes a whole number"),
-    (["--first-seed", "-1"], "--first-seed must be at least 0"),
-    (["--seed-offset", "4294967295", "--seeds", "2"], "--first-seed must be"),
-    (["--task", "mnist"], "unknown task 'mnist'"),
-    (["--losses", "focl"], "unknown loss 'focl'"),
-    (["--losses", "cross_entropy,focal,cross_entropy"], "listed twice"),
-    (["--losses", "ce,cross_entropy(label_smoothing=0)"], "listed twice"),
-    (["--losses", "focal,focal(gamma=2.0)"], "listed twice"),
-    (["--losses", "focal(gamma=abc)"], "gamma"),
-    (["--losses", "focal(gamma=[red]x[/red])"], "[red]"),  # printed as written, not read as rich markup
-    (["--task", "noisy-regression", "--losses", "huber(delta=-1)"], "delta must be in"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--lr", "nan"], "--lr must be a positive, finite number"),
+        (["--lr", "-1"], "--lr must be a positive, finite number"),
+        (["--lr", "inf"], "--lr must be a positive, finite number"),
+        (["--lr", "fast"], "--lr takes a number"),
+        (["--epochs", "1e23"], "--epochs"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--epochs", "10000000"], "at most 10000"),
+        (["--epochs", "2.5"], "--epochs takes a whole number"),
+        (["--epochs", "nan"], "--epochs takes a whole number"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--seeds", "-2"], "--seeds must be at least 1"),
+        (["--seeds", "1e9"], "at most 1000"),
+        (["--seeds", "three"], "--seeds takes a whole number"),
+        (["--first-seed", "-1"], "--first-seed must be at least 0"),
+        (["--seed-offset", "4294967295", "--seeds", "2"], "--first-seed must be"),
+        (["--task", "mnist"], "unknown task 'mnist'"),
+        (["--losses", "focl"], "unknown loss 'focl'"),
+        (["--losses", "cross_entropy,focal,cross_entropy"], "listed twice"),
+        (["--losses", "ce,cross_entropy(label_smoothing=0)"], "listed twice"),
+        (["--losses", "focal,focal(gamma=2.0)"], "listed twice"),
+        (["--losses", "focal(gamma=abc)"], "gamma"),
+        (["--losses", "focal(gamma=[red]x[/red])"], "[red]"),  # printed as written, not read as rich markup
+        (["--task", "noisy-regression", "--losses", "huber(delta=-1)"], "delta must be in"),
+    ],
+)
 def test_compare_user_errors_are_one_line_before_training(args, message, tmp_path, no_training):
     result = run("compare", *args, "--out", str(tmp_path / "out"))
     _assert_one_line_error(result, message)
@@ -178,19 +221,36 @@ def _unwritable_dir(tmp_path):
     pytest.skip("no directory this user cannot write to")
 
 
-@pytest.mark.parametrize("kind,message", [
-    ("file", "is a file, not a directory"),
-    ("under-file", "is a file, not a directory"),
-    ("unwritable", "is not writable"),
-])
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("file", "is a file, not a directory"),
+        ("under-file", "is a file, not a directory"),
+        ("unwritable", "is not writable"),
+    ],
+)
 def test_compare_bad_out_fails_before_training(kind, message, tmp_path, no_training):
     a_file = tmp_path / "results.txt"
     a_file.write_text("an earlier, unrelated file\n")
-    out = {"file": lambda: a_file, "under-file": lambda: a_file / "sub",
-           "unwritable": lambda: _unwritable_dir(tmp_path)}[kind]()
+    out = {
+        "file": lambda: a_file,
+        "under-file": lambda: a_file / "sub",
+        "unwritable": lambda: _unwritable_dir(tmp_path),
+    }[kind]()
     try:
-        result = run("compare", "--task", "noisy-regression", "--epochs", "1", "--seeds", "1", "--losses", "mse",
-                     "--out", str(out))
+        result = run(
+            "compare",
+            "--task",
+            "noisy-regression",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--losses",
+            "mse",
+            "--out",
+            str(out),
+        )
     finally:
         if (tmp_path / "locked").exists():  # so that pytest can clean tmp_path up
             (tmp_path / "locked").chmod(0o755)
@@ -199,7 +259,19 @@ def test_compare_bad_out_fails_before_training(kind, message, tmp_path, no_train
 
 
 def test_compare_never_overwrites_silently(tmp_path):
-    args = ["compare", "--task", "noisy-regression", "--epochs", "1", "--seeds", "1", "--losses", "mse", "--out", str(tmp_path)]
+    args = [
+        "compare",
+        "--task",
+        "noisy-regression",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--losses",
+        "mse",
+        "--out",
+        str(tmp_path),
+    ]
     assert run(*args).exit_code == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert set(before) == {"results.json", "results.csv", "results.png"}
@@ -214,8 +286,19 @@ def test_compare_never_overwrites_silently(tmp_path):
 
 
 def test_compare_reports_test_metrics_at_best_validation_epoch(tmp_path):
-    result = run("compare", "--task", "noisy-regression", "--epochs", "4", "--seeds", "2", "--losses", "mse,l1",
-                 "--out", str(tmp_path))
+    result = run(
+        "compare",
+        "--task",
+        "noisy-regression",
+        "--epochs",
+        "4",
+        "--seeds",
+        "2",
+        "--losses",
+        "mse,l1",
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     assert "test metrics at the best validation epoch" in " ".join(result.output.split())  # the title may wrap
     data = json.loads((tmp_path / "results.json").read_text())
@@ -230,8 +313,21 @@ def test_compare_reports_test_metrics_at_best_validation_epoch(tmp_path):
 
 
 def test_compare_first_seed_gives_disjoint_blocks(tmp_path):
-    result = run("compare", "--task", "noisy-regression", "--epochs", "1", "--seeds", "2", "--first-seed", "3",
-                 "--losses", "mse", "--out", str(tmp_path))
+    result = run(
+        "compare",
+        "--task",
+        "noisy-regression",
+        "--epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--first-seed",
+        "3",
+        "--losses",
+        "mse",
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "results.json").read_text())
     assert [r["seed"] for r in data["runs"]] == [3, 4]
@@ -251,10 +347,12 @@ def test_version():
 
 
 def test_help_does_not_load_the_lab():
-    code = ("import sys; from typer.testing import CliRunner; from losskit.cli import app; "
-            "r1 = CliRunner().invoke(app, ['--help']); r2 = CliRunner().invoke(app, ['compare', '--help']); "
-            "assert r1.exit_code == 0 and r2.exit_code == 0 and '--overwrite' in r2.output, (r1.output, r2.output); "
-            "heavy = [m for m in ('losskit.lab', 'sklearn', 'matplotlib') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from typer.testing import CliRunner; from losskit.cli import app; "
+        "r1 = CliRunner().invoke(app, ['--help']); r2 = CliRunner().invoke(app, ['compare', '--help']); "
+        "assert r1.exit_code == 0 and r2.exit_code == 0 and '--overwrite' in r2.output, (r1.output, r2.output); "
+        "heavy = [m for m in ('losskit.lab', 'sklearn', 'matplotlib') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

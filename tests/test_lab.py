@@ -2,6 +2,7 @@
 
 Tiny settings throughout (a few epochs, one or two seeds, the small regression task where possible).
 """
+
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ def _cores():
 
 # --- validation split ---
 
+
 def test_digits_validation_split_is_stratified_and_deterministic():
     task = TASKS["imbalanced-digits"]
     a, b, other = task.load(0, 0.2), task.load(0, 0.2), task.load(1, 0.2)
@@ -45,6 +47,7 @@ def test_regression_validation_split_comes_from_the_training_set():
     s = task.load(0, 0.2)
     n = s.y_train.shape[0] + s.y_val.shape[0]
     assert n == 309 and s.y_val.shape[0] == round(0.2 * 309) and s.y_test.shape[0] == 133  # diabetes: 442 = 309 + 133
+
     # no example is in two parts: rows of the features are distinct in diabetes
     def rows(x):
         return {tuple(np.round(r, 5)) for r in x}
@@ -53,6 +56,7 @@ def test_regression_validation_split_comes_from_the_training_set():
 
 
 # --- best validation epoch ---
+
 
 def test_reports_test_metrics_of_the_best_validation_epoch():
     # a run scored at epoch b must equal a run that trained for exactly b epochs (same seed: same batches)
@@ -76,12 +80,24 @@ def test_classification_selects_on_validation_balanced_accuracy():
 
 # --- report: files and figure ---
 
+
 def _synthetic_result(task="noisy-regression"):
     t = TASKS[task]
     metric = {m: 1.0 + i for i, m in enumerate(t.metrics)}
-    runs = [RunResult(loss, seed, {m: v * (2 + k) + seed for m, v in metric.items()}, [1.0, 0.5, 0.4],
-                      [3.0 + k, 2.0 + k, 2.5 + k], 2, 2.0 + k, [3.0 + k, 2.0 + k, 2.5 + k])
-            for k, loss in enumerate(["mse", "l1"]) for seed in (0, 1)]
+    runs = [
+        RunResult(
+            loss,
+            seed,
+            {m: v * (2 + k) + seed for m, v in metric.items()},
+            [1.0, 0.5, 0.4],
+            [3.0 + k, 2.0 + k, 2.5 + k],
+            2,
+            2.0 + k,
+            [3.0 + k, 2.0 + k, 2.5 + k],
+        )
+        for k, loss in enumerate(["mse", "l1"])
+        for seed in (0, 1)
+    ]
     settings = {"epochs": 3, "seeds": 2, "val_fraction": 0.2}
     return CompareResult(t.name, t.primary, t.higher_is_better, t.metrics, runs, settings)
 
@@ -95,8 +111,10 @@ def test_figure_bars_start_at_zero_and_curves_are_validation_curves():
         ax_bar, ax_curve = fig.axes[:2]
         assert ax_bar.get_ylim()[0] == 0.0
         assert "validation" in ax_curve.get_title() and "validation" in ax_curve.get_ylabel()
-        means = {row["loss"]: np.mean([r.val_curve for r in result.runs if r.loss == row["loss"]], 0)
-                 for row in result.summary()}
+        means = {
+            row["loss"]: np.mean([r.val_curve for r in result.runs if r.loss == row["loss"]], 0)
+            for row in result.summary()
+        }
         lines = {line.get_label(): line.get_ydata() for line in ax_curve.get_lines()}
         assert set(lines) == set(means)
         for loss, y in lines.items():
@@ -143,20 +161,24 @@ def test_check_out_dir(tmp_path):
 
 # --- settings checked before training ---
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"lr": float("nan")}, "--lr must be a positive, finite number"),
-    ({"lr": -1.0}, "--lr must be a positive, finite number"),
-    ({"epochs": 0}, "--epochs must be at least 1"),
-    ({"epochs": 10**23}, "at most"),
-    ({"epochs": 2.5}, "--epochs takes a whole number"),
-    ({"seeds": 0}, "--seeds must be at least 1"),
-    ({"first_seed": -1}, "--first-seed must be at least 0"),
-    ({"task_name": "mnist"}, "unknown task"),
-    ({"losses": "cross_entropy,ce"}, "listed twice"),
-    ({"losses": ["focal", "focal(gamma=2)"]}, "listed twice"),
-    ({"losses": "focal(gamma=abc)"}, "gamma"),
-    ({"val_fraction": 0.0}, "val_fraction"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"lr": float("nan")}, "--lr must be a positive, finite number"),
+        ({"lr": -1.0}, "--lr must be a positive, finite number"),
+        ({"epochs": 0}, "--epochs must be at least 1"),
+        ({"epochs": 10**23}, "at most"),
+        ({"epochs": 2.5}, "--epochs takes a whole number"),
+        ({"seeds": 0}, "--seeds must be at least 1"),
+        ({"first_seed": -1}, "--first-seed must be at least 0"),
+        ({"task_name": "mnist"}, "unknown task"),
+        ({"losses": "cross_entropy,ce"}, "listed twice"),
+        ({"losses": ["focal", "focal(gamma=2)"]}, "listed twice"),
+        ({"losses": "focal(gamma=abc)"}, "gamma"),
+        ({"val_fraction": 0.0}, "val_fraction"),
+    ],
+)
 def test_plan_rejects_bad_settings(kwargs, message, monkeypatch):
     monkeypatch.setattr(compare_mod, "_train_one", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(LabError, match=message.replace("(", r"\(")):
@@ -171,6 +193,7 @@ def test_distinct_specs_are_not_duplicates():
 
 # --- the default candidates are different losses ---
 
+
 @pytest.mark.parametrize("task_name", list(TASKS))
 def test_default_candidates_are_distinct_losses(task_name):
     """No two defaults give the same values, nor values in a fixed ratio (Adam would train them identically)."""
@@ -182,7 +205,9 @@ def test_default_candidates_are_distinct_losses(task_name):
     for _ in range(16):
         if task.kind == "classification":
             n_classes = int(split.y_train.max()) + 1
-            batches.append((3 * torch.randn(32, n_classes, generator=gen), torch.randint(0, n_classes, (32,), generator=gen)))
+            batches.append(
+                (3 * torch.randn(32, n_classes, generator=gen), torch.randint(0, n_classes, (32,), generator=gen))
+            )
         else:
             batches.append((2 * torch.randn(32, generator=gen), 2 * torch.randn(32, generator=gen)))
     values = {}
@@ -198,18 +223,23 @@ def test_default_candidates_are_distinct_losses(task_name):
 
 # --- threads ---
 
+
 def test_lab_caps_torch_threads_at_available_cores_and_restores_them():
     cores = _cores()
     previous = torch.get_num_threads()
     seen = []
     try:
         torch.set_num_threads(cores + 1)  # more threads than cores: the lab must not run like that
-        run_compare("noisy-regression", "mse", epochs=1, seeds=1, progress=lambda _: seen.append(torch.get_num_threads()))
+        run_compare(
+            "noisy-regression", "mse", epochs=1, seeds=1, progress=lambda _: seen.append(torch.get_num_threads())
+        )
         assert seen == [cores]
         assert torch.get_num_threads() == cores + 1
         torch.set_num_threads(1)  # a caller that asked for fewer keeps them (parallel test workers)
         seen.clear()
-        run_compare("noisy-regression", "mse", epochs=1, seeds=1, progress=lambda _: seen.append(torch.get_num_threads()))
+        run_compare(
+            "noisy-regression", "mse", epochs=1, seeds=1, progress=lambda _: seen.append(torch.get_num_threads())
+        )
         assert seen == [1] and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(previous)

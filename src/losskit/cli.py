@@ -10,25 +10,30 @@
 Also ``python -m losskit``. Mistakes (an unknown name, a loss that does not fit
 the task) print one message and exit with status 2, without a traceback.
 """
+
 from __future__ import annotations
 
 import pathlib
 import re
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, cast
 
 try:
     import typer
     from rich.console import Console
     from rich.table import Table
 except ImportError as exc:  # pragma: no cover - the cli extra is missing
-    raise SystemExit(f"the losskit command needs the cli extra: pip install 'losskit[cli]' ({exc})")
+    raise SystemExit(f"the losskit command needs the cli extra: pip install 'losskit[cli]' ({exc})") from None
 
 from ._core.registry import all_specs, available, describe, get_class
 from ._core.rst import doc_sections, rst_to_text
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="losskit: every loss for PyTorch, verified — and a lab to pick one.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="losskit: every loss for PyTorch, verified — and a lab to pick one.",
+)
 # piped output (CI logs, files) gets a wide console instead of rich's 80 columns, so tables do not fold
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -97,11 +102,15 @@ def info(name: str = typer.Argument(..., help="a loss name, alias or class name"
     if doc.get("Returns"):
         console.print("\n[bold]Returns[/]")
         console.print(doc["Returns"], markup=False, highlight=False)
-    console.print("\n[bold]Registry names[/]: " + ", ".join((spec.name, *spec.aliases, spec.module_name)), highlight=False)
+    console.print(
+        "\n[bold]Registry names[/]: " + ", ".join((spec.name, *spec.aliases, spec.module_name)), highlight=False
+    )
     if doc.get("Reference"):
         console.print("\n[bold]References[/]")
         console.print(doc["Reference"], markup=False, highlight=False)
-    console.print("\n[bold]Verified against[/]: " + (", ".join(spec.references) or "its loss_db entry"), highlight=False)
+    console.print(
+        "\n[bold]Verified against[/]: " + (", ".join(spec.references) or "its loss_db entry"), highlight=False
+    )
 
 
 def _parse_params(pairs: List[str]) -> Dict[str, object]:
@@ -173,15 +182,27 @@ def _real_number(text: str, option: str) -> float:
 @app.command()
 def compare(
     task: str = typer.Option("imbalanced-digits", "--task", "-t", help="imbalanced-digits | noisy-regression"),
-    losses: Optional[str] = typer.Option(None, "--losses", "-l", help="comma-separated: name or name(key=value,...); each once"),
+    losses: Optional[str] = typer.Option(
+        None, "--losses", "-l", help="comma-separated: name or name(key=value,...); each once"
+    ),
     # numbers are read as text and checked here, so a bad value is one line, like every other mistake
-    epochs: Optional[str] = typer.Option(None, "--epochs", "-e", metavar="N",
-                                         help="training epochs, 1-10000 (default: 60 classification, 80 regression)"),
+    epochs: Optional[str] = typer.Option(
+        None, "--epochs", "-e", metavar="N", help="training epochs, 1-10000 (default: 60 classification, 80 regression)"
+    ),
     seeds: str = typer.Option("3", "--seeds", "-s", metavar="K", help="runs per loss, 1-1000"),
-    first_seed: str = typer.Option("0", "--first-seed", "--seed-offset", metavar="S",
-                                   help="the seeds are S, S+1, ..., S+K-1: use disjoint blocks to add runs"),
-    out: pathlib.Path = typer.Option(pathlib.Path("losskit-results"), "--out", "-o",
-                                     help="directory for results.json/.csv/.png, checked before training"),
+    first_seed: str = typer.Option(
+        "0",
+        "--first-seed",
+        "--seed-offset",
+        metavar="S",
+        help="the seeds are S, S+1, ..., S+K-1: use disjoint blocks to add runs",
+    ),
+    out: pathlib.Path = typer.Option(
+        pathlib.Path("losskit-results"),
+        "--out",
+        "-o",
+        help="directory for results.json/.csv/.png, checked before training",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace results already in --out (refused without it)"),
     lr: str = typer.Option("3e-3", "--lr", metavar="LR", help="AdamW learning rate, positive"),
 ) -> None:
@@ -199,18 +220,31 @@ def compare(
 
     # every check, the output directory included, before the first epoch: a mistake costs no training
     try:
-        plan = plan_compare(task, losses, epochs=_whole_number(epochs, "--epochs"),
-                            seeds=_whole_number(seeds, "--seeds"), first_seed=_whole_number(first_seed, "--first-seed"),
-                            lr=_real_number(lr, "--lr"))
+        plan = plan_compare(
+            task,
+            losses,
+            epochs=_whole_number(epochs, "--epochs"),
+            seeds=cast(int, _whole_number(seeds, "--seeds")),  # never None: the option has a default
+            first_seed=cast(int, _whole_number(first_seed, "--first-seed")),
+            lr=_real_number(lr, "--lr"),
+        )
         report.check_out_dir(out, overwrite=overwrite)
     except LabError as exc:
         _compare_error(str(exc))
     start = time.perf_counter()
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         bar = progress.add_task(f"{task}: training", total=len(plan.specs) * len(plan.seeds))
         try:
-            result = run_plan(plan, progress=lambda label: progress.update(bar, advance=1, description=f"{task}: {label}"))
+            result = run_plan(
+                plan, progress=lambda label: progress.update(bar, advance=1, description=f"{task}: {label}")
+            )
         except LabError as exc:
             progress.stop()
             _compare_error(str(exc))
@@ -219,8 +253,10 @@ def compare(
         files = report.write(result, out, overwrite=overwrite)
     except (LabError, OSError) as exc:  # the directory changed during training; the table above still has the numbers
         _compare_error(f"could not write the results to {out}: {exc}", code=1)
-    console.print(f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(f) for f in files),
-                  soft_wrap=True)
+    console.print(
+        f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(f) for f in files),
+        soft_wrap=True,
+    )
 
 
 def _version() -> str:
@@ -243,8 +279,9 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="print the version and exit"),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
 ) -> None:
     """losskit: every loss for PyTorch, verified — and a lab to pick one."""
     # the callback exists for --version only: eager, so it answers before any command is parsed.

@@ -9,6 +9,7 @@ is never used to choose anything, and a loss that overfits late is not penalised
 Everything a user can get wrong (task, losses, epochs, seeds, learning rate) is checked by :func:`plan_compare`
 before any training, and raises :class:`LabError`, which the command shows as one line.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -100,8 +101,11 @@ def _identity(spec: LossSpec) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
 
     params: Dict[str, Any] = {}
     try:
-        params = {p.name: p.default for p in inspect.signature(get_class(spec.name)).parameters.values()
-                  if p.default is not inspect.Parameter.empty}
+        params = {
+            p.name: p.default
+            for p in inspect.signature(get_class(spec.name)).parameters.values()
+            if p.default is not inspect.Parameter.empty
+        }
     except (TypeError, ValueError):  # no introspectable signature: compare the written arguments only
         pass
     params.update(spec.kwargs)
@@ -136,7 +140,9 @@ def parse_loss_specs(text_or_list, task: Task) -> List[LossSpec]:
             raise LabError(str(exc).replace("losskit.get_class: ", "")) from None
         if canonical not in task.compatible:
             fits = ", ".join(task.compatible)
-            raise LabError(f"the loss {canonical!r} does not fit the {task.kind} task {task.name!r}; losses that fit: {fits}")
+            raise LabError(
+                f"the loss {canonical!r} does not fit the {task.kind} task {task.name!r}; losses that fit: {fits}"
+            )
         kwargs = {}
         for pair in _split_top_level(args or ""):
             if "=" not in pair:
@@ -145,12 +151,12 @@ def parse_loss_specs(text_or_list, task: Task) -> List[LossSpec]:
             kwargs[key.strip()] = _value(value)
         spec = LossSpec(item.strip(), canonical, kwargs)
         # a candidate listed twice would train twice and share one row label: the table could not tell them apart
-        key = _identity(spec)
-        if key in seen:
-            first = seen[key]
+        identity = _identity(spec)
+        if identity in seen:
+            first = seen[identity]
             also = f" (as {first!r} and {spec.text!r})" if first != spec.text else ""
             raise LabError(f"the loss {spec.text!r} is listed twice in --losses{also}; list each candidate once")
-        seen[key] = spec.text
+        seen[identity] = spec.text
         specs.append(spec)
     if not specs:
         raise LabError("no losses to compare")
@@ -253,7 +259,9 @@ def _balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean([(pred[labels == c] == c).mean() for c in np.unique(labels)]))
 
 
-def _train_one(task: Task, split: Split, spec: LossSpec, seed: int, epochs: int, batch_size: int, lr: float) -> RunResult:
+def _train_one(
+    task: Task, split: Split, spec: LossSpec, seed: int, epochs: int, batch_size: int, lr: float
+) -> RunResult:
     torch.manual_seed(seed)
     x_train, x_val, x_test = (torch.from_numpy(a) for a in (split.x_train, split.x_val, split.x_test))
     if task.kind == "classification":
@@ -300,7 +308,7 @@ def _train_one(task: Task, split: Split, spec: LossSpec, seed: int, epochs: int,
             val_loss = float(torch.nn.functional.cross_entropy(out, y_val))
             score = _balanced_accuracy(out.argmax(1).numpy(), split.y_val)
             # a small validation set ties often on accuracy-like metrics; the lower cross-entropy breaks the tie
-            key = (score, -val_loss)
+            key: Tuple[float, ...] = (score, -val_loss)
         else:
             val_loss = score = float((out - y_val).abs().mean()) * target_scale  # MAE in target units
             key = (-score,)
@@ -323,8 +331,9 @@ def _train_one(task: Task, split: Split, spec: LossSpec, seed: int, epochs: int,
         scores = regression_metrics(pred, split.y_test)
     if not all(math.isfinite(v) for v in scores.values()):
         raise LabError(f"{spec.text}: training diverged (non-finite metrics); try a smaller --lr")
-    return RunResult(spec.text, seed, scores, train_curve, val_curve, best_epoch, val_metric_curve[best_epoch - 1],
-                     val_metric_curve)
+    return RunResult(
+        spec.text, seed, scores, train_curve, val_curve, best_epoch, val_metric_curve[best_epoch - 1], val_metric_curve
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,7 +394,9 @@ def plan_compare(
         raise LabError(f"--seeds must be at least 1 and at most {MAX_SEEDS}; got {seeds}")
     first_seed = _whole(first_seed, "--first-seed")
     if not 0 <= first_seed <= MAX_SEED - seeds + 1:
-        raise LabError(f"--first-seed must be at least 0 and at most {MAX_SEED - seeds + 1} (the last seed must stay below 2**32); got {first_seed}")
+        raise LabError(
+            f"--first-seed must be at least 0 and at most {MAX_SEED - seeds + 1} (the last seed must stay below 2**32); got {first_seed}"
+        )
     epochs = (60 if task.kind == "classification" else 80) if epochs is None else _whole(epochs, "--epochs")
     if not 1 <= epochs <= MAX_EPOCHS:
         raise LabError(f"--epochs must be at least 1 and at most {MAX_EPOCHS}; got {epochs}")
@@ -399,8 +410,15 @@ def plan_compare(
     specs = parse_loss_specs(losses if losses else task.default_losses, task)
     split = task.load(first_seed, float(val_fraction))
     _try_losses(task, split, specs)
-    return Plan(task, tuple(specs), epochs, tuple(range(first_seed, first_seed + seeds)), batch_size, float(lr),
-                float(val_fraction))
+    return Plan(
+        task,
+        tuple(specs),
+        epochs,
+        tuple(range(first_seed, first_seed + seeds)),
+        batch_size,
+        float(lr),
+        float(val_fraction),
+    )
 
 
 def _try_losses(task: Task, split: Split, specs: Sequence[LossSpec]) -> None:
@@ -463,11 +481,17 @@ def run_plan(plan: Plan, progress: Optional[Callable[[str], None]] = None) -> Co
                 if progress:
                     progress(spec.text)
     settings = {
-        "epochs": plan.epochs, "seeds": len(plan.seeds), "first_seed": plan.seeds[0], "seed_list": list(plan.seeds),
-        "batch_size": plan.batch_size, "lr": plan.lr, "losses": [s.text for s in plan.specs],
-        "task_description": task.description, "val_fraction": plan.val_fraction,
+        "epochs": plan.epochs,
+        "seeds": len(plan.seeds),
+        "first_seed": plan.seeds[0],
+        "seed_list": list(plan.seeds),
+        "batch_size": plan.batch_size,
+        "lr": plan.lr,
+        "losses": [s.text for s in plan.specs],
+        "task_description": task.description,
+        "val_fraction": plan.val_fraction,
         "selection": f"test metrics at the best validation epoch (validation {task.primary}, "
-                     f"{plan.val_fraction:.0%} of the training set held out)",
+        f"{plan.val_fraction:.0%} of the training set held out)",
         "torch_threads": threads,
     }
     return CompareResult(task.name, task.primary, task.higher_is_better, task.metrics, runs, settings)
@@ -492,6 +516,14 @@ def run_compare(
     Raises:
         LabError: a bad setting (before any training) or a run that diverged.
     """
-    plan = plan_compare(task_name, losses, epochs=epochs, seeds=seeds, batch_size=batch_size, lr=lr,
-                        first_seed=first_seed, val_fraction=val_fraction)
+    plan = plan_compare(
+        task_name,
+        losses,
+        epochs=epochs,
+        seeds=seeds,
+        batch_size=batch_size,
+        lr=lr,
+        first_seed=first_seed,
+        val_fraction=val_fraction,
+    )
     return run_plan(plan, progress)

@@ -10,6 +10,7 @@ keeps scripts that read the results simple, where a new timestamped run folder e
 ``os.replace`` only once all of them are written, so a crash or a full disk never leaves a half-written file,
 and readers see either the earlier results or the new ones.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,8 +68,10 @@ def check_out_dir(out_dir: Union[str, os.PathLike], overwrite: bool = False) -> 
     if out_dir.is_dir() and not overwrite:
         existing = [name for name in RESULT_FILES if (out_dir / name).exists()]
         if existing:
-            raise OutputError(f"--out {out_dir} already holds results ({', '.join(existing)}); "
-                              "pass --overwrite to replace them, or choose another --out")
+            raise OutputError(
+                f"--out {out_dir} already holds results ({', '.join(existing)}); "
+                "pass --overwrite to replace them, or choose another --out"
+            )
     # a real write, not os.access: root passes every permission check, and read-only mounts and ACLs fool it
     try:
         fd, probe = tempfile.mkstemp(dir=base, prefix=".losskit-probe-")
@@ -84,31 +87,53 @@ def table(result: CompareResult) -> Table:
     t = Table(
         title=f"losskit compare — {result.task}: {SELECTION}",
         caption=f"ranked by test {result.primary} {arrow}, mean ± std over {result.settings['seeds']} seeds; each run keeps "
-                f"the epoch with the best validation {result.primary} ({result.settings.get('val_fraction', 0.2):.0%} "
-                "of the training set held out); best ep. = mean chosen epoch",
+        f"the epoch with the best validation {result.primary} ({result.settings.get('val_fraction', 0.2):.0%} "
+        "of the training set held out); best ep. = mean chosen epoch",
     )
     t.add_column("#", justify="right")
     t.add_column("loss", no_wrap=True)
     for m in result.metric_names:
-        t.add_column(m.replace("balanced_accuracy", "bal. acc") + (f" {arrow}" if m == result.primary else ""), justify="right", no_wrap=True)
+        t.add_column(
+            m.replace("balanced_accuracy", "bal. acc") + (f" {arrow}" if m == result.primary else ""),
+            justify="right",
+            no_wrap=True,
+        )
     t.add_column("best ep.", justify="right", no_wrap=True)
     for row in result.summary():
         digits = 3 if abs(row[result.primary]) < 10 else 1
         cells = [f"{row[m]:.{digits}f}±{row[m + '_std']:.{digits}f}" for m in result.metric_names]
         epoch = row["best_epoch"]
-        t.add_row(str(row["rank"]), row["loss"], *cells, f"{epoch:.0f}" if float(epoch).is_integer() else f"{epoch:.1f}")
+        t.add_row(
+            str(row["rank"]), row["loss"], *cells, f"{epoch:.0f}" if float(epoch).is_integer() else f"{epoch:.1f}"
+        )
     return t
 
 
 def _json_bytes(result: CompareResult) -> bytes:
-    return json.dumps({
-        "task": result.task, "primary_metric": result.primary, "higher_is_better": result.higher_is_better,
-        "selection": SELECTION, "settings": result.settings, "summary": result.summary(),
-        "runs": [{"loss": r.loss, "seed": r.seed, "best_epoch": r.best_epoch, "metrics": r.metrics,
-                  "val_" + result.primary: r.val_metric, "train_loss": r.train_curve, "val_curve": r.val_curve,
-                  "val_" + result.primary + "_curve": r.val_metric_curve}
-                 for r in result.runs],
-    }, indent=2).encode()
+    return json.dumps(
+        {
+            "task": result.task,
+            "primary_metric": result.primary,
+            "higher_is_better": result.higher_is_better,
+            "selection": SELECTION,
+            "settings": result.settings,
+            "summary": result.summary(),
+            "runs": [
+                {
+                    "loss": r.loss,
+                    "seed": r.seed,
+                    "best_epoch": r.best_epoch,
+                    "metrics": r.metrics,
+                    "val_" + result.primary: r.val_metric,
+                    "train_loss": r.train_curve,
+                    "val_curve": r.val_curve,
+                    "val_" + result.primary + "_curve": r.val_metric_curve,
+                }
+                for r in result.runs
+            ],
+        },
+        indent=2,
+    ).encode()
 
 
 def _csv_bytes(result: CompareResult) -> bytes:
@@ -162,9 +187,13 @@ def write(result: CompareResult, out_dir: Union[str, os.PathLike], overwrite: bo
     if not overwrite:  # checked again: another run may have written here while this one trained
         existing = [name for name in RESULT_FILES if (out_dir / name).exists()]
         if existing:
-            raise OutputError(f"--out {out_dir} already holds results ({', '.join(existing)}); pass --overwrite to replace them")
+            raise OutputError(
+                f"--out {out_dir} already holds results ({', '.join(existing)}); pass --overwrite to replace them"
+            )
     contents: Dict[str, bytes] = {
-        "results.json": _json_bytes(result), "results.csv": _csv_bytes(result), "results.png": _png_bytes(result),
+        "results.json": _json_bytes(result),
+        "results.csv": _csv_bytes(result),
+        "results.png": _png_bytes(result),
     }
     mode = _file_mode()
     temps: Dict[str, str] = {}
@@ -190,7 +219,7 @@ def write(result: CompareResult, out_dir: Union[str, os.PathLike], overwrite: bo
     return [out_dir / name for name in RESULT_FILES]
 
 
-def figure(result: CompareResult) -> "Figure":
+def figure(result: CompareResult) -> Figure:
     """The report figure: test primary metric per loss (bars from 0) and mean validation curves over seeds.
 
     Returns:
@@ -209,7 +238,9 @@ def figure(result: CompareResult) -> "Figure":
     ax_bar.bar(np.arange(len(labels)), means, yerr=stds, color="#4C72B0", capsize=3)
     ax_bar.set_xticks(np.arange(len(labels)))
     ax_bar.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
-    ax_bar.set_ylabel(f"test {result.primary} ({'higher' if result.higher_is_better else 'lower'} is better), mean ± std")
+    ax_bar.set_ylabel(
+        f"test {result.primary} ({'higher' if result.higher_is_better else 'lower'} is better), mean ± std"
+    )
     ax_bar.set_title(f"{result.task}: {SELECTION}", fontsize=10)
     # bars start at 0: a bar's length is its value, so a cut axis would exaggerate small differences
     top = max(m + s for m, s in zip(means, stds))

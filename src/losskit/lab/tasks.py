@@ -5,6 +5,7 @@ Every task splits its data three ways: a training set, a *validation* set carved
 The lab picks each run's epoch on the validation set and reports the test metrics at that epoch, so the test
 set is never used to choose anything.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +16,9 @@ from sklearn import datasets, metrics
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from .. import _families  # noqa: F401  (the declarations must be loaded to derive the compatible losses)
+from .._core.registry import all_specs
+from .._core.spec import LossSpec
 
 #: share of the training set held out for validation (epoch selection). A fifth keeps at least one example of the
 #: rarest digit (3 training examples at 50x imbalance) in both parts, and ~60 noisy-regression targets to select on.
@@ -81,7 +85,9 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> Dict[str, float]
     }
 
 
-def validation_indices(n: int, seed: int, fraction: float, labels: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+def validation_indices(
+    n: int, seed: int, fraction: float, labels: Optional[np.ndarray] = None
+) -> Tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into (train, validation) positions, deterministically for ``seed``.
 
     Args:
@@ -110,7 +116,9 @@ def validation_indices(n: int, seed: int, fraction: float, labels: Optional[np.n
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def _imbalanced_digits(seed: int, val_fraction: float = VAL_FRACTION, imbalance: float = 50.0, test_per_class: int = 30) -> Split:
+def _imbalanced_digits(
+    seed: int, val_fraction: float = VAL_FRACTION, imbalance: float = 50.0, test_per_class: int = 30
+) -> Split:
     """Digits made long-tailed for training (class counts fall geometrically, max/min = ``imbalance``); a balanced test set.
 
     The validation set is a stratified ``val_fraction`` of the long-tailed training set, so it is long-tailed too.
@@ -119,7 +127,8 @@ def _imbalanced_digits(seed: int, val_fraction: float = VAL_FRACTION, imbalance:
     rng = np.random.default_rng(seed)
     classes = np.unique(y)
     order = rng.permutation(classes)  # which digit is frequent changes with the seed
-    train_idx, test_idx = [], []
+    train_list: List[int] = []
+    test_idx: List[int] = []
     per_class_train = min(int((y == c).sum()) for c in classes) - test_per_class
     counts = {}
     for rank, c in enumerate(order):
@@ -127,20 +136,29 @@ def _imbalanced_digits(seed: int, val_fraction: float = VAL_FRACTION, imbalance:
         test_idx.extend(idx[:test_per_class])
         n = max(1, int(round(per_class_train * imbalance ** (-rank / (len(classes) - 1)))))
         counts[int(c)] = n
-        train_idx.extend(idx[test_per_class : test_per_class + n])
-    train_idx = np.asarray(train_idx)
+        train_list.extend(idx[test_per_class : test_per_class + n])
+    train_idx = np.asarray(train_list)
     fit_pos, val_pos = validation_indices(train_idx.size, seed, val_fraction, labels=y[train_idx])
     fit_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
     scaler = StandardScaler().fit(x[fit_idx])  # fitted on what the model trains on; validation is held out
     return Split(
-        scaler.transform(x[fit_idx]).astype(np.float32), y[fit_idx].astype(np.int64),
-        scaler.transform(x[val_idx]).astype(np.float32), y[val_idx].astype(np.int64),
-        scaler.transform(x[test_idx]).astype(np.float32), y[test_idx].astype(np.int64),
-        {"train_counts": counts, "imbalance": max(counts.values()) / min(counts.values()), "val_size": int(val_idx.size)},
+        scaler.transform(x[fit_idx]).astype(np.float32),
+        y[fit_idx].astype(np.int64),
+        scaler.transform(x[val_idx]).astype(np.float32),
+        y[val_idx].astype(np.int64),
+        scaler.transform(x[test_idx]).astype(np.float32),
+        y[test_idx].astype(np.int64),
+        {
+            "train_counts": counts,
+            "imbalance": max(counts.values()) / min(counts.values()),
+            "val_size": int(val_idx.size),
+        },
     )
 
 
-def _noisy_regression(seed: int, val_fraction: float = VAL_FRACTION, outlier_fraction: float = 0.2, outlier_scale: float = 8.0) -> Split:
+def _noisy_regression(
+    seed: int, val_fraction: float = VAL_FRACTION, outlier_fraction: float = 0.2, outlier_scale: float = 8.0
+) -> Split:
     """Diabetes with a fraction of *training* targets replaced by large outliers; clean test targets.
 
     The validation set is carved out of the corrupted training set after the corruption, so its targets are
@@ -151,20 +169,41 @@ def _noisy_regression(seed: int, val_fraction: float = VAL_FRACTION, outlier_fra
     rng = np.random.default_rng(seed)
     y_train = y_train.copy()
     corrupt = rng.random(y_train.shape[0]) < outlier_fraction
-    y_train[corrupt] = y_train.mean() + outlier_scale * y_train.std() * rng.choice([-1.0, 1.0], corrupt.sum()) * rng.uniform(0.5, 1.5, corrupt.sum())
+    y_train[corrupt] = y_train.mean() + outlier_scale * y_train.std() * rng.choice(
+        [-1.0, 1.0], corrupt.sum()
+    ) * rng.uniform(0.5, 1.5, corrupt.sum())
     fit, val = validation_indices(y_train.shape[0], seed, val_fraction)
     xs = StandardScaler().fit(x_train[fit])
     return Split(
-        xs.transform(x_train[fit]).astype(np.float32), y_train[fit].astype(np.float32),
-        xs.transform(x_train[val]).astype(np.float32), y_train[val].astype(np.float32),
-        xs.transform(x_test).astype(np.float32), y_test.astype(np.float32),
+        xs.transform(x_train[fit]).astype(np.float32),
+        y_train[fit].astype(np.float32),
+        xs.transform(x_train[val]).astype(np.float32),
+        y_train[val].astype(np.float32),
+        xs.transform(x_test).astype(np.float32),
+        y_test.astype(np.float32),
         {"outliers": int(corrupt.sum()), "outlier_fraction": outlier_fraction, "val_size": int(val.size)},
     )
 
 
-CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "focal", "poly1", "generalized_cross_entropy", "multi_margin",
-                         "categorical_hinge")
-REGRESSION_LOSSES = ("mse", "l1", "rmse", "huber", "smooth_l1", "log_cosh", "quantile", "mape", "msle")
+def _fits_classification(spec: LossSpec) -> bool:
+    """(N, C) scores and (N,) class-index targets: what the digits MLP produces and its labels are."""
+    roles = [r.name for r in spec.roles]
+    return (
+        spec.family == "classification"
+        and "index_targets" in spec.capabilities
+        and roles == ["input", "target"]
+        and "class indices" in spec.roles[1].shape
+    )
+
+
+def _fits_regression(spec: LossSpec) -> bool:
+    """(N,) predictions against (N,) real targets."""
+    return spec.family == "regression" and [r.name for r in spec.roles] == ["input", "target"]
+
+
+# derived from the declarations: a new loss that fits a task's shapes is a candidate without editing this file
+CLASSIFICATION_LOSSES = tuple(s.name for s in all_specs() if _fits_classification(s))
+REGRESSION_LOSSES = tuple(s.name for s in all_specs() if _fits_regression(s))
 
 TASKS: Dict[str, Task] = {
     "imbalanced-digits": Task(
