@@ -825,10 +825,6 @@ ENTRIES += [
     LossInfo(
         name="binary_cross_entropy",
         reference=ref_cls.binary_cross_entropy,
-        grad_exempt={
-            1: "torch's target gradient log((1-x)/x) is ±inf at probabilities 0 and 1 although the value clamps "
-            "the logs at -100 (issue 11: the clamped value's derivative, ±100, is the consistent answer)"
-        },
         samples=_bce_prob_samples,
         empty=empty_pair(),
         errors=lambda: [
@@ -879,9 +875,6 @@ ENTRIES += [
     elementwise_class_entry(
         "sigmoid_focal",
         ref_cls.sigmoid_focal,
-        grad_exempt={
-            1: "the target gradient is wrong where a target is exactly 0 or 1 (a floored log; issue 11 item 1)"
-        },
         hparams=lambda rng: {
             "gamma": _focal_gamma(rng),
             "alpha": [None, 0.25, 0.6][rng.integers(3)],
