@@ -108,6 +108,8 @@ class LossInfo:
     nan_sample: Optional[Callable[[], Sample]] = None
     #: differentiable roles (by index) the battery must not differentiate yet, each with its reason
     grad_exempt: Dict[int, str] = dataclasses.field(default_factory=dict)
+    #: samples with ±inf inputs: the loss equals the reference (infinities included) and nothing is NaN
+    inf_extremes: Callable[[], List[Sample]] = lambda: []
 
     @property
     def spec(self) -> LossSpec:
@@ -1178,11 +1180,55 @@ ENTRIES.append(
 BY_NAME = {e.name: e for e in ENTRIES}
 
 
+# ---------------------------------------------------------------------------------------------
+# ±inf inputs (issue 11: no loss returns NaN where its value is finite or infinite)
+# ---------------------------------------------------------------------------------------------
+
+_INF = float("inf")
+
+
+def _inf_pairs(targets) -> Callable[[], List[Sample]]:
+    """Scores ±inf (and one finite) against labels, both signs of each."""
+
+    def build():
+        x = torch.tensor([_INF, -_INF, _INF, -_INF, 0.5], dtype=torch.float64)
+        t = torch.tensor(targets, dtype=torch.float64)
+        return [Sample((x, t), {}, desc="±inf inputs")]
+
+    return build
+
+
+def _inf_class_scores(targets) -> Callable[[], List[Sample]]:
+    def build():
+        x = torch.tensor([[_INF, 0.0, -_INF], [0.0, _INF, 1.0], [-_INF, 0.0, 0.0], [1.0, -_INF, 2.0]], dtype=torch.float64)
+        return [Sample((x, targets()), {}, desc="±inf scores")]
+
+    return build
+
+
+_INF_EXTREMES = {
+    **{n: _inf_pairs([0.0, 0.0, 1.0, -1.0, 0.0]) for n in ("l1", "mse", "smooth_l1", "huber", "log_cosh", "quantile")},
+    "hinge": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
+    "soft_margin": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
+    "squared_hinge": _inf_pairs([1.0, 1.0, 0.0, 0.0, 1.0]),
+    "categorical_hinge": _inf_class_scores(lambda: torch.tensor([0, 0, 1, 1])),
+    "multi_margin": _inf_class_scores(lambda: torch.tensor([0, 0, 1, 1])),
+    "multilabel_margin": _inf_class_scores(lambda: torch.tensor([[0, -1, 0], [1, 2, -1], [2, -1, 0], [0, 1, -1]])),
+    "multilabel_soft_margin": _inf_class_scores(
+        lambda: torch.tensor([[1.0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float64)
+    ),
+}
+for _name, _build in _INF_EXTREMES.items():
+    BY_NAME[_name].inf_extremes = _build
+
+
 def _finalize_entry(entry: LossInfo) -> LossInfo:
     """Every sample the battery sees gets its grad_args from the declaration's differentiable roles."""
     samples, extremes, empty, nan_sample = entry.samples, entry.extremes, entry.empty, entry.nan_sample
+    inf_extremes = entry.inf_extremes
     entry.samples = lambda rng: [entry.finalize(s) for s in samples(rng)]
     entry.extremes = lambda: [entry.finalize(s) for s in extremes()]
+    entry.inf_extremes = lambda: [entry.finalize(s) for s in inf_extremes()]
     entry.empty = lambda: entry.finalize(empty())
     if nan_sample is not None:
         entry.nan_sample = lambda: entry.finalize(nan_sample())
