@@ -1200,7 +1200,9 @@ def _inf_pairs(targets) -> Callable[[], List[Sample]]:
 
 def _inf_class_scores(targets) -> Callable[[], List[Sample]]:
     def build():
-        x = torch.tensor([[_INF, 0.0, -_INF], [0.0, _INF, 1.0], [-_INF, 0.0, 0.0], [1.0, -_INF, 2.0]], dtype=torch.float64)
+        x = torch.tensor(
+            [[_INF, 0.0, -_INF], [0.0, _INF, 1.0], [-_INF, 0.0, 0.0], [1.0, -_INF, 2.0]], dtype=torch.float64
+        )
         return [Sample((x, targets()), {}, desc="±inf scores")]
 
     return build
