@@ -112,6 +112,8 @@ class LossInfo:
     #: the written reason for every other exemption: "double_backward" (the declaration does not claim
     #: it), "reduction_consistent", "float32_tol" (a wider tolerance); the skip message shows it
     reasons: Dict[str, str] = dataclasses.field(default_factory=dict)
+    #: samples with ±inf inputs: the loss equals the reference (infinities included) and nothing is NaN
+    inf_extremes: Callable[[], List[Sample]] = lambda: []
 
     @property
     def spec(self) -> LossSpec:
@@ -856,10 +858,6 @@ ENTRIES += [
     LossInfo(
         name="binary_cross_entropy",
         reference=ref_cls.binary_cross_entropy,
-        grad_exempt={
-            1: "torch's target gradient log((1-x)/x) is ±inf at probabilities 0 and 1 although the value clamps "
-            "the logs at -100 (issue 11: the clamped value's derivative, ±100, is the consistent answer)"
-        },
         samples=_bce_prob_samples,
         empty=empty_pair(),
         errors=lambda: [
@@ -915,9 +913,6 @@ ENTRIES += [
     elementwise_class_entry(
         "sigmoid_focal",
         ref_cls.sigmoid_focal,
-        grad_exempt={
-            1: "the target gradient is wrong where a target is exactly 0 or 1 (a floored log; issue 11 item 1)"
-        },
         hparams=lambda rng: {
             "gamma": _focal_gamma(rng),
             "alpha": [None, 0.25, 0.6][rng.integers(3)],
@@ -1159,9 +1154,6 @@ def _lce_samples(rng):
 ENTRIES.append(
     LossInfo(
         name="linear_cross_entropy",
-        reasons={
-            "double_backward": "the chunked custom autograd Function computes first derivatives only (create_graph raises, issue 11 item 2)"
-        },
         reference=ref_cls.linear_cross_entropy,
         samples=_lce_samples,
         empty=lambda: Sample(
@@ -1231,11 +1223,57 @@ ENTRIES.append(
 BY_NAME = {e.name: e for e in ENTRIES}
 
 
+# ---------------------------------------------------------------------------------------------
+# ±inf inputs (issue 11: no loss returns NaN where its value is finite or infinite)
+# ---------------------------------------------------------------------------------------------
+
+_INF = float("inf")
+
+
+def _inf_pairs(targets) -> Callable[[], List[Sample]]:
+    """Scores ±inf (and one finite) against labels, both signs of each."""
+
+    def build():
+        x = torch.tensor([_INF, -_INF, _INF, -_INF, 0.5], dtype=torch.float64)
+        t = torch.tensor(targets, dtype=torch.float64)
+        return [Sample((x, t), {}, desc="±inf inputs")]
+
+    return build
+
+
+def _inf_class_scores(targets) -> Callable[[], List[Sample]]:
+    def build():
+        x = torch.tensor(
+            [[_INF, 0.0, -_INF], [0.0, _INF, 1.0], [-_INF, 0.0, 0.0], [1.0, -_INF, 2.0]], dtype=torch.float64
+        )
+        return [Sample((x, targets()), {}, desc="±inf scores")]
+
+    return build
+
+
+_INF_EXTREMES = {
+    **{n: _inf_pairs([0.0, 0.0, 1.0, -1.0, 0.0]) for n in ("l1", "mse", "smooth_l1", "huber", "log_cosh", "quantile")},
+    "hinge": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
+    "soft_margin": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
+    "squared_hinge": _inf_pairs([1.0, 1.0, 0.0, 0.0, 1.0]),
+    "categorical_hinge": _inf_class_scores(lambda: torch.tensor([0, 0, 1, 1])),
+    "multi_margin": _inf_class_scores(lambda: torch.tensor([0, 0, 1, 1])),
+    "multilabel_margin": _inf_class_scores(lambda: torch.tensor([[0, -1, 0], [1, 2, -1], [2, -1, 0], [0, 1, -1]])),
+    "multilabel_soft_margin": _inf_class_scores(
+        lambda: torch.tensor([[1.0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float64)
+    ),
+}
+for _name, _build in _INF_EXTREMES.items():
+    BY_NAME[_name].inf_extremes = _build
+
+
 def _finalize_entry(entry: LossInfo) -> LossInfo:
     """Every sample the battery sees gets its grad_args from the declaration's differentiable roles."""
     samples, extremes, empty, nan_sample = entry.samples, entry.extremes, entry.empty, entry.nan_sample
+    inf_extremes = entry.inf_extremes
     entry.samples = lambda rng: [entry.finalize(s) for s in samples(rng)]
     entry.extremes = lambda: [entry.finalize(s) for s in extremes()]
+    entry.inf_extremes = lambda: [entry.finalize(s) for s in inf_extremes()]
     entry.empty = lambda: entry.finalize(empty())
     if nan_sample is not None:
         entry.nan_sample = lambda: entry.finalize(nan_sample())

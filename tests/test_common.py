@@ -251,6 +251,25 @@ def test_extremes(entry):
                 assert torch.isfinite(args[i].grad).all(), f"{entry.name} {sample.desc}: grad {args[i].grad}"
 
 
+def test_infinite_inputs(entry):
+    """±inf inputs: the loss is the reference's value (an infinity where the loss is infinite), never NaN."""
+    samples = entry.inf_extremes()
+    if not samples:
+        pytest.skip(f"{entry.name} has no ±inf samples")
+    for sample in samples:
+        for reduction in _pick(entry, "none", "sum"):
+            s = _with_reduction(sample, reduction)
+            args, kwargs = s.materialize(requires_grad=True)
+            out = _call_fn(entry, args, kwargs)
+            expected = _reference(entry, s)
+            assert not np.isnan(expected).any(), f"{entry.name} {s.desc}: the reference is NaN"
+            assert not torch.isnan(out).any(), f"{entry.name} {s.desc} {reduction}: loss {out}"
+            _close(out, expected, 1e-10, 1e-12, f"{entry.name} {s.desc} {reduction}")
+            out.sum().backward()
+            for i in s.grad_args:
+                assert not torch.isnan(args[i].grad).any(), f"{entry.name} {s.desc}: grad {args[i].grad}"
+
+
 def test_error_inputs(entry):
     for case in entry.errors():
         with pytest.raises(case.exc, match=case.match):

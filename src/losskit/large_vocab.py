@@ -15,8 +15,8 @@ import torch
 
 from ._core import checks
 from ._core.spec import Curve, Role, loss
+from ._core.targets import class_index_target
 from ._core.validation import (
-    check_class_target,
     check_floating,
     compute_dtype,
     fmt_shape,
@@ -56,13 +56,58 @@ def _chunk_logit_grad(h, weight, bias, target, valid, ls, softcap, z_loss, row_s
     # d loss / d logits = softmax · (1 + 2 z lse) − (1 − ls) one_hot − ls / V, scaled per row
     grad = torch.exp(logits - lse.unsqueeze(1))
     row = row_scale * valid.to(grad.dtype)
-    grad.mul_((row * (1.0 + 2.0 * z_loss * lse) if z_loss else row).unsqueeze(1))
+    factor = (row * (1.0 + 2.0 * z_loss * lse) if z_loss else row).unsqueeze(1)
+    one_hot = (-(1.0 - ls) * row).unsqueeze(1)
+    if torch.is_grad_enabled():
+        # building the graph of a double backward (create_graph=True): the same maths, out of place
+        grad = grad * factor
+        if ls:
+            grad = grad - (ls / vocab) * row.unsqueeze(1)
+        grad = grad.scatter_add(1, safe_target.unsqueeze(1), one_hot)
+        if softcap:
+            grad = grad * (1.0 - (logits / softcap).square())
+        return loss, lse, grad
+    grad.mul_(factor)
     if ls:
         grad.sub_((ls / vocab) * row.unsqueeze(1))
-    grad.scatter_add_(1, safe_target.unsqueeze(1), (-(1.0 - ls) * row).unsqueeze(1))
+    grad.scatter_add_(1, safe_target.unsqueeze(1), one_hot)
     if softcap:
         grad.mul_(1.0 - (logits / softcap).square())  # through softcap·tanh(raw / softcap)
     return loss, lse, grad
+
+
+def _differentiable_backward(ctx, hidden, weight, bias, target, valid, grad_output):
+    """The backward under ``create_graph=True``: the gradients as differentiable functions of the inputs.
+
+    The chunks are recomputed from the original inputs (saved by the forward) with out-of-place
+    operations, so autograd records them and a second derivative — a gradient penalty, a Hessian-vector
+    product — is exact. The recorded graph holds every chunk's ``(chunk, V)`` blocks: memory is that of
+    the unfused loss here, and only here.
+    """
+    h_dtype, w_dtype, b_dtype = ctx.dtypes
+    ls, softcap, z_loss = ctx.options
+    dtype = compute_dtype(hidden, weight)
+    h, w = hidden.to(dtype), weight.to(dtype)
+    b = bias.to(dtype) if bias is not None else None
+    go = grad_output.to(dtype)
+    row_scale = go if ctx.reduction == "none" else go * ctx.scale
+    grad_h_chunks, grad_w, grad_b = [], torch.zeros_like(w), torch.zeros_like(b) if b is not None else None
+    for start in range(0, h.shape[0], ctx.chunk_size):
+        stop = min(start + ctx.chunk_size, h.shape[0])
+        rows = row_scale[start:stop] if row_scale.dim() else row_scale
+        _, _, grad = _chunk_logit_grad(
+            h[start:stop], w, b, target[start:stop], valid[start:stop], ls, softcap, z_loss, rows
+        )
+        grad_h_chunks.append(grad @ w)
+        grad_w = grad_w + grad.T @ h[start:stop]
+        if grad_b is not None:
+            grad_b = grad_b + grad.sum(0)
+    needs = ctx.needs_input_grad
+    return (
+        torch.cat(grad_h_chunks).to(h_dtype) if needs[0] else None,
+        grad_w.to(w_dtype) if needs[1] else None,
+        grad_b.to(b_dtype) if grad_b is not None and needs[2] else None,
+    )
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -97,26 +142,34 @@ class _LinearCrossEntropy(torch.autograd.Function):
         ctx.options = (ls, softcap, z_loss)
         ctx.dtypes = (hidden.dtype, weight.dtype, bias.dtype if bias is not None else None)
         ctx.has_bias = bias is not None
+        ctx.scale = scale
+        # the original inputs (references, not copies): a backward under create_graph recomputes from them
+        inputs = (hidden, weight, bias if bias is not None else torch.empty(0), target, valid)
         if reduction == "none":
             # the per-row grad_output is unknown until backward: recompute chunk by chunk there
-            ctx.save_for_backward(h_c, w_c, b_c if b_c is not None else torch.empty(0), target, valid)
+            ctx.save_for_backward(*inputs)
             return per_row
-        ctx.save_for_backward(*(g if g is not None else torch.empty(0) for g in (grad_h, grad_w, grad_b)))
+        ctx.save_for_backward(*inputs, *(g if g is not None else torch.empty(0) for g in (grad_h, grad_w, grad_b)))
         total = per_row.sum()
         return total * scale if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx, grad_output):
         h_dtype, w_dtype, b_dtype = ctx.dtypes
+        hidden, weight, bias, target, valid, *grads = ctx.saved_tensors
+        bias = bias if ctx.has_bias else None
+        if torch.is_grad_enabled():  # create_graph=True: differentiable gradients, for an exact double backward
+            return (*_differentiable_backward(ctx, hidden, weight, bias, target, valid, grad_output), *(None,) * 7)
         if ctx.reduction != "none":
-            grad_h, grad_w, grad_b = ctx.saved_tensors
+            grad_h, grad_w, grad_b = grads
             go = grad_output.to(grad_h.dtype) if grad_h.numel() else grad_output
             out_h = (grad_h * go).to(h_dtype) if ctx.needs_input_grad[0] else None
             out_w = (grad_w * go).to(w_dtype) if ctx.needs_input_grad[1] else None
             out_b = (grad_b * go).to(b_dtype) if ctx.has_bias and ctx.needs_input_grad[2] else None
             return out_h, out_w, out_b, None, None, None, None, None, None, None
-        h_c, w_c, b_c, target, valid = ctx.saved_tensors
-        b_c = b_c if ctx.has_bias else None
+        dtype = compute_dtype(hidden, weight)
+        h_c, w_c = hidden.to(dtype), weight.to(dtype)
+        b_c = bias.to(dtype) if bias is not None else None
         ls, softcap, z_loss = ctx.options
         go = grad_output.to(h_c.dtype)
         grad_h, grad_w = torch.zeros_like(h_c), torch.zeros_like(w_c)
@@ -163,7 +216,7 @@ def _check_chunk_size(fn: str, name: str, chunk_size: object) -> None:
         "z_loss": checks.non_negative,
     },
     call_kwargs=("bias",),
-    capabilities=("compile", "index_targets", "ignore_index", "label_smoothing"),
+    capabilities=("compile", "double_backward", "index_targets", "ignore_index", "label_smoothing"),
     references=("torch.nn.functional.cross_entropy(hidden @ weight.T + bias)",),
     curve=Curve("probability"),
 )
@@ -202,7 +255,10 @@ def linear_cross_entropy(
     ``grad_output`` is only known in backward, which then recomputes the
     chunks from the saved inputs (one more pass, same memory). float16 and
     bfloat16 inputs are accumulated in float32; the loss is float32 and the
-    gradients come back in the inputs' dtypes. Not twice differentiable.
+    gradients come back in the inputs' dtypes. Twice differentiable: under
+    ``create_graph=True`` the backward recomputes the chunks with out-of-place
+    operations from the inputs, so second derivatives are exact (that graph
+    keeps every chunk's logits: memory is then that of the unfused loss).
 
     Args:
         hidden: final hidden states ``(N, H)``.
@@ -244,8 +300,12 @@ def linear_cross_entropy(
         check_floating(fn, "bias", bias)
         if bias.shape != weight.shape[:1]:
             raise ValueError(f"{fn}: bias must be ({weight.shape[0]},); got {fmt_shape(bias.shape)}")
-    # target layout and range: the checks of a (N, V) cross-entropy, without building its input
-    check_class_target(
+    if weight.shape[0] == 0:
+        raise ValueError(
+            f"{fn}: weight must have at least one row (a vocabulary of V >= 1); got {fmt_shape(weight.shape)}"
+        )
+    # target layout, range and int64 cast: the checks of a (N, V) cross-entropy, without building its input
+    target, _ = class_index_target(
         fn, torch.empty((hidden.shape[0], weight.shape[0]), device="meta"), target, ignore_index=ignore_index
     )
     if hidden.shape[0] == 0:  # nothing to average: 0 (or an empty (0,)), still on the graph

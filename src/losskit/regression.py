@@ -70,8 +70,10 @@ class _LogCosh(torch.autograd.Function):
     def forward(ctx, input, target):
         residual = input - target
         ctx.save_for_backward(input, target, residual)
-        # r + softplus(-2r) - log 2 is exact both ways: at r = -1e4 it is -1e4 + 2e4 - log 2
-        return F.softplus(residual * -2.0).add_(residual).sub_(_LOG2)
+        # cosh is even: |r| + softplus(-2|r|) - log 2 is exact, never overflows before the result does
+        # (r + softplus(-2r) overflowed at r ~ -1.7e38 in float32, and was -inf + inf = NaN at r = -inf)
+        magnitude = residual.abs()
+        return F.softplus(magnitude * -2.0).add_(magnitude).sub_(_LOG2)
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -170,8 +170,9 @@ def squared_hinge(x, y, reduction="mean", sample_weight=None):
 def categorical_hinge(x, y, reduction="mean", sample_weight=None):
     axis = _cdim(x)
     t = y if _is_prob(x, y) else np.moveaxis(np.eye(x.shape[axis])[y], -1, axis)
-    pos = (t * x).sum(axis)
-    neg = ((1 - t) * x).max(axis)
+    # a zero coefficient selects nothing: 0 · ±inf reads 0 (the one-hot selection the formula means)
+    pos = np.where(t == 0, 0.0, t * x).sum(axis)
+    neg = np.where(t == 1, 0.0, (1 - t) * x).max(axis)
     return reduce(np.maximum(0.0, neg - pos + 1), reduction, sample_weight)
 
 
@@ -209,7 +210,8 @@ def soft_margin(x, y, reduction="mean", sample_weight=None):
 
 
 def multilabel_soft_margin(x, y, weight=None, reduction="mean"):
-    loss = -(y * log_sigmoid(x) + (1 - y) * log_sigmoid(-x))
+    # a label of exactly 0 or 1 drops the other term (0 · log σ(∓inf) reads 0)
+    loss = -(np.where(y == 0, 0.0, y * log_sigmoid(x)) + np.where(y == 1, 0.0, (1 - y) * log_sigmoid(-x)))
     if weight is not None:
         loss = loss * weight
     return reduce(loss.mean(-1), reduction)

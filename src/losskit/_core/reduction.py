@@ -32,14 +32,19 @@ def zero_loss(loss: torch.Tensor) -> torch.Tensor:
 
 
 def safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """``numerator / denominator``, and 0 where the denominator is 0.
+    """``numerator / denominator``, and 0 (still on the graph) where the denominator is 0.
 
     Used for means over "what counts": a zero denominator means nothing
-    counted, so the numerator is a sum of zeros. Dividing by 1 there (instead
-    of masking a 0/0 afterwards) keeps the gradient finite.
+    counted, and the mean of nothing is 0 (DESIGN §3). The numerator is *not*
+    assumed to be 0 there — a label-smoothed cross-entropy whose counted
+    targets all have class weight 0 has a non-zero numerator over a zero
+    denominator — so the result is ``numerator * 0``, which keeps NaN in the
+    numerator and gives zero gradients. Dividing by 1 in the masked branch
+    (instead of masking a 0/0 afterwards) keeps the gradient finite.
     """
-    denominator = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
-    return numerator / denominator
+    empty = denominator == 0
+    quotient = numerator / torch.where(empty, torch.ones_like(denominator), denominator)
+    return torch.where(empty, numerator * 0.0, quotient)
 
 
 def reduce_loss(

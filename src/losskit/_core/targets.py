@@ -7,6 +7,7 @@ of an integer dtype; probability targets are floating with the input's shape.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -19,6 +20,7 @@ from .validation import (
     check_floating,
     compute_dtype,
     data_checks_active,
+    fmt_shape,
     to_compute,
 )
 
@@ -26,6 +28,8 @@ __all__ = [
     "class_dim",
     "prepare_scores",
     "is_probability_target",
+    "class_index_target",
+    "log_target_probability",
     "valid_targets",
     "index_setup",
     "safe_targets",
@@ -43,40 +47,103 @@ def class_dim(input: torch.Tensor) -> int:
     return 0 if input.dim() == 1 else 1
 
 
-def prepare_scores(fn: str, input: torch.Tensor, name: str = "input") -> torch.Tensor:
-    """Class scores: a floating tensor with a class dimension, cast to the compute dtype."""
+def prepare_scores(fn: str, input: torch.Tensor, name: str = "input", *, contiguous: bool = False) -> torch.Tensor:
+    """Class scores: a floating tensor with a non-empty class dimension, cast to the compute dtype.
+
+    ``contiguous=True`` (losses that call torch's NLL kernel) copies a
+    non-contiguous input, e.g. channels_last ``(N, C, H, W)``: the kernel's
+    backward refuses such an input ("grad_input must be contiguous").
+    """
     check_floating(fn, name, input)
     if input.dim() == 0:
         raise ValueError(f"{fn}: {name} must have a class dimension, (C,), (N, C) or (N, C, d1, ...); got a scalar")
-    return to_compute(compute_dtype(input), input)
+    if input.shape[class_dim(input)] == 0:
+        raise ValueError(f"{fn}: {name} must have at least one class (C >= 1); got shape {fmt_shape(input.shape)}")
+    input = to_compute(compute_dtype(input), input)
+    if contiguous and not input.is_contiguous():
+        input = input.contiguous()
+    return input
 
 
-def is_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) -> bool:
-    """Probability targets are floating with the input's shape; anything else must be class indices."""
+def is_probability_target(
+    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int] = None
+) -> bool:
+    """Probability targets are floating with the input's shape; anything else must be class indices.
+
+    ``ignore_index`` (the value the caller passed; -100 is the default, meaning
+    "none") only applies to class indices: with probability targets a
+    different value raises, as torch does, rather than being dropped silently.
+    """
     if target.is_floating_point() and target.shape == input.shape:
+        if ignore_index is not None and ignore_index != -100:
+            raise ValueError(
+                f"{fn}: ignore_index applies to class-index targets; got ignore_index={ignore_index} with "
+                f"probability targets of shape {fmt_shape(target.shape)} — leave it at -100, or give ignored "
+                f"samples sample_weight 0"
+            )
         return True
     if target.is_floating_point():
         check_class_target(fn, input, target)  # raises the TypeError that explains the two target kinds
     return False
 
 
+def class_index_target(
+    fn: str, input: torch.Tensor, target: torch.Tensor, *, ignore_index: Optional[int] = None
+) -> Tuple[torch.Tensor, Optional[bool]]:
+    """Checked class-index targets as int64, and whether any is ignored (see ``check_class_target``).
+
+    The one rule for index dtypes: every integer dtype (int8 ... int64,
+    uint8) is accepted and cast to int64 here, once, so every loss — and
+    every torch kernel underneath (which takes only int64, or uint8) — sees
+    the same thing. bool, floating and complex targets raise ``TypeError``.
+    """
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    return (target if target.dtype == torch.long else target.long()), has_ignored
+
+
+def log_target_probability(log_p: torch.Tensor, target: torch.Tensor, cdim: int) -> torch.Tensor:
+    """``log p_t = log Σ_c t_c p_c`` for probability targets, stable and exactly differentiable in both.
+
+    The sum is taken relative to the largest log-probability among the classes
+    with ``t_c > 0`` (a constant shift, detached: the result does not depend on
+    it), so it never underflows, and it stays *linear* in the target: the
+    derivative with respect to ``t_c`` is ``p_c / p_t`` for every class, also
+    where ``t_c`` is exactly 0 (a floored ``log t_c`` gives 0 there). The
+    exponent of classes with ``t_c = 0`` is capped below float overflow, so
+    their 0 contribution is never ``0 * inf``. A row without positive target
+    mass gives a huge negative, finite value.
+    """
+    finfo = torch.finfo(log_p.dtype)
+    neg_inf = torch.full((), float("-inf"), dtype=log_p.dtype, device=log_p.device)
+    shift = torch.where(target > 0, log_p, neg_inf).amax(cdim, keepdim=True).detach()
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    cap = math.log(finfo.max) - math.log(max(log_p.shape[cdim], 1)) - 1.0
+    total = (target * torch.exp((log_p - shift).clamp(max=cap))).sum(cdim)
+    counts = ~(total <= 0)  # NaN counts, so it reaches the loss
+    log_total = torch.log(torch.where(counts, total, torch.ones_like(total)))
+    return shift.squeeze(cdim) + torch.where(counts, log_total, torch.full_like(total, finfo.min / 4))
+
+
 def valid_targets(
     fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]
-) -> Optional[torch.Tensor]:
-    """The mask of targets that count, or None when the range check proved that none is ignored."""
-    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
-    return None if has_ignored is False or ignore_index is None else target != ignore_index
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """(int64 targets, the mask of targets that count — or None when the range check proved that none is ignored)."""
+    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
+    return target, (None if has_ignored is False or ignore_index is None else target != ignore_index)
 
 
 def index_setup(
     fn: str, input: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor], ignore_index: Optional[int]
-) -> Tuple[Optional[torch.Tensor], int, Optional[torch.Tensor]]:
-    """Shared checks and casts for class-index losses: (weight, class dim, valid mask or None if nothing is ignored)."""
+) -> Tuple[torch.Tensor, Optional[torch.Tensor], int, Optional[torch.Tensor]]:
+    """Shared checks and casts for class-index losses.
+
+    Returns (int64 targets, weight, class dim, valid mask or None if nothing is ignored).
+    """
     cdim = class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
-    valid = valid_targets(fn, input, target, ignore_index)
+    target, valid = valid_targets(fn, input, target, ignore_index)
     weight = to_compute(input.dtype, weight) if weight is not None else None
-    return weight, cdim, valid
+    return target, weight, cdim, valid
 
 
 def safe_targets(target: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:

@@ -12,6 +12,7 @@ from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     class_dim,
+    class_index_target,
     is_probability_target,
     mean_over_targets,
     prepare_scores,
@@ -19,7 +20,6 @@ from .._core.targets import (
 )
 from .._core.validation import (
     check_broadcastable_to,
-    check_class_target,
     check_class_weight,
     data_checks_active,
     prepare_pair,
@@ -91,8 +91,12 @@ def cross_entropy(
     :math:`t' = (1-\varepsilon) t + \varepsilon / C`, and ``"mean"`` divides by
     the number of samples.
 
-    Differences from torch: "mean" with every target ignored (or an empty
-    batch) is 0, not NaN; bad targets raise clear errors (module docstring).
+    Differences from torch: "mean" with nothing to average — every target
+    ignored, an empty batch, or every counted target of class weight 0 — is
+    0, not NaN (with label smoothing torch's denominator is then 0 while its
+    numerator is not); integer targets of any dtype are accepted (cast to
+    int64); bad targets raise clear errors (module docstring). As in torch,
+    an ``ignore_index`` other than -100 with probability targets raises.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -118,12 +122,12 @@ def cross_entropy(
         Szegedy et al., "Rethinking the Inception Architecture", 2016 (smoothing).
     """
     fn = "cross_entropy"
-    input = prepare_scores(fn, input)
+    input = prepare_scores(fn, input, contiguous=True)
     cdim = class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
     weight = to_compute(input.dtype, weight) if weight is not None else None
     ls = float(label_smoothing)
-    if is_probability_target(fn, input, target):
+    if is_probability_target(fn, input, target, ignore_index):
         target = to_compute(input.dtype, target)
         return fused_or_reduce(
             F.cross_entropy,
@@ -135,7 +139,7 @@ def cross_entropy(
             weight=weight,
             label_smoothing=ls,
         )
-    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
     if sample_weight is not None:
         per = F.cross_entropy(
             input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls
@@ -203,9 +207,9 @@ def nll_loss(
         ``torch.nn.functional.nll_loss``.
     """
     fn = "nll_loss"
-    input = prepare_scores(fn, input)
+    input = prepare_scores(fn, input, contiguous=True)
     check_class_weight(fn, weight, input.shape[class_dim(input)])
-    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
     weight = to_compute(input.dtype, weight) if weight is not None else None
     if reduction != "mean" or (has_ignored is False and weight is None):
         return F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
@@ -237,7 +241,9 @@ def binary_cross_entropy(
     .. math::
         \ell_i = -w_i\big(y_i \log x_i + (1 - y_i) \log(1 - x_i)\big)
 
-    with each log clamped at -100, as torch does. ``weight`` keeps torch's
+    with each log clamped at -100, as torch does; a target that requires grad
+    gets the derivative of this clamped value, finite at probabilities 0 and
+    1 (torch's kernel gives ±inf there). ``weight`` keeps torch's
     meaning here: a rescaling broadcastable to the input, and "mean" stays the
     plain mean. Prefer :func:`binary_cross_entropy_with_logits` (stable, and
     safe under autocast). Probabilities outside [0, 1] raise ``ValueError``
@@ -275,10 +281,32 @@ def binary_cross_entropy(
         if bool(torch.isnan(lo)) or bool(torch.isnan(hi)):
             # torch's kernel rejects NaN; compute on a NaN-free copy and put the NaN back
             input = torch.where(torch.isnan(input), torch.zeros_like(input), input)
-    loss = fused_or_reduce(
-        F.binary_cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight
-    )
+    if target.requires_grad:
+        # torch's kernel differentiates the target as log((1-x)/x), ±inf at probabilities 0 and 1, though its
+        # value clamps both logs at -100; the added term is 0 in value (for targets in [0, 1]) and gives the
+        # clamped value's derivative. The loss is affine in the target, and a target that requires grad may
+        # leave [0, 1] by a step (a finite-difference check): the term extends the value affinely there.
+        held = target.detach().clamp(0.0, 1.0)
+        per = F.binary_cross_entropy(input, held, weight=weight, reduction="none")
+        slope = _clamped_log(1.0 - input) - _clamped_log(input)
+        per = per + (target - held) * (slope if weight is None else slope * weight)
+        loss = reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+    else:
+        loss = fused_or_reduce(
+            F.binary_cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight
+        )
     return loss if input is raw else _nan_passthrough(loss, raw, input)
+
+
+_LOG_FLOOR = -100.0  # torch's clamp of BCE's logs
+
+
+def _clamped_log(p: torch.Tensor) -> torch.Tensor:
+    """``max(log p, -100)`` as torch's BCE kernel has it, with finite derivatives (0 where clamped, also at p = 0)."""
+    positive = p > 0
+    return (
+        torch.log(torch.where(positive, p, torch.ones_like(p))).clamp_min(_LOG_FLOOR).masked_fill(~positive, _LOG_FLOOR)
+    )
 
 
 @loss(

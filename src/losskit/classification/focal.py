@@ -15,6 +15,7 @@ from .._core.targets import (
     gather_class,
     index_setup,
     is_probability_target,
+    log_target_probability,
     prepare_scores,
     reduce_per_target,
     safe_targets,
@@ -60,21 +61,6 @@ def _log1m_softmax(log_probs: torch.Tensor, cdim: int) -> torch.Tensor:
     return torch.where(is_max, others, torch.log1p(-torch.exp(safe)))
 
 
-def _log_or_floor(t: torch.Tensor) -> torch.Tensor:
-    """``log t`` with a huge finite negative value instead of -inf at t = 0.
-
-    Used inside ``logaddexp``: the branch vanishes exactly as with -inf, but
-    first and second derivatives stay finite (-inf makes them NaN).
-    """
-    positive = t > 0
-    return torch.where(positive, torch.log(torch.where(positive, t, torch.ones_like(t))), torch.finfo(t.dtype).min / 4)
-
-
-def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``log(e^a + e^b)``, written out: torch.logaddexp's double backward is NaN when |a - b| is huge."""
-    return torch.maximum(a, b) + torch.log1p(torch.exp(-(a - b).abs()))
-
-
 def _sigmoid_focal_parts(x, t, gamma):
     """σ(x), σ(-x), BCE, 1 - p_t and (1 - p_t)^γ; σ(-x) is evaluated directly so 1 - p_t never cancels."""
     s, s_neg = torch.sigmoid(x), torch.sigmoid(-x)
@@ -89,6 +75,16 @@ def _sigmoid_focal_grad(x, t, alpha, gamma, parts=None):
     ratio = (1.0 - 2.0 * t) * s * s_neg / u.clamp_min(torch.finfo(u.dtype).tiny)
     grad = mod * (s - t + gamma * ratio * ce)
     return grad if alpha is None else grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha))
+
+
+def _sigmoid_focal_target_grad(x, t, alpha, gamma, parts=None):
+    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts(x, t, gamma)
+    # d/dt [u^γ ce] = u^γ (γ ce (σ(-x) - σ(x)) / u - x): u and ce are linear in t, so this holds at t = 0 and
+    # t = 1 exactly (a log of t floored at 0 loses the σ(-x) / u term there); ce / u stays finite as u -> 0
+    grad = mod * (gamma * (s_neg - s) / u.clamp_min(torch.finfo(u.dtype).tiny) * ce - x)
+    if alpha is None:
+        return grad
+    return grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha)) + (2.0 * alpha - 1.0) * mod * ce
 
 
 class _SigmoidFocal(torch.autograd.Function):
@@ -108,8 +104,13 @@ class _SigmoidFocal(torch.autograd.Function):
     def backward(ctx, grad_output):
         x, t, *parts = ctx.saved_tensors
         # under create_graph, recompute from the inputs so the second derivative is taken through them
-        grad = _sigmoid_focal_grad(x, t, ctx.alpha, ctx.gamma, None if torch.is_grad_enabled() else parts)
-        return grad * grad_output, None, None, None
+        saved = None if torch.is_grad_enabled() else parts
+        grad_x = grad_t = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _sigmoid_focal_grad(x, t, ctx.alpha, ctx.gamma, saved) * grad_output
+        if ctx.needs_input_grad[1]:
+            grad_t = _sigmoid_focal_target_grad(x, t, ctx.alpha, ctx.gamma, saved) * grad_output
+        return grad_x, grad_t, None, None
 
 
 def _softmax_focal_terms(x2d, safe_target):
@@ -119,12 +120,32 @@ def _softmax_focal_terms(x2d, safe_target):
     return lse, log_py, -torch.expm1(log_py)
 
 
-def _softmax_focal_grad(x2d, lse, log_py, q, safe_target, gamma, grad_rows):
+def _softmax_focal_terms_exact(x2d, safe_target):
+    """(lse, log p_y, q, log q) with q = 1 - p_y = Σ_{c≠y} p_c from the other classes' log-sum-exp.
+
+    For the double backward: ``-expm1(log p_y)`` rounds to exactly 0 once the margin passes ~17
+    (float32), and the derivative of ``q^γ`` (γ < 1) at 0 is infinite, so second derivatives were
+    NaN. Here ``log q`` is finite for every finite logit, ``q^γ = exp(γ log q)`` and
+    ``log p_y = log1p(-q)`` are accurate, and no 0 is raised to a power below 1.
+    """
+    index = safe_target.unsqueeze(1)
+    lse = x2d.logsumexp(1)
+    # the true class's slot gets a huge finite negative (not -inf: with C = 1 that keeps logsumexp's backward finite)
+    others = x2d.scatter(1, index, torch.finfo(x2d.dtype).min / 2).logsumexp(1)
+    log_q = others - lse
+    q = torch.exp(log_q)
+    small = q < 0.5
+    log_py = torch.where(small, torch.log1p(-q.clamp(max=0.5)), x2d.gather(1, index).squeeze(1) - lse)
+    return lse, log_py, q, log_q
+
+
+def _softmax_focal_grad(x2d, lse, log_py, q, safe_target, gamma, grad_rows, log_q=None):
     # d/dx_c [-(1-p_y)^γ log p_y] = (δ_cy - p_c) · (1-p_y)^γ · (γ p_y log p_y / (1-p_y) - 1)
     py = torch.exp(log_py)
     # p log p / (1 - p) -> -1 as p -> 1: take that limit where 1 - p underflows
     ratio = torch.where(q > 0, py * log_py / q.clamp_min(torch.finfo(q.dtype).tiny), -py)
-    coef = (q.pow(gamma) * (gamma * ratio - 1.0) * grad_rows).unsqueeze(1)
+    modulating = q.pow(gamma) if log_q is None else torch.exp(gamma * log_q)
+    coef = (modulating * (gamma * ratio - 1.0) * grad_rows).unsqueeze(1)
     # exp(x - lse) is the softmax; torch's CPU softmax kernel is ~2x slower over a short class axis
     p = torch.exp(x2d - lse.unsqueeze(1))
     if torch.is_grad_enabled():  # building a graph for a double backward: no in-place updates
@@ -145,9 +166,10 @@ class _SoftmaxFocalRows(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         x2d, safe_target, lse, log_py, q = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably
-            lse, log_py, q = _softmax_focal_terms(x2d, safe_target)
-        return _softmax_focal_grad(x2d, lse, log_py, q, safe_target, ctx.gamma, grad_output), None, None
+        log_q = None
+        if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably and accurately
+            lse, log_py, q, log_q = _softmax_focal_terms_exact(x2d, safe_target)
+        return _softmax_focal_grad(x2d, lse, log_py, q, safe_target, ctx.gamma, grad_output, log_q), None, None
 
 
 @loss(
@@ -184,11 +206,13 @@ def sigmoid_focal_loss(
 
     ``alpha=None`` drops :math:`\alpha_t` (torchvision: ``alpha=-1``). Label
     smoothing moves targets towards 1/2 first (Keras's
-    ``BinaryFocalCrossentropy``). The modulating factor is computed as
-    :math:`\exp(\gamma \log(1 - p_t))` with :math:`\log(1-p_t)` from
-    ``logsigmoid``, so loss and gradient stay finite at logits ±1e4 for every
-    :math:`\gamma \ge 0` (a plain ``(1-p)**gamma`` has an infinite derivative
-    at p = 1 when gamma < 1). Unlike torchvision, the default reduction is "mean".
+    ``BinaryFocalCrossentropy``). :math:`1 - p_t` is computed from
+    :math:`\sigma(x)` and :math:`\sigma(-x)` directly (it never cancels) and
+    the backward pass is analytic, for the logits and for a target that
+    requires grad (exact at targets 0 and 1), so loss and gradients stay
+    finite at logits ±1e4 for every :math:`\gamma \ge 0` (a plain
+    ``(1-p)**gamma`` has an infinite derivative at p = 1 when gamma < 1).
+    Unlike torchvision, the default reduction is "mean".
 
     Args:
         input: logits, any shape ``(*)``.
@@ -214,19 +238,8 @@ def sigmoid_focal_loss(
     input, target = prepare_pair(fn, input, target)
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    if not target.requires_grad:
-        loss = _SigmoidFocal.apply(input, target, None if alpha is None else float(alpha), float(gamma))
-        return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
-    # a target that needs a gradient (soft labels from another model): the composite form, differentiable in both
-    loss = F.binary_cross_entropy_with_logits(input, target, reduction="none")
-    if gamma:
-        # log(1 - p_t) = log(y σ(-x) + (1 - y) σ(x)), in log space so it never rounds to log 0
-        log1m_pt = _logaddexp(
-            _log_or_floor(target) + F.logsigmoid(-input), _log_or_floor(1.0 - target) + F.logsigmoid(input)
-        )
-        loss = loss * torch.exp(gamma * log1m_pt)
-    if alpha is not None:
-        loss = loss * (alpha * target + (1.0 - alpha) * (1.0 - target))
+    # analytic gradients for the logits and for a target that needs one (soft labels from another model)
+    loss = _SigmoidFocal.apply(input, target, None if alpha is None else float(alpha), float(gamma))
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
@@ -312,7 +325,7 @@ def softmax_focal_loss(
     weight = to_compute(input.dtype, weight) if weight is not None else None
     alpha_t = to_compute(input.dtype, alpha) if isinstance(alpha, torch.Tensor) else alpha
 
-    if is_probability_target(fn, input, target):
+    if is_probability_target(fn, input, target, ignore_index):
         target = to_compute(input.dtype, target)
         log_p = torch.log_softmax(input, cdim)
         per_class = -target * log_p
@@ -327,7 +340,7 @@ def softmax_focal_loss(
                 per_class = per_class * factor
         return reduce_loss(per_class.sum(cdim), reduction, weight=sample_weight, fn=fn)
 
-    weight, cdim, valid = index_setup(fn, input, target, weight, ignore_index)
+    target, weight, cdim, valid = index_setup(fn, input, target, weight, ignore_index)
     safe_target = safe_targets(target, valid)
     num_classes = input.shape[cdim]
     rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
@@ -340,14 +353,14 @@ def softmax_focal_loss(
 
 
 def _true_class_log_prob(fn, input, target, ignore_index):
-    """(log p_t, index targets?, valid mask or None) with p_t = p_y (index) or Σ_c t_c p_c (probabilities)."""
+    """(log p_t, index targets?, valid mask or None, targets) with p_t = p_y (index) or Σ_c t_c p_c (probabilities)."""
     cdim = class_dim(input)
-    if is_probability_target(fn, input, target):
+    if is_probability_target(fn, input, target, ignore_index):
         log_p = torch.log_softmax(input, cdim)
-        return torch.logsumexp(log_p + _log_or_floor(to_compute(input.dtype, target)), cdim), False, None
-    valid = valid_targets(fn, input, target, ignore_index)
+        return log_target_probability(log_p, to_compute(input.dtype, target), cdim), False, None, target
+    target, valid = valid_targets(fn, input, target, ignore_index)
     # x_y - logsumexp(x): the true class's log-probability without an (N, C) log_softmax
-    return gather_class(input, target, valid, cdim) - input.logsumexp(cdim), True, valid
+    return gather_class(input, target, valid, cdim) - input.logsumexp(cdim), True, valid, target
 
 
 @loss(
@@ -424,7 +437,7 @@ def poly1_cross_entropy(
     input = prepare_scores(fn, input)
     cdim = class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
-    log_pt, index_targets, valid = _true_class_log_prob(fn, input, target, ignore_index)
+    log_pt, index_targets, valid, target = _true_class_log_prob(fn, input, target, ignore_index)
     ls = float(label_smoothing)
     # smoothing the target distribution gives p_t' = (1 - ls) p_t + ls / C, as the probabilities sum to 1
     pt = (1.0 - ls) * log_pt.exp() + ls / input.shape[cdim]
@@ -501,7 +514,7 @@ def generalized_cross_entropy(
     input = prepare_scores(fn, input)
     cdim = class_dim(input)
     check_class_weight(fn, weight, input.shape[cdim])
-    log_pt, index_targets, valid = _true_class_log_prob(fn, input, target, ignore_index)
+    log_pt, index_targets, valid, target = _true_class_log_prob(fn, input, target, ignore_index)
     loss = (1.0 - torch.exp(q * log_pt)) / q
     if not index_targets:
         if weight is not None:

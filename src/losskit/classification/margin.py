@@ -12,13 +12,13 @@ from .._core.reduction import fused_or_reduce, reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     class_dim,
+    class_index_target,
     hinge_targets,
     index_setup,
     is_probability_target,
     prepare_scores,
 )
 from .._core.validation import (
-    check_class_target,
     check_class_weight,
     check_same_shape,
     data_checks_active,
@@ -42,11 +42,12 @@ __all__ = [
 def _propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
     """torch's margin kernels compare with ``> 0``, which silently drops NaN scores; put it back.
 
-    The NaN-carrying term is detached: it changes no gradient, so it costs no backward pass.
+    Only NaN is put back (an infinite score is a valid input with a well-defined loss, so ``inf * 0``
+    must not turn it into NaN). The NaN-carrying term is detached: it changes no gradient.
     """
-    detached = input.detach()
-    leak = (detached.sum(-1) if loss.dim() else detached.sum()) * 0.0
-    return loss + leak
+    nan = torch.isnan(input.detach())
+    nan = nan.any(-1) if loss.dim() else nan.any()
+    return loss + torch.where(nan, float("nan"), 0.0).to(loss.dtype)
 
 
 @loss(
@@ -186,12 +187,14 @@ def categorical_hinge_loss(
     cdim = class_dim(input)
     if is_probability_target(fn, input, target):
         t = target.to(input.dtype)
-        positive = (t * input).sum(cdim)
-        negative = ((1.0 - t) * input).amax(cdim)
+        # a zero coefficient selects nothing: 0 · ±inf is 0 here (one-hot selection), never NaN
+        zero = torch.zeros((), dtype=input.dtype, device=input.device)
+        positive = torch.where(t == 0, zero, t * input).sum(cdim)
+        negative = torch.where(t == 1, zero, (1.0 - t) * input).amax(cdim)
     else:
         # one-hot targets without building them: the true class's score, and the others' max with the
         # true class's slot read as 0 — exactly Keras's max((1 - t) x)
-        check_class_target(fn, input, target)
+        target, _ = class_index_target(fn, input, target)
         index = target.unsqueeze(cdim)
         positive = input.gather(cdim, index).squeeze(cdim)
         negative = input.scatter(cdim, index, 0.0).amax(cdim)
@@ -246,7 +249,7 @@ def multi_margin_loss(
     input = prepare_scores(fn, input)
     if input.dim() > 2:
         raise ValueError(f"{fn}: input must be (N, C) or (C,); got {fmt_shape(input.shape)}")
-    weight, _, _ = index_setup(fn, input, target, weight, None)
+    target, weight, _, _ = index_setup(fn, input, target, weight, None)
     loss = fused_or_reduce(
         F.multi_margin_loss, input, target, reduction, fn=fn, p=p, margin=float(margin), weight=weight
     )
@@ -397,9 +400,13 @@ def multilabel_soft_margin_loss(
 
     As in torch, the classes are the *last* dimension.
 
+    Integer 0/1 targets are accepted (as torch does) and computed in the
+    input's dtype. A score of ±inf gives the loss's limit (0 or inf) where
+    torch's formula gives NaN (``0 · log σ(-inf)``).
+
     Args:
         input: logits ``(N, C)`` (or ``(*, C)``).
-        target: the input's shape, in [0, 1].
+        target: the input's shape, in [0, 1] (floating, or integer labels).
         weight: per-class weights ``(C,)``.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (shape ``(*)``).
 
@@ -414,9 +421,24 @@ def multilabel_soft_margin_loss(
         ``torch.nn.functional.multilabel_soft_margin_loss``.
     """
     fn = "multilabel_soft_margin_loss"
+    if isinstance(target, torch.Tensor) and isinstance(input, torch.Tensor) and input.is_floating_point():
+        if not (target.is_floating_point() or target.is_complex() or target.dtype == torch.bool):
+            target = target.to(input.dtype)  # integer 0/1 labels, as torch's MultiLabelSoftMarginLoss takes them
     input, target = prepare_pair(fn, input, target)
     if input.dim() == 0:
         raise ValueError(f"{fn}: input must have a class dimension (the last); got a scalar")
+    if input.shape[-1] == 0:
+        raise ValueError(f"{fn}: input must have at least one class (C >= 1); got shape {fmt_shape(input.shape)}")
     check_class_weight(fn, weight, input.shape[-1])
     weight = to_compute(input.dtype, weight) if weight is not None else None
-    return fused_or_reduce(F.multilabel_soft_margin_loss, input, target, reduction, fn=fn, weight=weight)
+    # torch's formula, with 0 · log σ(∓x) read as 0 where a label is exactly 1 or 0: torch returns NaN for a
+    # score of ±inf there, where the loss is finite (or +inf)
+    # (only the infinite log is replaced, so the products stay linear in the target and its gradient is exact)
+    zero = torch.zeros((), dtype=input.dtype, device=input.device)
+    log_pos, log_neg = F.logsigmoid(input), F.logsigmoid(-input)
+    log_pos = torch.where((target == 0) & torch.isinf(log_pos), zero, log_pos)
+    log_neg = torch.where((target == 1) & torch.isinf(log_neg), zero, log_neg)
+    loss = -(target * log_pos + (1.0 - target) * log_neg)
+    if weight is not None:
+        loss = loss * weight
+    return reduce_loss(loss.mean(-1), reduction, fn=fn)
