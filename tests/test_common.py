@@ -323,13 +323,12 @@ def test_nothing_counts(entry):
         if "sample_weight" in spec.call_kwargs and "sample_weight" in sample.kwargs:
             weight = sample.kwargs["sample_weight"]
             cases.append(sample.with_kwargs(sample_weight=torch.zeros_like(weight)))
-        if (
-            "ignore_index" in spec.capabilities
-            and "ignore_index" in sample.kwargs
-            and not sample.args[1].is_floating_point()
-        ):
-            ignored = torch.full_like(sample.args[1], sample.kwargs["ignore_index"])
-            cases.append(dataclasses.replace(sample, args=(sample.args[0], ignored, *sample.args[2:])))
+        roles = [r.name for r in spec.roles]
+        t = roles.index("target") if "target" in roles else None
+        if "ignore_index" in spec.capabilities and "ignore_index" in sample.kwargs and t is not None:
+            if not sample.args[t].is_floating_point():
+                ignored = torch.full_like(sample.args[t], sample.kwargs["ignore_index"])
+                cases.append(dataclasses.replace(sample, args=(*sample.args[:t], ignored, *sample.args[t + 1 :])))
     if not cases:
         pytest.skip(f"{entry.name} takes neither sample_weight nor ignore_index")
     for case in cases:

@@ -189,8 +189,10 @@ def categorical_hinge_loss(
         t = target.to(input.dtype)
         # a zero coefficient selects nothing: 0 · ±inf is 0 here (one-hot selection), never NaN
         zero = torch.zeros((), dtype=input.dtype, device=input.device)
-        positive = torch.where(t == 0, zero, t * input).sum(cdim)
-        negative = torch.where(t == 1, zero, (1.0 - t) * input).amax(cdim)
+        # (only where the score is infinite, so the target keeps its gradient x where t = 0)
+        infinite = torch.isinf(input)
+        positive = torch.where(infinite & (t == 0), zero, t * input).sum(cdim)
+        negative = torch.where(infinite & (t == 1), zero, (1.0 - t) * input).amax(cdim)
     else:
         # one-hot targets without building them: the true class's score, and the others' max with the
         # true class's slot read as 0 — exactly Keras's max((1 - t) x)
