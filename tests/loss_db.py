@@ -222,7 +222,12 @@ def empty_pair(*extra_shape_args) -> Callable[[], Sample]:
 def shape_errors() -> List[ErrorCase]:
     return [
         ErrorCase((torch.randn(4, 1), torch.randn(4)), {}, ValueError, r"\(4, 1\).*\(4,\)"),
-        ErrorCase((torch.randn(3), torch.tensor([1, 2, 3])), {}, TypeError, r"target must be a floating"),
+        ErrorCase(
+            (torch.randn(3), torch.tensor([1, 2, 3]) * 1j),
+            {},
+            TypeError,
+            r"target must be a real tensor; got complex64",
+        ),
         ErrorCase((torch.tensor([1, 2, 3]), torch.randn(3)), {}, TypeError, r"input must be a floating"),
     ]
 
@@ -700,7 +705,7 @@ def elementwise_class_entry(
         empty=empty_pair(),
         errors=lambda: [
             ErrorCase((torch.randn(4, 1), torch.ones(4)), {}, ValueError, r"\(4, 1\).*\(4,\)"),
-            ErrorCase((torch.randn(3), torch.tensor([1, 0, 1])), {}, TypeError, r"target must be a floating"),
+            ErrorCase((torch.randn(3), torch.tensor([1, 0, 1]) * 1j), {}, TypeError, r"target must be a real tensor"),
             *errors,
         ],
         extremes=extremes or binary_extremes(target_values),

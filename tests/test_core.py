@@ -209,3 +209,32 @@ def test_item21_info_shows_a_formula_without_markup(name):
     assert result.exit_code == 0, result.output
     assert "Formula" in result.output, f"{name}: no formula"
     assert not MARKUP.search(result.output), MARKUP.search(result.output)
+
+
+# ---------------------------------------------------------------------------------------------
+# item 10: a drop-in takes every input torch takes — integer targets of elementwise losses
+# ---------------------------------------------------------------------------------------------
+
+TORCH_ELEMENTWISE = [
+    (LF.mse_loss, torch.nn.functional.mse_loss),
+    (LF.l1_loss, torch.nn.functional.l1_loss),
+    (LF.smooth_l1_loss, torch.nn.functional.smooth_l1_loss),
+    (LF.huber_loss, torch.nn.functional.huber_loss),
+    (LF.soft_margin_loss, torch.nn.functional.soft_margin_loss),
+    (LF.poisson_nll_loss, torch.nn.functional.poisson_nll_loss),
+]
+
+
+@pytest.mark.parametrize("ours, theirs", TORCH_ELEMENTWISE, ids=lambda f: getattr(f, "__name__", ""))
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8])
+def test_item10_integer_targets_give_torchs_numbers(ours, theirs, dtype):
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=dtype)
+    if ours is LF.soft_margin_loss:
+        labels = (2 * labels.long() - 1).to(torch.int64 if dtype == torch.uint8 else dtype)
+    expected = theirs(x, labels.to(x.dtype))  # torch's huber backward fails on integer targets; its value does not
+    (expected_grad,) = torch.autograd.grad(expected, x)
+    actual = ours(x, labels)
+    (actual_grad,) = torch.autograd.grad(actual, x)
+    torch.testing.assert_close(actual, expected)
+    torch.testing.assert_close(actual_grad, expected_grad)

@@ -20,6 +20,7 @@ from ._core.reduction import fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
     check_floating,
+    check_real,
     check_number,
     compute_dtype,
     data_checks_active,
@@ -517,7 +518,7 @@ def quantile_loss(
     """
     fn = "quantile_loss"
     check_floating(fn, "input", input)
-    check_floating(fn, "target", target)
+    check_real(fn, "target", target)
     if isinstance(quantile, torch.Tensor):
         q = quantile.numel()
         if input.dim() == 0 or input.shape[-1] != q or target.shape != input.shape[:-1]:

@@ -30,6 +30,7 @@ __all__ = [
     "check_broadcastable_to",
     "check_number",
     "check_tensor",
+    "check_real",
     "check_class_weight",
     "check_class_target",
     "check_probability_target",
@@ -182,6 +183,14 @@ def check_number(
         raise ValueError(f"{fn}: {name} must be in {interval}; got {value!r}")
 
 
+def check_real(fn: str, name: str, value: object) -> None:
+    """A real tensor of any dtype (integer and bool targets are cast by the caller); complex is refused."""
+    if not isinstance(value, torch.Tensor):
+        check_tensor(fn, name, value)  # raises the TypeError
+    elif value.is_complex():
+        raise TypeError(f"{fn}: {name} must be a real tensor; got {str(value.dtype).replace('torch.', '')}")
+
+
 def check_tensor(fn: str, name: str, value: object, *, allow_number: bool = False) -> None:
     """An input role must be a tensor (a Python list is not silently converted)."""
     if isinstance(value, torch.Tensor):
@@ -289,8 +298,10 @@ def to_compute(dtype: torch.dtype, *tensors: Any) -> Any:
 def prepare_pair(fn: str, input: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Validate an elementwise (input, target) pair and cast both to the compute dtype.
 
-    Both must be floating tensors of the same shape; half precision computes
-    in float32.
+    The input must be a floating tensor and the target a real tensor of the
+    same shape. Integer and bool targets (0/1 labels, counts) are cast to the
+    input's compute dtype, as torch's type promotion does for its elementwise
+    losses; half precision computes in float32.
     """
     # fast path, the common case: float32/float64 tensors of one dtype and shape (a few attribute reads)
     if (
@@ -302,7 +313,7 @@ def prepare_pair(fn: str, input: torch.Tensor, target: torch.Tensor) -> Tuple[to
     ):
         return input, target
     check_floating(fn, "input", input)
-    check_floating(fn, "target", target)
+    check_real(fn, "target", target)
     check_same_shape(fn, input, target)
     dtype = compute_dtype(input)
     return to_compute(dtype, input, target)
