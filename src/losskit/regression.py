@@ -20,8 +20,8 @@ from ._core.reduction import fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
     check_floating,
-    check_real,
     check_number,
+    check_real,
     compute_dtype,
     data_checks_active,
     fmt_shape,
