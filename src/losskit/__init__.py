@@ -34,7 +34,7 @@ from ._core import (
 )
 from ._version import __version__
 
-_MODULES = {spec.module_name: spec.module for spec in all_specs()}
+_MODULES = {spec.module_name: get_class(spec.name) for spec in all_specs()}
 globals().update(_MODULES)
 
 __all__: List[str] = [

@@ -12,7 +12,7 @@ state subclass :class:`Loss` by hand (see :func:`losskit._core.spec.module_for`)
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -27,7 +27,25 @@ def _plain(value: Any) -> Any:
     return value.tolist() if isinstance(value, torch.Tensor) else value
 
 
-class Loss(nn.Module):
+class _LossMeta(type):
+    """Writes a declared module's docstring and signature on first read (``help(lk.HuberLoss)``), not at import."""
+
+    @property
+    def __doc__(cls) -> Optional[str]:  # type: ignore[override]
+        own = cls.__dict__.get("__doc__")
+        spec = cls.__dict__.get("spec")
+        if own is None and spec is not None:
+            return module_docstring(spec, cls.__name__)
+        return own
+
+    @property
+    def __signature__(cls) -> Optional[inspect.Signature]:
+        if cls.__dict__.get("__init__") is not None or "spec" not in cls.__dict__:
+            return None  # a hand-written constructor: inspect reads its own signature
+        return _constructor_signature(cls.__dict__["spec"])
+
+
+class Loss(nn.Module, metaclass=_LossMeta):
     """Base class of losskit's loss modules.
 
     The constructor binds its arguments to the declaration's hyperparameters
@@ -53,7 +71,7 @@ class Loss(nn.Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         spec = type(self).spec
-        signature = _constructor_signature(spec)
+        signature = _constructor_signature(spec)  # cached per declaration
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -117,7 +135,17 @@ class Loss(nn.Module):
         return cls(**kwargs)
 
 
+_SIGNATURES: Dict[int, inspect.Signature] = {}  # id(spec) -> constructor signature (specs live as long as the process)
+
+
 def _constructor_signature(spec: LossSpec) -> inspect.Signature:
+    cached = _SIGNATURES.get(id(spec))
+    if cached is None:
+        cached = _SIGNATURES[id(spec)] = _build_constructor_signature(spec)
+    return cached
+
+
+def _build_constructor_signature(spec: LossSpec) -> inspect.Signature:
     """torch's layout: the declared positional hyperparameters first, then keyword-only ones."""
     params = []
     by_name = {h.name: h for h in spec.hparams}
@@ -180,19 +208,8 @@ def module_docstring(spec: LossSpec, class_name: str) -> str:
 
 def build_module(spec: LossSpec, class_name: str) -> type:
     """The ``nn.Module`` class of a declared loss: constructor from the hyperparameters, forward from the roles."""
-    role_names = [r.name for r in spec.roles]
-
-    def forward(self: Loss, *roles: Any, **call_kwargs: Any) -> torch.Tensor:
-        return type(self).functional(*roles, **self.hparams(), **call_kwargs)
-
-    forward.__doc__ = f"Compute the loss: ``{class_name}()({', '.join(role_names)})``."
-    forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [inspect.Parameter(r, inspect.Parameter.POSITIONAL_OR_KEYWORD) for r in role_names]
-        + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None) for k in spec.call_kwargs]
-    )
     namespace = {
-        "__doc__": module_docstring(spec, class_name),
+        "__doc__": None,  # written on first read from the declaration (_LossMeta)
         "__module__": spec.functional.__module__,
         "__qualname__": class_name,
         "spec": spec,
@@ -200,7 +217,5 @@ def build_module(spec: LossSpec, class_name: str) -> type:
         "family": spec.family,
         "functional": staticmethod(spec.functional),
         "reductions": spec.reductions,
-        "forward": forward,
-        "__signature__": _constructor_signature(spec),
     }
     return type(class_name, (Loss,), namespace)
