@@ -1184,6 +1184,10 @@ ENTRIES.append(
 )
 BY_NAME = {e.name: e for e in ENTRIES}
 
+from .loss_db_sequence import ENTRIES as _SEQUENCE_ENTRIES  # noqa: E402
+
+ENTRIES += _SEQUENCE_ENTRIES
+
 
 def _finalize_entry(entry: LossInfo) -> LossInfo:
     """Every sample the battery sees gets its grad_args from the declaration's differentiable roles."""
