@@ -161,7 +161,10 @@ def _ctc_errors() -> List[ErrorCase]:
             r"ctc_loss: targets contain class 7, outside the valid range \[0, 4\]",
         ),
         ErrorCase(
-            (_lp(), tg, il, tl), {"blank": 5}, ValueError, r"ctc_loss: blank must be a class index in \[0, C\) = \[0, 5\); got 5"
+            (_lp(), tg, il, tl),
+            {"blank": 5},
+            ValueError,
+            r"ctc_loss: blank must be a class index in \[0, C\) = \[0, 5\); got 5",
         ),
         ErrorCase((_lp(), tg.float(), il, tl), {}, TypeError, r"ctc_loss: targets must be an integer tensor"),
         ErrorCase((_lp().long(), tg, il, tl), {}, TypeError, r"ctc_loss: log_probs must be a floating-point tensor"),

@@ -169,7 +169,10 @@ def test_ctc_compiles_fullgraph_with_torchs_numbers(layout, reduction):
 def test_ctc_bad_inputs_name_function_and_argument():
     log_probs, targets, il, tl = _problem(seed=10, t=6, n=3, s=2)
     cases = [
-        ((log_probs, targets, torch.tensor([6, 7, 6]), tl), r"ctc_loss: input_lengths must be in \[0, T\] = \[0, 6\].*got 7 for sample 1"),
+        (
+            (log_probs, targets, torch.tensor([6, 7, 6]), tl),
+            r"ctc_loss: input_lengths must be in \[0, T\] = \[0, 6\].*got 7 for sample 1",
+        ),
         ((log_probs, targets, il, torch.tensor([2, 3, 0])), r"ctc_loss: target_lengths must be at most .* S = 2"),
         ((log_probs, torch.zeros_like(targets), il, torch.tensor([1, 0, 0])), r"contain the blank index 0"),
         ((log_probs, targets[:2], il, tl), r"ctc_loss: padded targets must be \(N, S\) with N = 3"),
@@ -326,10 +329,14 @@ def test_edit_distance_token_rows_equal_rapidfuzz_and_reference(mode):
         hyp = torch.where(torch.rand(n, lh, generator=g) < 0.2, torch.zeros_like(hyp), hyp)
         ref = torch.where(torch.rand(n, lr, generator=g) < 0.2, torch.zeros_like(ref), ref)
         kw = dict(padding_value=0)
-    rows_h = [h[: int(k)].tolist() if mode == "lengths" else [v for v in h.tolist() if mode == "full" or v != 0]
-              for h, k in zip(hyp, hyp_len)]
-    rows_r = [r[: int(k)].tolist() if mode == "lengths" else [v for v in r.tolist() if mode == "full" or v != 0]
-              for r, k in zip(ref, ref_len)]
+    rows_h = [
+        h[: int(k)].tolist() if mode == "lengths" else [v for v in h.tolist() if mode == "full" or v != 0]
+        for h, k in zip(hyp, hyp_len)
+    ]
+    rows_r = [
+        r[: int(k)].tolist() if mode == "lengths" else [v for v in r.tolist() if mode == "full" or v != 0]
+        for r, k in zip(ref, ref_len)
+    ]
     got = LF.edit_distance(hyp, ref, normalize=False, **kw)
     expected = [Levenshtein.distance(h, r) for h, r in zip(rows_h, rows_r)]
     assert got.tolist() == expected
@@ -364,11 +371,15 @@ def test_edit_distance_empty_truth_and_empty_batch():
 
 
 def test_edit_distance_bad_inputs():
-    with pytest.raises(ValueError, match=r"edit_distance: truth must have the hypothesis's batch shape \(3,\).*got \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"edit_distance: truth must have the hypothesis's batch shape \(3,\).*got \(4,\)"
+    ):
         LF.edit_distance(torch.zeros(3, 5, dtype=torch.long), torch.zeros(4, 5, dtype=torch.long))
     with pytest.raises(ValueError, match=r"edit_distance: truth must have one entry per hypothesis entry \(2\); got 3"):
         LF.edit_distance(["a", "b"], ["a", "b", "c"])
-    with pytest.raises(TypeError, match=r"edit_distance: hypothesis and truth must both be token tensors or both strings"):
+    with pytest.raises(
+        TypeError, match=r"edit_distance: hypothesis and truth must both be token tensors or both strings"
+    ):
         LF.edit_distance(torch.zeros(2, 3), ["a", "b"])
     with pytest.raises(ValueError, match=r"edit_distance: hypothesis_lengths must be in \[0, 3\].*got 4 for row 1"):
         LF.edit_distance(torch.zeros(2, 3), torch.zeros(2, 3), hypothesis_lengths=torch.tensor([1, 4]))
@@ -413,7 +424,9 @@ def test_cer_wer_edges_and_errors():
     assert float(LF.char_error_rate([""], [""])) == 0.0
     assert float(LF.char_error_rate(["a"], [""])) == float("inf")
     assert float(LF.word_error_rate(["x y"], ["x"])) == 1.0
-    with pytest.raises(ValueError, match=r"word_error_rate: references must have one entry per predictions entry \(2\); got 1"):
+    with pytest.raises(
+        ValueError, match=r"word_error_rate: references must have one entry per predictions entry \(2\); got 1"
+    ):
         LF.word_error_rate(["a", "b"], ["a"])
     with pytest.raises(TypeError, match=r"char_error_rate: predictions must hold strings; item 1 is a int"):
         LF.char_error_rate(["a", 3], ["a", "b"])

@@ -113,8 +113,7 @@ def _check_ctc_data(
         total = int(tl.sum()) if tl.numel() else 0
         if total != targets.shape[0]:
             raise ValueError(
-                f"{fn}: concatenated 1-D targets must hold sum(target_lengths) = {total} labels; "
-                f"got {targets.shape[0]}"
+                f"{fn}: concatenated 1-D targets must hold sum(target_lengths) = {total} labels; got {targets.shape[0]}"
             )
         used = torch.ones_like(targets, dtype=torch.bool)
     labels = targets[used]
@@ -154,7 +153,15 @@ def _ctc_kernel_impl(
     )
     if compute_grad:
         grad = torch.ops.aten._ctc_loss_backward.Tensor(
-            torch.ones_like(nll), log_probs, targets, input_lengths, target_lengths, nll, log_alpha, blank, zero_infinity
+            torch.ones_like(nll),
+            log_probs,
+            targets,
+            input_lengths,
+            target_lengths,
+            nll,
+            log_alpha,
+            blank,
+            zero_infinity,
         )
     else:
         grad = log_probs.new_empty(0)
@@ -212,7 +219,11 @@ def _check_blank(fn: str, name: str, value: Any) -> None:
     module="CTCLoss",
     aliases=("connectionist_temporal_classification",),
     roles=(
-        Role("log_probs", "(T, N, C)", doc="log-probabilities over C classes (blank included); (N, T, C) with batch_first"),
+        Role(
+            "log_probs",
+            "(T, N, C)",
+            doc="log-probabilities over C classes (blank included); (N, T, C) with batch_first",
+        ),
         Role("targets", "(N, S) or (sum(target_lengths),)", differentiable=False),
         Role("input_lengths", "(N,)", differentiable=False),
         Role("target_lengths", "(N,)", differentiable=False),
@@ -352,9 +363,9 @@ def ctc_loss(
         )
         out = _reduce_ctc(per_sample, tl, reduction)
     else:
-        # torch's own call (and its reduction), with the lengths as the caller gave them
-        il_arg = il if unbatched or isinstance(input_lengths, torch.Tensor) else il.tolist()
-        tl_arg = tl if unbatched or isinstance(target_lengths, torch.Tensor) else tl.tolist()
+        # torch's own call (and its reduction), with the lengths as the caller gave them (torch takes lists too)
+        il_arg: Any = il if unbatched or isinstance(input_lengths, torch.Tensor) else il.tolist()
+        tl_arg: Any = tl if unbatched or isinstance(target_lengths, torch.Tensor) else tl.tolist()
         out = F.ctc_loss(
             log_probs, targets, il_arg, tl_arg, blank=blank, reduction=reduction, zero_infinity=zero_infinity
         )
@@ -428,7 +439,9 @@ def _token_lengths(
         lens = _lengths_tensor(fn, name, lengths, tokens.shape[0]).to(tokens.device)
         if lens.numel() and data_checks_active(lens) and (bool((lens < 0).any()) or bool((lens > width).any())):
             n = _first_bad((lens < 0) | (lens > width))
-            raise ValueError(f"{fn}: {name} must be in [0, {width}] (the padded length); got {int(lens[n])} for row {n}")
+            raise ValueError(
+                f"{fn}: {name} must be in [0, {width}] (the padded length); got {int(lens[n])} for row {n}"
+            )
         return tokens, lens.long()
     if padding_value is None:
         return tokens, torch.full((tokens.shape[0],), width, dtype=torch.long, device=tokens.device)
@@ -528,7 +541,9 @@ def edit_distance(
                 )
             return lengths.reshape(rows) if isinstance(lengths, torch.Tensor) else lengths
 
-        hyp, hyp_len = _token_lengths(fn, "hypothesis_lengths", hyp, flat("hypothesis_lengths", hypothesis_lengths), padding_value)
+        hyp, hyp_len = _token_lengths(
+            fn, "hypothesis_lengths", hyp, flat("hypothesis_lengths", hypothesis_lengths), padding_value
+        )
         ref, ref_len = _token_lengths(fn, "truth_lengths", ref, flat("truth_lengths", truth_lengths), padding_value)
         distance = _levenshtein_tensors(hyp, hyp_len, ref, ref_len)
         out = _normalise(distance, ref_len) if normalize else distance.to(torch.float32)
@@ -565,9 +580,7 @@ def _corpus(
                 raise TypeError(f"{fn}: {name} must hold {what}; item {i} is a {type(item).__name__}")
         sides.append(list(value))
     if len(sides[0]) != len(sides[1]):
-        raise ValueError(
-            f"{fn}: {second} must have one entry per {first} entry ({len(sides[0])}); got {len(sides[1])}"
-        )
+        raise ValueError(f"{fn}: {second} must have one entry per {first} entry ({len(sides[0])}); got {len(sides[1])}")
     return sides[0], sides[1]
 
 
