@@ -349,6 +349,34 @@ def test_edit_distance_token_rows_equal_rapidfuzz_and_reference(mode):
     assert LF.edit_distance(ref, hyp, normalize=False, **swapped).tolist() == expected
 
 
+@pytest.mark.parametrize("dtype", [torch.long, torch.int32, torch.uint8, torch.float32])
+def test_edit_distance_vectorised_path_equals_rapidfuzz_path(dtype):
+    """The PyTorch dynamic program (accelerators, torch.compile) and the rapidfuzz path (CPU) agree exactly."""
+    from losskit.sequence import _levenshtein_rapidfuzz, _levenshtein_tensors
+
+    g = torch.Generator().manual_seed(12)
+    for n, lh, lr in [(300, 9, 5), (300, 5, 13), (7, 0, 4), (0, 3, 3)]:
+        hyp = torch.randint(0, 4, (n, lh), generator=g).to(dtype)
+        ref = torch.randint(0, 4, (n, lr), generator=g).to(dtype)
+        hyp_len = torch.randint(0, lh + 1, (n,), generator=g)
+        ref_len = torch.randint(0, lr + 1, (n,), generator=g)
+        expected = _levenshtein_rapidfuzz(hyp, hyp_len, ref, ref_len)
+        assert _levenshtein_tensors(hyp, hyp_len, ref, ref_len).tolist() == expected.tolist()
+        rows = [
+            ref_seq.levenshtein(h[: int(a)].tolist(), r[: int(b)].tolist())
+            for h, a, r, b in zip(hyp, hyp_len, ref, ref_len)
+        ]
+        assert expected.tolist() == rows
+
+
+def test_edit_distance_tokens_that_python_hashes_alike_stay_distinct():
+    """-1 and -2 have the same Python hash; large and float tokens too: they are renumbered before rapidfuzz."""
+    assert LF.edit_distance(torch.tensor([[-1, 5]]), torch.tensor([[-2, 5]]), normalize=False).tolist() == [1.0]
+    big = torch.tensor([[2**61 - 1, 0]])
+    assert LF.edit_distance(big, torch.tensor([[0, 0]]), normalize=False).tolist() == [1.0]
+    assert LF.edit_distance(torch.tensor([[0.5, 1.0]]), torch.tensor([[0.5, 1.5]]), normalize=False).tolist() == [1.0]
+
+
 def test_edit_distance_reproduces_tf_documented_example():
     """tf.edit_distance's docstring: hypothesis ["a"], [], ["b"], []; truth [], ["a"], ["b", "c"], ["a"]."""
     expected = [[float("inf"), 1.0], [0.5, 1.0]]
