@@ -20,6 +20,7 @@ import re
 from numbers import Integral
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -79,6 +80,11 @@ def _first_bad(mask: torch.Tensor) -> int:
     return int(mask.nonzero()[0, 0])
 
 
+def _host(t: torch.Tensor) -> np.ndarray:
+    """An integer tensor's values as a NumPy array (no copy on the CPU)."""
+    return t.detach().cpu().numpy()
+
+
 def _check_ctc_data(
     fn: str,
     targets: torch.Tensor,
@@ -88,46 +94,55 @@ def _check_ctc_data(
     num_classes: int,
     blank: int,
 ) -> None:
-    """The checks that read the lengths and targets (torch's kernel reads out of bounds or gives nonsense otherwise)."""
-    il, tl = input_lengths.long(), target_lengths.long()
-    if il.numel():
-        if bool((il > time).any()) or bool((il < 0).any()):
-            n = _first_bad((il > time) | (il < 0))
+    """The checks that read the lengths and targets (torch's kernel reads out of bounds or gives nonsense otherwise).
+
+    In NumPy: on the CPU its views cost no copy and a handful of small NumPy
+    calls cost a few microseconds where as many torch calls cost ~100 µs
+    (a tiny CTC step takes ~300 µs). Off the CPU this copies the (small)
+    lengths and targets to the host: the one sync a data check costs.
+    """
+    il, tl, tg = _host(input_lengths), _host(target_lengths), _host(targets)
+    if il.size:
+        bad = (il > time) | (il < 0)
+        if bad.any():
+            n = int(bad.argmax())
             raise ValueError(
                 f"{fn}: input_lengths must be in [0, T] = [0, {time}] (T is log_probs' time dimension); "
                 f"got {int(il[n])} for sample {n}"
             )
-        if bool((tl < 0).any()):
-            n = _first_bad(tl < 0)
+        if tl.min() < 0:
+            n = int((tl < 0).argmax())
             raise ValueError(f"{fn}: target_lengths must be non-negative; got {int(tl[n])} for sample {n}")
-    if targets.dim() == 2:
-        width = targets.shape[1]
-        if tl.numel() and bool((tl > width).any()):
-            n = _first_bad(tl > width)
+    if tg.ndim == 2:
+        width = tg.shape[1]
+        if tl.size and tl.max() > width:
+            n = int((tl > width).argmax())
             raise ValueError(
                 f"{fn}: target_lengths must be at most the padded targets' length S = {width}; "
                 f"got {int(tl[n])} for sample {n}"
             )
-        used = torch.arange(width, device=targets.device) < tl.to(targets.device).unsqueeze(1)
+        used = np.arange(width) < tl[:, None]
+        labels = tg[used]
     else:
-        total = int(tl.sum()) if tl.numel() else 0
-        if total != targets.shape[0]:
+        total = int(tl.sum())
+        if total != tg.shape[0]:
             raise ValueError(
-                f"{fn}: concatenated 1-D targets must hold sum(target_lengths) = {total} labels; got {targets.shape[0]}"
+                f"{fn}: concatenated 1-D targets must hold sum(target_lengths) = {total} labels; got {tg.shape[0]}"
             )
-        used = torch.ones_like(targets, dtype=torch.bool)
-    labels = targets[used]
-    if labels.numel() == 0:
+        used, labels = None, tg
+    if labels.size == 0:
         return
-    lo, hi = (int(v) for v in torch.aminmax(labels))
+    lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= num_classes:
         raise ValueError(
             f"{fn}: targets contain class {lo if lo < 0 else hi}, outside the valid range [0, {num_classes - 1}]"
         )
-    is_blank = (targets == blank) & used
-    if bool(is_blank.any()):
-        where = is_blank.nonzero()[0].tolist()
-        at = f"sample {where[0]}, position {where[1]}" if targets.dim() == 2 else f"position {where[0]}"
+    is_blank = tg == blank
+    if used is not None:
+        is_blank &= used
+    if is_blank.any():
+        where = np.argwhere(is_blank)[0].tolist()
+        at = f"sample {where[0]}, position {where[1]}" if tg.ndim == 2 else f"position {where[0]}"
         raise ValueError(
             f"{fn}: targets contain the blank index {blank} within target_lengths ({at}); targets hold labels "
             f"only — pad after target_lengths, or pass the blank index your model uses as blank="
@@ -386,13 +401,13 @@ def _rapidfuzz():
     return cpdist, Levenshtein
 
 
-def _string_distances(hypotheses: Sequence[Any], truths: Sequence[Any]) -> torch.Tensor:
+def _string_distances(hypotheses: List[Any], truths: List[Any], all_str: bool) -> torch.Tensor:
     """Levenshtein distances of aligned pairs (strings, or sequences of hashable tokens) with rapidfuzz."""
     if not hypotheses:
         return torch.zeros(0, dtype=torch.long)
     cpdist, levenshtein = _rapidfuzz()
-    if all(isinstance(s, str) for s in hypotheses) and all(isinstance(s, str) for s in truths):
-        left, right = list(hypotheses), list(truths)
+    if all_str:
+        left, right = hypotheses, truths
     else:
         # tokens mapped to integer ids: exact comparisons (rapidfuzz would compare the tokens' hashes)
         vocab: Dict[Any, int] = {}
@@ -432,37 +447,55 @@ def _levenshtein_tensors(
     return result.long()
 
 
-def _rapidfuzz_rows(rows: torch.Tensor, lengths: torch.Tensor, ids: Optional[torch.Tensor]) -> List[List[Any]]:
-    values = (ids if ids is not None else rows).tolist()
-    return [row[:k] for row, k in zip(values, lengths.tolist())]
+#: token ids below this map to Unicode code points (skipping the surrogates), so rows travel as str
+_CODE_POINTS = 0x110000 - 0x800
+
+
+def _rows_as_strings(codes: torch.Tensor, lengths: torch.Tensor) -> List[str]:
+    """``(B, L)`` ids in [0, _CODE_POINTS) as B strings, each cut at its length (one decode, then slices)."""
+    codes = codes.to(torch.int32)
+    codes = codes + (codes >= 0xD800).to(torch.int32) * 0x800  # step over the surrogate range
+    text = np.ascontiguousarray(codes.numpy()).view("<u4").tobytes().decode("utf-32-le")
+    width = codes.shape[1]
+    if width == 0:
+        return [""] * codes.shape[0]
+    return [text[start : start + k] for start, k in zip(range(0, codes.numel(), width), lengths.tolist())]
 
 
 def _levenshtein_rapidfuzz(
     hyp: torch.Tensor, hyp_len: torch.Tensor, ref: torch.Tensor, ref_len: torch.Tensor
 ) -> torch.Tensor:
-    """The same distances with rapidfuzz (C++), for CPU tensors: rows become lists of ints, cut at their lengths.
+    """The same distances with rapidfuzz (C++), for CPU tensors.
 
-    Non-negative integer tokens below 2**61 go as they are (Python hashes such an
-    int to itself, so rapidfuzz compares them exactly); other values are first
-    renumbered with ``torch.unique`` (exact for any dtype).
+    Converting a tensor to Python lists costs more than the distances, so the
+    rows travel as strings: each token id becomes one Unicode code point
+    (exact for ids in [0, 1 112 064), the surrogates skipped). Other values
+    (negative, huge, floating) are first renumbered with ``torch.unique``.
     """
     if hyp.shape[0] == 0:
         return torch.zeros(0, dtype=torch.long)
     cpdist, levenshtein = _rapidfuzz()
-    h_ids = r_ids = None
-    exact = not hyp.is_floating_point() and not ref.is_floating_point() and not hyp.is_complex()
-    if exact and hyp.numel() and ref.numel():
-        lo = min(int(hyp.min()), int(ref.min()))
-        hi = max(int(hyp.max()), int(ref.max()))
-        exact = lo >= 0 and hi < 2**61 - 1
-    if not exact and (hyp.numel() or ref.numel()):
+    integral = not (hyp.is_floating_point() or ref.is_floating_point() or hyp.is_complex() or ref.is_complex())
+    direct = integral
+    if integral and (hyp.numel() or ref.numel()):
+        lo = min(int(hyp.min()) if hyp.numel() else 0, int(ref.min()) if ref.numel() else 0)
+        hi = max(int(hyp.max()) if hyp.numel() else 0, int(ref.max()) if ref.numel() else 0)
+        direct = lo >= 0 and hi < _CODE_POINTS
+    if not direct:
         dtype = torch.promote_types(hyp.dtype, ref.dtype)
-        _, inverse = torch.unique(
+        values, inverse = torch.unique(
             torch.cat([hyp.reshape(-1).to(dtype), ref.reshape(-1).to(dtype)]), return_inverse=True
         )
-        h_ids, r_ids = inverse[: hyp.numel()].reshape(hyp.shape), inverse[hyp.numel() :].reshape(ref.shape)
-    left, right = _rapidfuzz_rows(hyp, hyp_len, h_ids), _rapidfuzz_rows(ref, ref_len, r_ids)
-    return torch.from_numpy(cpdist(left, right, scorer=levenshtein.distance).astype("int64"))
+        if values.numel() >= _CODE_POINTS:  # over a million distinct tokens: rows as lists of ids
+            ids = inverse.tolist()
+            width_h, width_r = hyp.shape[1], ref.shape[1]
+            split = hyp.numel()
+            left = [ids[i * width_h : i * width_h + k] for i, k in enumerate(hyp_len.tolist())]
+            right = [ids[split + i * width_r : split + i * width_r + k] for i, k in enumerate(ref_len.tolist())]
+            return torch.from_numpy(cpdist(left, right, scorer=levenshtein.distance).astype("int64"))
+        hyp, ref = inverse[: hyp.numel()].reshape(hyp.shape), inverse[hyp.numel() :].reshape(ref.shape)
+    left_s, right_s = _rows_as_strings(hyp, hyp_len), _rows_as_strings(ref, ref_len)
+    return torch.from_numpy(cpdist(left_s, right_s, scorer=levenshtein.distance).astype("int64"))
 
 
 def _token_lengths(
@@ -593,8 +626,8 @@ def edit_distance(
             f"{fn}: hypothesis_lengths, truth_lengths and padding_value apply to token tensors; strings carry their own length"
         )
     single = isinstance(hypothesis, str) and isinstance(truth, str)
-    hyps, refs = _corpus(fn, "hypothesis", "truth", hypothesis, truth, tokens=True)
-    distance = _string_distances(hyps, refs)
+    hyps, refs, all_str = _corpus(fn, "hypothesis", "truth", hypothesis, truth, tokens=True)
+    distance = _string_distances(hyps, refs, all_str)
     out = (
         _normalise(distance, torch.tensor([len(r) for r in refs], dtype=torch.long))
         if normalize
@@ -605,23 +638,31 @@ def edit_distance(
 
 def _corpus(
     fn: str, first: str, second: str, predictions: Any, references: Any, tokens: bool = False
-) -> Tuple[List[Any], List[Any]]:
-    """Two aligned lists of strings (or, with ``tokens``, of token sequences); a single string is a corpus of one."""
+) -> Tuple[List[Any], List[Any], bool]:
+    """Two aligned lists of strings (or, with ``tokens``, of token sequences), and whether all items are ``str``.
+
+    A single string is a corpus of one. The type check runs in C (``set(map(type, ...))``);
+    items are inspected one by one only when something other than ``str`` is present.
+    """
     sides = []
+    all_str = True
     for name, value in ((first, predictions), (second, references)):
         if isinstance(value, str):
             value = [value]
         if isinstance(value, (bytes, torch.Tensor)) or not isinstance(value, Sequence):
             raise TypeError(f"{fn}: {name} must be a string or a sequence of strings; got {type(value).__name__}")
-        for i, item in enumerate(value):
-            ok = isinstance(item, str) or (tokens and isinstance(item, Sequence) and not isinstance(item, bytes))
-            if not ok:
-                what = "strings or token sequences" if tokens else "strings"
-                raise TypeError(f"{fn}: {name} must hold {what}; item {i} is a {type(item).__name__}")
-        sides.append(list(value))
+        value = list(value)
+        if not set(map(type, value)) <= {str}:
+            all_str = False
+            for i, item in enumerate(value):
+                ok = isinstance(item, str) or (tokens and isinstance(item, Sequence) and not isinstance(item, bytes))
+                if not ok:
+                    what = "strings or token sequences" if tokens else "strings"
+                    raise TypeError(f"{fn}: {name} must hold {what}; item {i} is a {type(item).__name__}")
+        sides.append(value)
     if len(sides[0]) != len(sides[1]):
         raise ValueError(f"{fn}: {second} must have one entry per {first} entry ({len(sides[0])}); got {len(sides[1])}")
-    return sides[0], sides[1]
+    return sides[0], sides[1], all_str
 
 
 def _corpus_rate(edits: torch.Tensor, total: int) -> torch.Tensor:
@@ -656,9 +697,9 @@ def char_error_rate(predictions: Union[str, Sequence[str]], references: Union[st
         tensor(0.3000)
     """
     fn = "char_error_rate"
-    preds, refs = _corpus(fn, "predictions", "references", predictions, references)
+    preds, refs, _ = _corpus(fn, "predictions", "references", predictions, references)
     preds, refs = [p.strip() for p in preds], [r.strip() for r in refs]
-    return _corpus_rate(_string_distances(preds, refs), sum(len(r) for r in refs))
+    return _corpus_rate(_string_distances(preds, refs, True), sum(map(len, refs)))
 
 
 _MULTIPLE_SPACES = re.compile(r"\s\s+")
@@ -694,6 +735,6 @@ def word_error_rate(predictions: Union[str, Sequence[str]], references: Union[st
         tensor(0.2000)
     """
     fn = "word_error_rate"
-    preds, refs = _corpus(fn, "predictions", "references", predictions, references)
+    preds, refs, _ = _corpus(fn, "predictions", "references", predictions, references)
     pred_words, ref_words = [_words(p) for p in preds], [_words(r) for r in refs]
-    return _corpus_rate(_string_distances(pred_words, ref_words), sum(len(r) for r in ref_words))
+    return _corpus_rate(_string_distances(pred_words, ref_words, False), sum(map(len, ref_words)))
