@@ -82,7 +82,7 @@ def _first_bad(mask: torch.Tensor) -> int:
 
 def _host(t: torch.Tensor) -> np.ndarray:
     """An integer tensor's values as a NumPy array (no copy on the CPU)."""
-    return t.detach().cpu().numpy()
+    return t.numpy() if t.device.type == "cpu" and not t.requires_grad else t.detach().cpu().numpy()
 
 
 def _check_ctc_data(
@@ -103,9 +103,8 @@ def _check_ctc_data(
     """
     il, tl, tg = _host(input_lengths), _host(target_lengths), _host(targets)
     if il.size:
-        bad = (il > time) | (il < 0)
-        if bad.any():
-            n = int(bad.argmax())
+        if il.max() > time or il.min() < 0:
+            n = int(((il > time) | (il < 0)).argmax())
             raise ValueError(
                 f"{fn}: input_lengths must be in [0, T] = [0, {time}] (T is log_probs' time dimension); "
                 f"got {int(il[n])} for sample {n}"
