@@ -127,7 +127,7 @@ def string_steps(pairs: int, length: int) -> Dict[str, Callable[[], object]]:
             return metric.compute()
 
         steps["torchmetrics CharErrorRate"] = torchmetrics_cer
-    except ImportError:
+    except Exception:  # not installed (or a broken optional dependency): skipped
         pass
     return steps
 
@@ -142,13 +142,13 @@ def cer_steps(pairs: int, length: int) -> Dict[str, Callable[[], object]]:
         import jiwer
 
         steps["jiwer.cer"] = lambda: jiwer.cer(refs, hyps)
-    except ImportError:
+    except Exception:  # not installed (or a broken optional dependency): skipped
         pass
     try:
         from torchmetrics.functional.text import char_error_rate
 
         steps["torchmetrics char_error_rate"] = lambda: char_error_rate(hyps, refs)
-    except ImportError:
+    except Exception:  # not installed (or a broken optional dependency): skipped
         pass
     return steps
 

@@ -441,7 +441,10 @@ def test_cer_and_wer_equal_jiwer():
 
 
 def test_cer_and_wer_equal_torchmetrics_on_clean_text():
-    tm = pytest.importorskip("torchmetrics.functional.text")
+    try:
+        import torchmetrics.functional.text as tm
+    except Exception as exc:  # not installed, or a torchvision built for another torch breaks its import
+        pytest.skip(f"torchmetrics does not import here: {type(exc).__name__}: {exc}")
     rng = np.random.default_rng(2)
     refs, preds = _corpus(rng, 40), _corpus(rng, 40)
     torch.testing.assert_close(LF.char_error_rate(preds, refs), tm.char_error_rate(preds, refs))
