@@ -354,6 +354,33 @@ def large_vocab_case() -> Case:
     return Case("linear_cross_entropy", build)
 
 
+def ctc_case() -> Case:
+    """CTC from logits (log_softmax included in every contender), T = 100, C = 32, S = 25; N grows with the size."""
+
+    def build(size, device, peers):
+        t, c, s = 100, 32, 25
+        n = max(1, size // (t * c))
+        g = _gen(3)
+        logits = torch.randn(n, t, c, generator=g).to(device).requires_grad_()
+        targets = torch.randint(1, c, (n, s), generator=g).to(device)
+        input_lengths = torch.full((n,), t, dtype=torch.long, device=device)
+        target_lengths = torch.full((n,), s, dtype=torch.long, device=device)
+
+        def log_probs():
+            return logits.log_softmax(2).transpose(0, 1)
+
+        others = {"torch.nn": _step(lambda: F.ctc_loss(log_probs(), targets, input_lengths, target_lengths), [logits])}
+        if (
+            peers.get("keras") is not None
+        ):  # Keras 3's ctc: the same problem (full input lengths, padding 0 after labels)
+            keras_ctc = peers["keras"].losses.CTC()
+            others["keras"] = _step(lambda: keras_ctc(targets, logits), [logits])
+        ours = _step(lambda: LF.ctc_loss(log_probs(), targets, input_lengths, target_lengths), [logits])
+        return Built(ours, others, n * t * c)
+
+    return Case("ctc", build)
+
+
 def all_cases() -> List[Case]:
     return [
         regression_case("l1", LF.l1_loss, F.l1_loss, "MeanAbsoluteError"),
@@ -368,6 +395,7 @@ def all_cases() -> List[Case]:
         *distribution_cases(),
         *classification_cases(),
         large_vocab_case(),
+        ctc_case(),
     ]
 
 

@@ -1227,6 +1227,10 @@ ENTRIES.append(
 )
 BY_NAME = {e.name: e for e in ENTRIES}
 
+from .loss_db_sequence import ENTRIES as _SEQUENCE_ENTRIES  # noqa: E402
+
+ENTRIES += _SEQUENCE_ENTRIES
+
 
 # ---------------------------------------------------------------------------------------------
 # ±inf inputs (issue 11: no loss returns NaN where its value is finite or infinite)

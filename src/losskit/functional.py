@@ -14,7 +14,10 @@ from ._core.registry import all_specs
 _FUNCTIONALS = {spec.functional.__name__: spec.functional for spec in all_specs()}
 globals().update(_FUNCTIONALS)
 
-__all__: List[str] = list(_FUNCTIONALS)
+# Metrics beside the losses: not declared (not differentiable, not in the registry), so listed here by hand.
+from .sequence import char_error_rate, edit_distance, word_error_rate  # noqa: E402
+
+__all__: List[str] = [*_FUNCTIONALS, "edit_distance", "char_error_rate", "word_error_rate"]
 
 
 def __getattr__(name: str) -> Any:

@@ -83,6 +83,8 @@ __all__ = [
     "poisson",
     "cosine_similarity",
     "categorical_generalized_cross_entropy",
+    "ctc",
+    "ctc_batch_cost",
     "KerasLoss",
     "MeanSquaredError",
     "MeanAbsoluteError",
@@ -102,6 +104,7 @@ __all__ = [
     "Poisson",
     "CosineSimilarity",
     "CategoricalGeneralizedCrossEntropy",
+    "CTC",
 ]
 
 #: Keras's backend epsilon (``keras.backend.epsilon()``)
@@ -540,6 +543,107 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q: float) -> torch.Ten
     return (1.0 - p.pow(q)) / q
 
 
+def _check_trailing_padding(caller: str, y_true: torch.Tensor, label_length: torch.Tensor) -> None:
+    """Keras 3's ``ctc`` counts the nonzero labels and reads that many from the front: padding must come last."""
+    if y_true.numel() == 0 or not data_checks_active(y_true):
+        return
+    inside = torch.arange(y_true.shape[1], device=y_true.device) < label_length.unsqueeze(1)
+    gaps = inside & (y_true == 0)
+    if bool(gaps.any()):
+        row, col = gaps.nonzero()[0].tolist()
+        raise ValueError(
+            f"{caller}: y_true must hold each row's labels first and the padding 0 after them; row {row} has a 0 at "
+            f"position {col} before a label (Keras would read that 0 as a label equal to the blank)"
+        )
+
+
+@_keras_dtype(lambda dtype: torch.float32)  # Keras's ctc_loss computes and returns float32 for every input dtype
+def ctc(y_true, y_pred) -> torch.Tensor:
+    r"""Keras 3 ``ctc``: per-sample CTC of logits ``(N, T, C)``, blank and padding 0, every frame used.
+
+    ``y_true`` ``(N, S)`` holds each row's labels (in [1, C)) then zeros; the
+    label length is the number of nonzero entries, the input length is T. As
+    Keras does, ``y_pred`` goes through ``log_softmax`` (in float32) and then
+    :func:`losskit.functional.ctc_loss` (torch's kernel) with ``blank=0``.
+    Unlike Keras, a 0 before a label in a row raises ``ValueError`` (Keras
+    would silently read it as a label equal to the blank).
+    """
+    caller = "losskit.keras.ctc"
+    y_pred = torch.as_tensor(y_pred)
+    y_true = torch.as_tensor(y_true, device=y_pred.device)
+    if y_true.dim() != 2:
+        message = (
+            "Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in integer format. "
+            f"Received: y_true.shape={tuple(y_true.shape)}"
+        )
+        raise _keras_value_error("ctc", message, "y_true of shape", tuple(y_true.shape))
+    if y_pred.dim() != 3:
+        message = (
+            "Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, num_classes)`. "
+            f"Received: y_pred.shape={tuple(y_pred.shape)}"
+        )
+        raise _keras_value_error("ctc", message, "y_pred of shape", tuple(y_pred.shape))
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError(
+            f"{caller}: y_true and y_pred must have the same batch size; got {y_true.shape[0]} and {y_pred.shape[0]}"
+        )
+    labels = y_true.long()  # Keras's torch backend hands float labels to torch's kernel, which wants integers
+    label_length = (labels != 0).sum(-1)
+    _check_trailing_padding(caller, labels, label_length)
+    input_length = torch.full((y_pred.shape[0],), y_pred.shape[1], dtype=torch.long)
+    log_probs = torch.log_softmax(y_pred.to(torch.float32), -1)
+    return LF.ctc_loss(log_probs, labels, input_length, label_length, blank=0, reduction="none", batch_first=True)
+
+
+def ctc_batch_cost(y_true, y_pred, input_length, label_length) -> torch.Tensor:
+    r"""Keras 2 / TensorFlow ``ctc_batch_cost``: CTC of softmax *probabilities*, blank = the last class, ``(N, 1)``.
+
+    What ``keras.backend.ctc_batch_cost`` (Keras 2, ``tf.keras``) computes:
+    ``y_pred`` ``(N, T, C)`` holds probabilities (a softmax output); the blank
+    is class ``C - 1``; ``y_true`` ``(N, S)`` holds labels in [0, C - 1) and
+    only the first ``label_length`` of each row count (the padding after them
+    may be anything); ``input_length`` and ``label_length`` are ``(N, 1)`` (or
+    ``(N,)``). As TensorFlow does, the log-probabilities are
+    ``log_softmax(log(y_pred + 1e-7))`` (``tf.nn.ctc_loss`` normalises its
+    inputs again), so the result matches torch's CTC with ``blank=C-1`` on
+    ``log(y_pred)`` to about ``C·1e-7`` relative. The loss is per sample,
+    ``(N, 1)``, float32 for half-precision input, else ``y_pred``'s dtype.
+    A target that cannot fit its input length gives ``inf`` (TensorFlow
+    logs "No valid path found" and returns inf).
+    """
+    caller = "losskit.keras.ctc_batch_cost"
+    y_pred = _as_pred(y_pred)
+    if y_pred.dim() != 3:
+        raise ValueError(f"{caller}: y_pred must be softmax probabilities (N, T, C); got shape {tuple(y_pred.shape)}")
+    batch = y_pred.shape[0]
+    y_true = torch.as_tensor(y_true, device=y_pred.device)
+    if y_true.dim() != 2 or y_true.shape[0] != batch:
+        raise ValueError(
+            f"{caller}: y_true must be padded labels (N, S) with N = {batch} (y_pred's batch size); "
+            f"got shape {tuple(y_true.shape)}"
+        )
+
+    def lengths(name: str, value) -> torch.Tensor:
+        value = torch.as_tensor(value)
+        if value.dim() == 2 and value.shape[1] == 1:
+            value = value.squeeze(-1)  # Keras's (N, 1)
+        if value.shape != (batch,):
+            raise ValueError(f"{caller}: {name} must be (N, 1) with N = {batch}; got shape {tuple(value.shape)}")
+        return value.long()  # Keras casts to int32 (float lengths too)
+
+    log_probs = torch.log_softmax(torch.log(y_pred + EPSILON), -1)
+    loss = LF.ctc_loss(
+        log_probs,
+        y_true.long(),
+        lengths("input_length", input_length),
+        lengths("label_length", label_length),
+        blank=y_pred.shape[2] - 1,
+        reduction="none",
+        batch_first=True,
+    )
+    return loss.unsqueeze(1)
+
+
 # ---------------------------------------------------------------------------------------------
 # classes: Keras's constructors, reductions and configs
 # ---------------------------------------------------------------------------------------------
@@ -681,6 +785,7 @@ CategoricalCrossentropy = _keras_class(
     {"from_logits": False, "label_smoothing": 0.0, "axis": -1},
     ("from_logits", "label_smoothing", "axis"),
 )
+CTC = _keras_class("CTC", ctc, "ctc", {})
 CategoricalFocalCrossentropy = _keras_class(
     "CategoricalFocalCrossentropy",
     categorical_focal_crossentropy,
@@ -757,6 +862,7 @@ _FUNCTIONS = {
         poisson,
         cosine_similarity,
         categorical_generalized_cross_entropy,
+        ctc,
     )
 }
 _CLASSES = {
@@ -780,6 +886,7 @@ _CLASSES = {
         Poisson,
         CosineSimilarity,
         CategoricalGeneralizedCrossEntropy,
+        CTC,
     )
 }
 _ALIASES = {

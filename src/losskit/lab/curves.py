@@ -60,6 +60,9 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
         return module(torch.logit(x), torch.ones_like(x))
     if cls.name == "binary_cross_entropy":
         return module(x, torch.ones_like(x))
+    if cls.name == "ctc":  # one frame, target [1]: the only alignment emits class 1, so the loss is -log p
+        log_probs = torch.stack([(1 - x).log(), x.log()], 1).unsqueeze(0)
+        return module(log_probs, torch.ones(n, 1, dtype=torch.long), [1] * n, [1] * n)
     logits = torch.stack([x.log(), (1 - x).log()], 1)
     if cls.name == "nll":
         logits = torch.log_softmax(logits, 1)
