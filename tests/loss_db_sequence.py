@@ -233,7 +233,11 @@ ENTRIES: List[LossInfo] = [
         ),
         errors=_ctc_errors,
         extremes=_ctc_extremes,
-        reduction_consistent=False,  # torch's mean divides each loss by its target length first
+        reduction_consistent=False,
+        reasons={
+            "reduction_consistent": "torch's 'mean' divides each sample's loss by its target length first",
+            "double_backward": "torch's CTC kernel has no double backward (ctc_loss_backward is not differentiable)",
+        },
         nan_sample=_ctc_nan_sample,
     )
 ]

@@ -239,8 +239,9 @@ def _check_blank(fn: str, name: str, value: Any) -> None:
             doc="log-probabilities over C classes (blank included); (N, T, C) with batch_first",
         ),
         Role("targets", "(N, S) or (sum(target_lengths),)", differentiable=False),
-        Role("input_lengths", "(N,)", differentiable=False),
-        Role("target_lengths", "(N,)", differentiable=False),
+        # lengths may be tensors, Python sequences or (unbatched) ints: ctc_loss checks them itself
+        Role("input_lengths", "(N,)", differentiable=False, also="sequence"),
+        Role("target_lengths", "(N,)", differentiable=False, also="sequence"),
     ),
     hparams={
         "blank": checks.custom(_check_blank, "a class index in [0, C)"),
