@@ -10,51 +10,59 @@
     lk.from_config(crit.get_config())           # round trip
 
 The module classes exported here are derived from the declarations in the
-family files (``losskit._core.spec.loss``); nothing is listed by hand.
+family files (``losskit._core.spec.loss``); nothing is listed by hand. They,
+the API functions and torch itself are loaded on first use, so ``import
+losskit`` and the ``losskit`` command's ``--help`` stay quick.
 """
 
-from typing import Any, List
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
 
-from . import (
-    _families,  # noqa: F401  (importing the families declares every loss)
-    functional,
-)
-from ._core import (
-    Loss,
-    all_specs,
-    available,
-    describe,
-    from_config,
-    get,
-    get_class,
-    get_fn,
-    set_validation,
-    validation,
-    validation_enabled,
-)
 from ._version import __version__
 
-_MODULES = {spec.module_name: get_class(spec.name) for spec in all_specs()}
-globals().update(_MODULES)
+if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
+    from . import functional
+    from ._core.module import Loss
+    from ._core.registry import available, describe, from_config, get, get_class, get_fn
+    from ._core.validation import set_validation, validation, validation_enabled
 
-__all__: List[str] = [
-    "__version__",
-    "functional",
-    "Loss",
-    "get",
-    "get_fn",
-    "get_class",
-    "describe",
-    "available",
-    "from_config",
-    "set_validation",
-    "validation",
-    "validation_enabled",
-    *_MODULES,
-]
+#: the API functions, by the module that defines them (imported on first use)
+_API = {
+    "Loss": "._core.module",
+    "get": "._core.registry",
+    "get_fn": "._core.registry",
+    "get_class": "._core.registry",
+    "describe": "._core.registry",
+    "available": "._core.registry",
+    "from_config": "._core.registry",
+    "set_validation": "._core.validation",
+    "validation": "._core.validation",
+    "validation_enabled": "._core.validation",
+}
+
+
+def _module_classes() -> Dict[str, type]:
+    """``{class name: module class}`` of every declared loss (importing the families declares them)."""
+    from ._core.registry import all_specs, get_class
+
+    return {spec.module_name: get_class(spec.name) for spec in all_specs()}
 
 
 def __getattr__(name: str) -> Any:
-    # Module classes are set above from the declarations; this hook only answers names that do not
-    # exist (and tells type checkers that the derived class names are attributes of this package).
-    raise AttributeError(f"module 'losskit' has no attribute {name!r}")
+    if name == "functional":
+        value: Any = importlib.import_module(".functional", __name__)
+    elif name in _API:
+        value = getattr(importlib.import_module(_API[name], __name__), name)
+    elif name == "__all__":
+        return ["__version__", "functional", *_API, *_module_classes()]
+    else:
+        classes = _module_classes() if not name.startswith("__") else {}
+        if name not in classes:
+            raise AttributeError(f"module 'losskit' has no attribute {name!r}")
+        value = classes[name]
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), "functional", *_API, *_module_classes()})

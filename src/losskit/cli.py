@@ -37,8 +37,18 @@ app = typer.Typer(
 # piped output (CI logs, files) gets a wide console instead of rich's 80 columns, so tables do not fold
 console = Console(width=None if sys.stdout.isatty() else 140)
 
-#: what each loss's numbers are verified against, read from the declarations (``references=``)
-VERIFIED_AGAINST: Dict[str, str] = {spec.name: ", ".join(spec.references) for spec in all_specs() if spec.references}
+
+def verified_against() -> Dict[str, str]:
+    """What each loss's numbers are verified against, read from the declarations (``references=``)."""
+    return {spec.name: ", ".join(spec.references) for spec in all_specs() if spec.references}
+
+
+def __getattr__(name: str) -> object:
+    # VERIFIED_AGAINST is computed on first use: reading the declarations imports torch, which
+    # `losskit --help` and `--version` do not need
+    if name == "VERIFIED_AGAINST":
+        return verified_against()
+    raise AttributeError(f"module 'losskit.cli' has no attribute {name!r}")
 
 
 def _fail(message: str) -> None:
@@ -56,17 +66,57 @@ def _resolve(name: str):
 @app.command("list")
 def list_losses(family: Optional[str] = typer.Option(None, "--family", "-f", help="only this family")) -> None:
     """A table of every registered loss: name, family, aliases, summary."""
-    try:
-        names = available(family=family)
-    except ValueError as exc:
-        _fail(str(exc).replace("losskit.available: ", ""))
-    table = Table(title=f"losskit — {len(names)} losses" + (f" ({family})" if family else ""))
+    rows = _catalogue()
+    families = sorted({row["family"] for row in rows})
+    if family is not None and family not in families:
+        _fail(f"unknown family {family!r}; expected one of {', '.join(families)}")
+    rows = [row for row in rows if family is None or row["family"] == family]
+    table = Table(title=f"losskit — {len(rows)} losses" + (f" ({family})" if family else ""))
     for col in ("name", "family", "aliases", "summary"):
         table.add_column(col, overflow="fold")
-    for name in names:
-        spec = describe(name)
-        table.add_row(name, spec.family, ", ".join((*spec.aliases, spec.module_name)), rst_to_text(spec.summary))
+    for row in rows:
+        table.add_row(row["name"], row["family"], row["aliases"], row["summary"])
     console.print(table, markup=False)
+
+
+def _catalogue() -> List[Dict[str, str]]:
+    """The rows of ``losskit list``, from a cache written the first time, so later calls need not import torch.
+
+    The cache is keyed by losskit's version and the size and modification
+    time of every file of the installed package, so an upgrade or an edit
+    rebuilds it; it lists the losses losskit ships (not ones a program
+    declares at run time). Failing to read or write the cache only costs time.
+    """
+    import hashlib
+    import json
+    import os
+
+    from ._version import __version__
+
+    package = pathlib.Path(__file__).resolve().parent
+    fingerprint = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        stat = path.stat()
+        fingerprint.update(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    cache_home = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    cache = cache_home / "losskit" / f"list-{fingerprint.hexdigest()[:16]}.json"
+    try:
+        return list(json.loads(cache.read_text()))
+    except (OSError, ValueError):
+        pass
+    rows = []
+    for name in available():
+        spec = describe(name)
+        aliases = ", ".join((*spec.aliases, spec.module_name))
+        rows.append({"name": name, "family": spec.family, "aliases": aliases, "summary": rst_to_text(spec.summary)})
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(rows))
+        os.replace(partial, cache)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass
+    return rows
 
 
 @app.command()

@@ -8,6 +8,7 @@ aliases (only where the semantics are the same), and its module's class name
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,6 +33,21 @@ __all__ = [
 _SPECS: Dict[str, LossSpec] = {}  # canonical name -> declaration
 _CLASSES: Dict[str, Type[Loss]] = {}  # canonical name -> module class
 _LOOKUP: Dict[str, str] = {}  # lower-cased name / alias / class name -> canonical name
+
+
+_FAMILIES_LOADED = False
+
+
+def _load_families() -> None:
+    """Import the family files once, so that every declaration is registered before a lookup.
+
+    ``import losskit`` is lazy (it does not import torch); the first registry
+    query pays for the families instead.
+    """
+    global _FAMILIES_LOADED
+    if not _FAMILIES_LOADED:
+        _FAMILIES_LOADED = True
+        importlib.import_module("losskit._families")
 
 
 def _key(name: str) -> str:
@@ -69,6 +85,7 @@ def unregister(name: str) -> None:
 
 
 def _resolve(name: str, fn: str = "get") -> str:
+    _load_families()
     if not isinstance(name, str):
         raise TypeError(f"losskit.{fn}: name must be a string; got {type(name).__name__}")
     key = _key(name)
@@ -114,11 +131,13 @@ def get_fn(name: str) -> Callable[..., Any]:
 
 def families() -> List[str]:
     """The families that have at least one loss, sorted."""
+    _load_families()
     return sorted({s.family for s in _SPECS.values()})
 
 
 def available(family: Optional[str] = None) -> List[str]:
     """Sorted canonical names, optionally of one family ("regression", "classification", ...)."""
+    _load_families()
     if family is not None and family not in families():
         raise ValueError(f"losskit.available: unknown family {family!r}; expected one of {', '.join(families())}")
     return sorted(n for n, s in _SPECS.items() if family is None or s.family == family)
@@ -126,10 +145,12 @@ def available(family: Optional[str] = None) -> List[str]:
 
 def all_specs() -> List[LossSpec]:
     """Every declaration, in registration order."""
+    _load_families()
     return [describe(n) for n in _SPECS]
 
 
 def spec_of_functional(functional: Callable[..., Any]) -> LossSpec:
+    _load_families()
     for spec in _SPECS.values():
         if spec.functional is functional:
             return spec
