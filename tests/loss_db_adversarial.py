@@ -145,8 +145,7 @@ _SATURATED_FAKE = [-1e4, 1e4, 1e4, 0.0, 2.0]
 
 def _discriminator_extremes() -> List[Sample]:
     return [
-        Sample((_t(_SATURATED_REAL), _t(_SATURATED_FAKE)), {"kind": kind}, desc=f"±1e4 {kind}")
-        for kind in KINDS
+        Sample((_t(_SATURATED_REAL), _t(_SATURATED_FAKE)), {"kind": kind}, desc=f"±1e4 {kind}") for kind in KINDS
     ] + [
         Sample((_t(_SATURATED_REAL), _t(_SATURATED_FAKE)), {"kind": kind, "label_smoothing": 0.2}, desc=f"±1e4 {kind}")
         for kind in SMOOTHABLE

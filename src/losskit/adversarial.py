@@ -288,7 +288,9 @@ def _input_gradient(fn: str, what: str, scores: Any, inputs: torch.Tensor, n: in
     if not isinstance(scores, torch.Tensor):
         raise TypeError(f"{fn}: {what} must be a tensor of scores; got {type(scores).__name__}")
     if not scores.is_floating_point():
-        raise TypeError(f"{fn}: {what} must be a floating tensor of scores; got {str(scores.dtype).replace('torch.', '')}")
+        raise TypeError(
+            f"{fn}: {what} must be a floating tensor of scores; got {str(scores.dtype).replace('torch.', '')}"
+        )
     if scores.dim() == 0 or scores.shape[0] != n:
         raise ValueError(
             f"{fn}: {what} must hold one score per sample, shape (N,), (N, 1) or (N, *) with N = {n}; "
