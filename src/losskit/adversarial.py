@@ -456,8 +456,8 @@ def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor, *, gamma: f
         A scalar.
 
     Example:
-        >>> x = torch.randn(4, 2, requires_grad=True)
-        >>> r1_penalty(x @ torch.tensor([3.0, 4.0]), x, gamma=2.0)  # linear critic: γ/2·‖w‖²
+        >>> w, x = torch.tensor([3.0, 4.0], requires_grad=True), torch.randn(4, 2, requires_grad=True)
+        >>> r1_penalty(x @ w, x, gamma=2.0)  # linear critic: γ/2·‖w‖², gradient γ·w reaches w
         tensor(25., grad_fn=<MulBackward0>)
 
     Reference:
