@@ -23,8 +23,10 @@ Conventions the numbers depend on:
 * critic outputs of shape ``(N, 1)`` are read as ``(N,)``; any other shape
   (a PatchGAN's ``(N, 1, H, W)`` map) is kept, and its mean is over every
   element;
-* everything is computed from logits with ``logsigmoid`` (no probability is
-  ever formed), so the losses and their gradients are finite at ±1e4;
+* everything is computed from logits (torch's fused, stable
+  ``binary_cross_entropy_with_logits`` for the log-sigmoid terms; no
+  probability is ever formed), so the losses and their gradients are finite
+  at ±1e4;
 * least squares uses the factor ½ of the paper and of TF-GAN;
 * ``label_smoothing=s`` is one-sided (Salimans et al. 2016): the real target
   becomes 1 − s and fake targets stay 0;
@@ -46,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import reduce_loss
+from ._core.reduction import fused_or_reduce, reduce_loss
 from ._core.spec import Curve, Role, loss
 from ._core.validation import check_floating, check_same_shape, compute_dtype, fmt_shape, to_compute
 
@@ -70,16 +72,18 @@ def _scores(fn: str, name: str, x: Any) -> torch.Tensor:
     return x
 
 
-def _softplus(x: torch.Tensor) -> torch.Tensor:
-    """log(1 + eˣ) = −log σ(−x), exact over the whole range (``F.softplus`` is linear above 20)."""
-    return -F.logsigmoid(-x)
+def _bce(x: torch.Tensor, target: float, reduction: str, fn: str) -> torch.Tensor:
+    """−t log σ(x) − (1 − t) log σ(−x) for a constant target t, reduced: torch's fused kernel, stable at ±1e4.
+
+    The target is a 0-stride view of one number (no allocation); the kernel reduces in the same pass
+    (``fused_or_reduce``: an empty batch still gives 0, not torch's NaN).
+    """
+    t = x.new_full((), target).expand_as(x)
+    return fused_or_reduce(F.binary_cross_entropy_with_logits, x, t, reduction, fn=fn)
 
 
-def _bce(x: torch.Tensor, target: float) -> torch.Tensor:
-    """Binary cross-entropy of logits ``x`` against a constant target: −t log σ(x) − (1 − t) log σ(−x)."""
-    if target == 1.0:
-        return _softplus(-x)
-    return target * _softplus(-x) + (1.0 - target) * _softplus(x)
+def _reduce(term: torch.Tensor, reduction: str, fn: str) -> torch.Tensor:
+    return term if reduction == "none" else reduce_loss(term, reduction, fn=fn)
 
 
 def _batch_mean(x: torch.Tensor, fn: str) -> torch.Tensor:
@@ -93,13 +97,6 @@ def _check_pair_for_none(fn: str, reduction: str, real: torch.Tensor, fake: torc
             f"fake_logits must have one shape; got {fmt_shape(real.shape)} and {fmt_shape(fake.shape)} — "
             "use 'mean' or 'sum' for batches of different sizes"
         )
-
-
-def _combine(fn: str, real_term: torch.Tensor, fake_term: torch.Tensor, reduction: str) -> torch.Tensor:
-    """mean(real term) + mean(fake term), or the sums, or the per-pair sum for ``"none"``."""
-    if reduction == "none":
-        return real_term + fake_term
-    return reduce_loss(real_term, reduction, fn=fn) + reduce_loss(fake_term, reduction, fn=fn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,19 +183,20 @@ def discriminator_loss(
         )
     real, fake = to_compute(compute_dtype(real, fake), real, fake)
     target = 1.0 - s
+    # each term reduced on its own (mean over its own batch), then added; "none" adds them per pair
     if kind in ("minimax", "non_saturating"):
-        real_term, fake_term = _bce(real, target), _softplus(fake)
-    elif kind == "least_squares":
+        return _bce(real, target, reduction, fn) + _bce(fake, 0.0, reduction, fn)
+    if kind == "relativistic_average":
+        real_rel = real - _batch_mean(fake, fn)
+        fake_rel = fake - _batch_mean(real, fn)
+        return _bce(real_rel, target, reduction, fn) + _bce(fake_rel, 0.0, reduction, fn)
+    if kind == "least_squares":
         real_term, fake_term = 0.5 * (real - target).square(), 0.5 * fake.square()
     elif kind == "hinge":
         real_term, fake_term = F.relu(1.0 - real), F.relu(1.0 + fake)
-    elif kind == "wasserstein":
+    else:  # wasserstein
         real_term, fake_term = -real, fake
-    else:  # relativistic_average
-        real_rel = real - _batch_mean(fake, fn)
-        fake_rel = fake - _batch_mean(real, fn)
-        real_term, fake_term = _bce(real_rel, target), _softplus(fake_rel)
-    return _combine(fn, real_term, fake_term, reduction)
+    return _reduce(real_term, reduction, fn) + _reduce(fake_term, reduction, fn)
 
 
 @loss(
@@ -266,17 +264,17 @@ def generator_loss(
         real = _scores(fn, "real_logits", real_logits)
         _check_pair_for_none(fn, reduction, real, fake)
         real, fake = to_compute(compute_dtype(real, fake), real, fake)
-        fake_term = _softplus(-(fake - _batch_mean(real, fn)))
-        real_term = _softplus(real - _batch_mean(fake, fn))
-        return _combine(fn, real_term, fake_term, reduction)
+        fake_rel = fake - _batch_mean(real, fn)
+        real_rel = real - _batch_mean(fake, fn)
+        return _bce(real_rel, 0.0, reduction, fn) + _bce(fake_rel, 1.0, reduction, fn)
     if real_logits is not None:
         check_floating(fn, "real_logits", real_logits)
     fake = to_compute(compute_dtype(fake), fake)
     if kind == "minimax":
-        term = F.logsigmoid(-fake)  # log(1 - σ(f))
-    elif kind == "non_saturating":
-        term = _softplus(-fake)  # −log σ(f)
-    elif kind == "least_squares":
+        return -_bce(fake, 0.0, reduction, fn)  # log(1 − σ(f))
+    if kind == "non_saturating":
+        return _bce(fake, 1.0, reduction, fn)  # −log σ(f)
+    if kind == "least_squares":
         term = 0.5 * (fake - 1.0).square()
     else:  # hinge, wasserstein
         term = -fake
