@@ -131,12 +131,12 @@ def discriminator_loss(
     .. math::
         \mathcal{L}_D = \text{mean}_i\, \ell_{\text{real}}(r_i) + \text{mean}_j\, \ell_{\text{fake}}(f_j)
 
-    with, per ``kind`` (:math:`s` the label smoothing, :math:`\bar r, \bar f` the batch means):
+    with, per ``kind`` (:math:`s` the label smoothing, :math:`\mathrm{E}[r], \mathrm{E}[f]` the batch means):
     minimax and non_saturating :math:`\ell_{\text{real}} = -(1-s)\log\sigma(r) - s\log\sigma(-r)`,
-    :math:`\ell_{\text{fake}} = -\log(1-\sigma(f))`; least_squares :math:`\tfrac12 (r - (1-s))^2`,
-    :math:`\tfrac12 f^2`; hinge :math:`\max(0, 1-r)`, :math:`\max(0, 1+f)`; wasserstein :math:`-r`,
-    :math:`f`; relativistic_average :math:`-(1-s)\log\sigma(r-\bar f) - s\log\sigma(\bar f - r)`,
-    :math:`-\log(1-\sigma(f-\bar r))`.
+    :math:`\ell_{\text{fake}} = -\log(1-\sigma(f))`; least_squares :math:`\tfrac{1}{2} (r - (1-s))^2`,
+    :math:`\tfrac{1}{2} f^2`; hinge :math:`\max(0, 1-r)`, :math:`\max(0, 1+f)`; wasserstein :math:`-r`,
+    :math:`f`; relativistic_average :math:`-(1-s)\log\sigma(r-\mathrm{E}[f]) - s\log\sigma(\mathrm{E}[f] - r)`,
+    :math:`-\log(1-\sigma(f-\mathrm{E}[r]))`.
 
     ``non_saturating`` (the default) is
     ``binary_cross_entropy_with_logits(r, ones) + binary_cross_entropy_with_logits(f, zeros)``;
@@ -221,11 +221,11 @@ def generator_loss(
 
     .. math::
         \mathcal{L}_G = \text{mean}_j\, g(f_j) \quad\text{with } g(f) = \log(1-\sigma(f)) \text{ (minimax)},\;
-        -\log\sigma(f) \text{ (non_saturating)},\; \tfrac12 (f-1)^2 \text{ (least_squares)},\;
+        -\log\sigma(f) \text{ (non_saturating)},\; \tfrac{1}{2} (f-1)^2 \text{ (least_squares)},\;
         -f \text{ (hinge, wasserstein)}
 
-    and for relativistic_average, with :math:`\bar r, \bar f` the batch means,
-    :math:`\mathcal{L}_G = \text{mean}_j -\log\sigma(f_j - \bar r) + \text{mean}_i -\log(1-\sigma(r_i - \bar f))`.
+    and for relativistic_average, with :math:`\mathrm{E}[r], \mathrm{E}[f]` the batch means,
+    :math:`\mathcal{L}_G = \text{mean}_j -\log\sigma(f_j - \mathrm{E}[r]) + \text{mean}_i -\log(1-\sigma(r_i - \mathrm{E}[f]))`.
 
     ``minimax`` is the saturating generator of the original GAN objective
     (its gradient vanishes when the discriminator rejects the samples);
@@ -339,9 +339,9 @@ def gradient_penalty(
     r"""WGAN-GP gradient penalty: λ · mean over samples of (‖∇ₓ critic(x̂)‖ − target_norm)² at random interpolates.
 
     .. math::
-        \hat x_i = \epsilon_i x^{\text{real}}_i + (1 - \epsilon_i) x^{\text{fake}}_i,\quad
-        \epsilon_i \sim U[0, 1), \qquad
-        \mathcal{L} = \lambda \cdot \text{mean}_i \left(\lVert \nabla_x D(\hat x_i) \rVert_2 - c\right)^2
+        x^{\text{mix}}_i = \epsilon_i x^{\text{real}}_i + (1 - \epsilon_i) x^{\text{fake}}_i,\quad
+        \epsilon_i \in [0, 1) \text{ uniform}, \qquad
+        \mathcal{L} = \lambda \cdot \text{mean}_i \left(\lVert \nabla_x D(x^{\text{mix}}_i) \rVert_2 - c\right)^2
 
     One :math:`\epsilon` per sample, broadcast over the sample's other
     dimensions, so any input rank works (vectors, images, sequences). The
