@@ -329,6 +329,74 @@ def distribution_cases() -> List[Case]:
     return [Case("kl_div", kl), Case("js_div", js), Case("gaussian_nll", gauss), Case("poisson_nll", poisson)]
 
 
+def adversarial_cases() -> List[Case]:
+    """GAN losses against the lines GAN code writes by hand (BCE with logits on ones and zeros, WGAN-GP, R1)."""
+
+    def scores(size, device):
+        g = _gen(3)
+        r = torch.randn(size, 1, generator=g).to(device).requires_grad_()
+        f = torch.randn(size, 1, generator=g).to(device).requires_grad_()
+        return r, f
+
+    def disc(size, device, peers):
+        r, f = scores(size, device)
+        ones, zeros = torch.ones_like(r), torch.zeros_like(f)
+        by_hand = _step(
+            lambda: F.binary_cross_entropy_with_logits(r, ones) + F.binary_cross_entropy_with_logits(f, zeros), [r, f]
+        )
+        return Built(_step(lambda: LF.discriminator_loss(r, f), [r, f]), {"torch.nn (by hand)": by_hand}, 2 * size)
+
+    def gen(size, device, peers):
+        _, f = scores(size, device)
+        ones = torch.ones_like(f)
+        by_hand = _step(lambda: F.binary_cross_entropy_with_logits(f, ones), [f])
+        return Built(_step(lambda: LF.generator_loss(f), [f]), {"torch.nn (by hand)": by_hand}, size)
+
+    def critic_and_data(size, device):
+        torch.manual_seed(4)
+        n = max(2, size // 64)
+        critic = torch.nn.Sequential(
+            torch.nn.Linear(64, 64), torch.nn.LayerNorm(64), torch.nn.Tanh(), torch.nn.Linear(64, 1)
+        )
+        critic = critic.to(device)
+        return critic, torch.randn(n, 64, device=device), torch.randn(n, 64, device=device), n
+
+    def gp(size, device, peers):
+        critic, real, fake, n = critic_and_data(size, device)
+        eps = torch.rand(n, device=device)
+        leaves = list(critic.parameters())
+
+        def by_hand():
+            x_hat = (eps[:, None] * real + (1 - eps[:, None]) * fake).requires_grad_(True)
+            (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+            return 10.0 * ((g.norm(2, dim=1) - 1.0) ** 2).mean()
+
+        ours = _step(lambda: LF.gradient_penalty(critic, real, fake, interpolation=eps), leaves)
+        return Built(ours, {"torch (by hand)": _step(by_hand, leaves)}, real.numel())
+
+    def r1(size, device, peers):
+        critic, real, _, _ = critic_and_data(size, device)
+        leaves = list(critic.parameters())
+
+        def ours():
+            x = real.detach().requires_grad_(True)
+            return LF.r1_penalty(critic(x), x)
+
+        def by_hand():
+            x = real.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+            return 5.0 * g.square().sum(1).mean()
+
+        return Built(_step(ours, leaves), {"torch (by hand)": _step(by_hand, leaves)}, real.numel())
+
+    return [
+        Case("gan_discriminator", disc),
+        Case("gan_generator", gen),
+        Case("gradient_penalty", gp),
+        Case("r1", r1),
+    ]
+
+
 def large_vocab_case() -> Case:
     """hidden (N, 256) @ weight (V = 32768, 256): ``elements`` counts the logits the naive path materialises."""
 
@@ -396,6 +464,7 @@ def all_cases() -> List[Case]:
         *classification_cases(),
         large_vocab_case(),
         ctc_case(),
+        *adversarial_cases(),
     ]
 
 

@@ -32,14 +32,29 @@ def _samples(entry: LossInfo, salt: int = 0):
     return entry.samples(np.random.default_rng(sum(map(ord, entry.name)) + 7919 * salt))
 
 
+def _resolve(args):
+    """The positional arguments the loss receives.
+
+    A sample argument that is not a tensor but has a ``derive`` method stands for a tensor computed from the
+    other arguments when the loss is called: r1_penalty's ``real_logits = D(real_inputs)`` (a loss that
+    differentiates one role with respect to another needs them connected by autograd, which fresh leaves are
+    not). ``derive(args)`` returns the argument list with it filled in. Resolving at call time, inside the
+    function gradcheck perturbs, lets gradients flow through the derivation; the reference receives the object.
+    """
+    for a in args:
+        if not isinstance(a, torch.Tensor) and callable(getattr(a, "derive", None)):
+            return a.derive(list(args))
+    return args
+
+
 def _call_fn(entry: LossInfo, args, kwargs):
-    return entry.fn(*args, **kwargs)
+    return entry.fn(*_resolve(args), **kwargs)
 
 
 def _call_module(entry: LossInfo, args, kwargs):
     ctor = entry.ctor_kwargs(kwargs)
     call = {k: v for k, v in kwargs.items() if k not in ctor}
-    return entry.module(**ctor)(*args, **call)
+    return entry.module(**ctor)(*_resolve(args), **call)
 
 
 def _reductions(entry: LossInfo):
@@ -181,6 +196,7 @@ def test_registry(entry):
 def test_config_pickle_state_dict(entry):
     for sample in _samples(entry, salt=6)[:3]:
         args, kwargs = sample.materialize()
+        args = _resolve(args)
         module = entry.module(**entry.ctor_kwargs(kwargs))
         call = {k: v for k, v in kwargs.items() if k not in entry.ctor_kwargs(kwargs)}
         expected = module(*args, **call)
@@ -223,7 +239,9 @@ def test_nan_passthrough(entry):
     sample = entry.nan_sample() if entry.nan_sample else _samples(entry, salt=7)[2]
     for reduction in _pick(entry, "mean", "sum"):
         args, kwargs = _with_reduction(sample, reduction).materialize()
-        args[0].view(-1)[0] = float("nan")
+        # the first floating tensor: args[0], or the input after a non-tensor role (gradient_penalty's critic)
+        first = next(a for a in args if isinstance(a, torch.Tensor) and a.is_floating_point())
+        first.view(-1)[0] = float("nan")
         out = _call_fn(entry, args, kwargs)
         assert torch.isnan(out).all(), f"{entry.name} {reduction}: NaN input gave {out}"
 
@@ -273,7 +291,7 @@ def test_infinite_inputs(entry):
 def test_error_inputs(entry):
     for case in entry.errors():
         with pytest.raises(case.exc, match=case.match):
-            entry.fn(*case.args, **case.kwargs)
+            entry.fn(*_resolve(case.args), **case.kwargs)
 
 
 def test_invalid_reduction(entry):
@@ -306,6 +324,7 @@ def test_hyperparameter_types(entry):
     """Every declared hyperparameter rejects a value of the wrong kind, at construction and in the functional."""
     sample = _samples(entry, salt=11)[0]
     args, kwargs = sample.materialize()
+    args = _resolve(args)
     for h in entry.spec.hparams:
         with pytest.raises((TypeError, ValueError), match=rf"{entry.module.__name__}: .*{h.name}"):
             entry.module(**{h.name: "not a valid value"})
@@ -350,6 +369,8 @@ def test_exemptions_carry_reasons(entry):
         assert entry.reasons.get("reduction_consistent"), entry.name
     if entry.float32_tol != (2e-5, 1e-5):
         assert entry.reasons.get("float32_tol"), entry.name
+    if "compile" not in entry.spec.capabilities:
+        assert entry.reasons.get("compile"), f"{entry.name}: write why it does not trace under torch.compile"
     assert all(entry.grad_exempt.values()), entry.name
 
 
@@ -360,10 +381,13 @@ def test_exemptions_carry_reasons(entry):
 
 def test_compile_fullgraph(entry):
     """Dynamo traces the module without a graph break and gives eager's numbers (forward and backward)."""
+    if "compile" not in entry.spec.capabilities:
+        pytest.skip(f"{entry.name} is not declared compilable: {entry.reasons['compile']}")
     torch._dynamo.reset()
     samples = _samples(entry, salt=8)
     sample = samples[min(2, len(samples) - 1)]
     args, kwargs = sample.materialize(requires_grad=True)
+    args = _resolve(args)
     ctor = entry.ctor_kwargs(kwargs)
     call = {k: v for k, v in kwargs.items() if k not in ctor}
     module = entry.module(**ctor)

@@ -288,4 +288,35 @@ def test_error_case_for_missing_entry_is_reported():
         unregister("test_scaled_l1")
 
 
+def test_a_callable_role_is_checked_as_a_callable():
+    """``Role(..., also="callable")`` (gradient_penalty's critic): a function or module passes, a tensor does not."""
+
+    @loss(
+        "test_callable_role",
+        family="regression",
+        module="TestCallableRoleLoss",
+        roles=(Role("critic", "a callable", differentiable=False, also="callable"), Role("input")),
+        hparams={},
+        reductions=None,
+        capabilities=(),
+        references=("this test",),
+    )
+    def test_callable_role_loss(critic, input):
+        """Mean of a critic's scores (a throwaway loss with a callable role)."""
+        return critic(input).mean()
+
+    try:
+        x = torch.arange(3.0)
+        assert float(test_callable_role_loss(lambda z: 2 * z, x)) == 2.0
+        assert float(lk.get("test_callable_role")(torch.nn.Identity(), x)) == 1.0
+        for bad, what in ((x, "a tensor"), (3.0, "float"), (None, "NoneType")):
+            with pytest.raises(TypeError, match=rf"test_callable_role_loss: critic must be a callable .*; got {what}$"):
+                test_callable_role_loss(bad, x)
+        # the other roles are still checked as tensors
+        with pytest.raises(TypeError, match=r"test_callable_role_loss: input must be a torch.Tensor; got list"):
+            test_callable_role_loss(lambda z: z, [1.0])
+    finally:
+        unregister("test_callable_role")
+
+
 _unused = (ErrorCase, Sample)  # re-exported helpers some readers look for here

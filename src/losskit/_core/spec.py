@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple
 
 import torch
 
-from .validation import BASE_REDUCTIONS, check_reduction, check_tensor
+from .validation import BASE_REDUCTIONS, check_callable, check_reduction, check_tensor
 
 __all__ = [
     "Role",
@@ -74,14 +74,15 @@ class Role(NamedTuple):
     differentiable: bool = True
     doc: str = ""
     #: what the argument may be besides a tensor: "" (a tensor only), "number" (gaussian_nll's var),
-    #: "sequence" (CTC lengths as Python lists); checked before the functional runs
+    #: "sequence" (CTC lengths as Python lists), "callable" (gradient_penalty's critic: a callable and never
+    #: a tensor); checked before the functional runs
     also: str = ""
 
 
 class Curve(NamedTuple):
     """How ``losskit plot`` draws the loss: the x axis, and a shape parameter to overlay."""
 
-    axis: str  # "residual" | "margin" | "probability" | "log_rate"
+    axis: str  # "residual" | "margin" | "probability" | "log_rate" | "score" | "gradient_norm"
     shape_param: Optional[str] = None
     values: Tuple[Any, ...] = ()
 
@@ -222,11 +223,13 @@ def _with_checks(
     """
     role_rules = tuple((r.name, r.also) for r in roles)
     # everything the wrapper uses is a closure variable: it runs with the family module's globals
-    tensor_type, require_tensor = torch.Tensor, check_tensor
+    tensor_type, require_tensor, require_callable = torch.Tensor, check_tensor, check_callable
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         for (role, also), value in zip(role_rules, args):
-            if not isinstance(value, tensor_type) and also != "sequence":
+            if also == "callable":
+                require_callable(fn_name, role, value)
+            elif not isinstance(value, tensor_type) and also != "sequence":
                 require_tensor(fn_name, role, value, allow_number=also == "number")
         for key, value in kwargs.items():
             check = checks.get(key)

@@ -30,6 +30,7 @@ __all__ = [
     "check_broadcastable_to",
     "check_number",
     "check_tensor",
+    "check_callable",
     "check_real",
     "check_class_weight",
     "check_class_target",
@@ -200,6 +201,15 @@ def check_tensor(fn: str, name: str, value: object, *, allow_number: bool = Fals
     expected = "a torch.Tensor" + (" or a number" if allow_number else "")
     hint = f" — wrap it with torch.tensor({name})" if isinstance(value, (list, tuple)) else ""
     raise TypeError(f"{fn}: {name} must be {expected}; got {type(value).__name__}{hint}")
+
+
+def check_callable(fn: str, name: str, value: object) -> None:
+    """An input role that is a function of tensors (a critic network): callable, and not a tensor."""
+    if isinstance(value, torch.Tensor) or not callable(value):
+        what = "a tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise TypeError(
+            f"{fn}: {name} must be a callable (an nn.Module or a function from inputs to scores); got {what}"
+        )
 
 
 def check_class_weight(

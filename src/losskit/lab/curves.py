@@ -19,6 +19,8 @@ AXIS_LABEL = {
     "margin": "margin  y · score (true-class score − other score)",
     "probability": "predicted probability of the true class",
     "log_rate": "predicted log-rate (target count 3)",
+    "score": "critic score x (discriminator: real x, fake −x; generator: fake x)",
+    "gradient_norm": "‖∇ₓ critic‖ (a linear critic of this slope)",
 }
 
 
@@ -33,6 +35,8 @@ def spec_for(name: str) -> Curve:
 def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> torch.Tensor:
     """The per-point loss for points ``x`` on ``axis`` (x requires grad)."""
     cls = get_class(name)
+    if axis == "gradient_norm":  # the penalties (no reduction): one linear critic of slope x_i per point
+        return _penalty_curve(cls, x, params)
     module = cls(**{**params, "reduction": "none"})
     n = x.shape[0]
     if axis == "residual":
@@ -43,6 +47,10 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
         return module(x, torch.zeros_like(x))
     if axis == "log_rate":
         return module(x, torch.full_like(x, 3.0))
+    if axis == "score":
+        if cls.name == "gan_generator":
+            return module(x, real_logits=torch.zeros_like(x))  # real_logits: relativistic_average only
+        return module(x, -x)
     if axis == "margin":
         if cls.name in ("hinge", "squared_hinge", "soft_margin"):
             return module(x, torch.ones_like(x))
@@ -71,6 +79,19 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     return module(logits, torch.zeros(n, dtype=torch.long))
 
 
+def _penalty_curve(cls: Any, x: torch.Tensor, params: Dict[str, Any]) -> torch.Tensor:
+    module = cls(**params)
+    one = torch.ones(1, 1, dtype=x.dtype)
+    out = []
+    for slope in x:
+        if cls.name == "r1":
+            inputs = one.clone().requires_grad_(True)
+            out.append(module(inputs[:, 0] * slope, inputs))
+        else:
+            out.append(module(lambda z, s=slope: z[:, 0] * s, one, torch.zeros_like(one)))
+    return torch.stack(out)
+
+
 def plot_loss(name: str, params: Dict[str, Any], out: pathlib.Path, points: int = 401) -> pathlib.Path:
     cls = get_class(name)
     spec = spec_for(cls.name)
@@ -78,6 +99,8 @@ def plot_loss(name: str, params: Dict[str, Any], out: pathlib.Path, points: int 
         grid = torch.linspace(1e-3, 1 - 1e-3, points, dtype=torch.float64)
     elif spec.axis == "log_rate":
         grid = torch.linspace(-2, 4, points, dtype=torch.float64)
+    elif spec.axis == "gradient_norm":
+        grid = torch.linspace(0, 3, 121, dtype=torch.float64)
     else:
         grid = torch.linspace(-3, 3, points, dtype=torch.float64)
     overlay: Sequence[Any] = spec.values if spec.shape_param and spec.shape_param not in params else (None,)
