@@ -1272,6 +1272,11 @@ for _name, _build in _INF_EXTREMES.items():
     BY_NAME[_name].inf_extremes = _build
 
 
+from .loss_db_segmentation import ENTRIES as _SEGMENTATION_ENTRIES  # noqa: E402
+
+ENTRIES += _SEGMENTATION_ENTRIES
+
+
 def _finalize_entry(entry: LossInfo) -> LossInfo:
     """Every sample the battery sees gets its grad_args from the declaration's differentiable roles."""
     samples, extremes, empty, nan_sample = entry.samples, entry.extremes, entry.empty, entry.nan_sample

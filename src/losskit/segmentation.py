@@ -861,7 +861,6 @@ def _log_probabilities_as_logits(p: torch.Tensor) -> torch.Tensor:
         "lambda_ce": checks.non_negative,
         "label_smoothing": checks.unit_interval,
     },
-    reductions=("mean", "sum"),
     call_kwargs=(),
     capabilities=(*_OVERLAP_CAPABILITIES, "label_smoothing"),
     references=("MONAI DiceCELoss", "NumPy reference"),
@@ -895,7 +894,12 @@ def dice_ce_loss(
     channel against the one-hot (or probability) targets, ``weight`` per
     channel, averaged over the valid (position, class) entries; with ``None``
     the cross-entropy of the given probabilities (their log floored at -100
-    as torch's BCE does). Both terms use ``reduction`` ("mean" or "sum").
+    as torch's BCE does). Both terms use ``reduction``: "mean" and "sum" as
+    the two losses define them; "none" gives one loss per sample ``(N,)``,
+    the sample's Dice scores averaged over its classes (weighted) plus the
+    mean cross-entropy over its own valid positions (so with class weights or
+    ignored positions its mean is not the batch "mean"; it needs
+    ``batch=False``).
 
     Args:
         input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
@@ -910,10 +914,10 @@ def dice_ce_loss(
         squared: V-Net's squared Dice denominator.
         label_smoothing: cross-entropy label smoothing in [0, 1].
         ignore_index: a class-index target value whose positions count nowhere, or None.
-        reduction: ``"mean"`` | ``"sum"``.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N,)``).
 
     Returns:
-        A scalar.
+        A scalar, or the per-sample losses with ``reduction="none"``.
 
     Example:
         >>> dice_ce_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]))
@@ -923,6 +927,12 @@ def dice_ce_loss(
         MONAI ``DiceCELoss``; Isensee et al., "nnU-Net", Nature Methods 2021.
     """
     fn = "dice_ce_loss"
+    per_sample = reduction == "none"
+    if per_sample and batch:
+        raise ValueError(
+            f"{fn}: reduction='none' gives one loss per sample and needs batch=False; with batch=True the Dice "
+            f"term has no per-sample value — use reduction='mean' or 'sum'"
+        )
     dice = dice_loss(
         input,
         target,
@@ -936,11 +946,14 @@ def dice_ce_loss(
         reduction=reduction,
     )
     x = to_compute(compute_dtype(input), input)
-    ce_ignore = -100 if ignore_index is None else ignore_index
+    n, c = x.shape[:2]
+    s = math.prod(x.shape[2:])
     w = to_compute(x.dtype, weight) if weight is not None else None
+    if per_sample:  # the (N, C') weighted scores -> each sample's weighted mean over its classes
+        kept = c if include_background or c == 1 else c - 1
+        total = w[c - kept :].sum() if w is not None else torch.tensor(float(kept), dtype=x.dtype, device=x.device)
+        dice = safe_divide(dice.sum(-1), total.expand(n))
     if activation == "sigmoid":
-        n, c = x.shape[:2]
-        s = math.prod(x.shape[2:])
         targets = _flat_targets(fn, x, target, ignore_index)
         t = targets.one_hot(c, x.dtype)
         if label_smoothing:
@@ -950,7 +963,9 @@ def dice_ce_loss(
         cw = w.view(1, c, 1).expand(n, c, s) if w is not None else None
         if mask is not None and cw is None:
             cw = torch.ones((), dtype=x.dtype, device=x.device).expand(n, c, s)
-        ce = reduce_loss(bce, reduction, weight=cw, mask=mask, fn=fn)
+        ce = reduce_loss(
+            bce, "mean" if per_sample else reduction, weight=cw, mask=mask, dim=(1, 2) if per_sample else None, fn=fn
+        )
     else:
         logits = x if activation == "softmax" else _log_probabilities_as_logits(x)
         if target.is_floating_point():
@@ -959,8 +974,19 @@ def dice_ce_loss(
             logits,
             target,
             weight=w,
-            ignore_index=ce_ignore,
+            ignore_index=-100 if ignore_index is None else ignore_index,
             label_smoothing=float(label_smoothing),
-            reduction=reduction,
+            reduction="none" if per_sample else reduction,
         )
+        if per_sample:  # torch's mean per sample: Σ loss / Σ w_y over its counted targets (/ S for probabilities)
+            ce = ce.reshape(n, s).sum(-1)
+            if target.is_floating_point():
+                counts = torch.full((n,), float(s), dtype=x.dtype, device=x.device)
+            else:
+                index = target.reshape(n, s)
+                valid = index != ignore_index if ignore_index is not None else torch.ones_like(index, dtype=torch.bool)
+                safe = torch.where(valid, index, torch.zeros_like(index))
+                counts = (w[safe] if w is not None else torch.ones_like(ce[:, None])) * valid
+                counts = counts.sum(-1).to(x.dtype)
+            ce = safe_divide(ce, counts)
     return lambda_dice * dice + lambda_ce * ce

@@ -197,7 +197,13 @@ def dice_ce(
     ignore_index=None,
     reduction="mean",
 ):
-    """λ_d · dice + λ_ce · CE; CE over all classes: softmax CE, per-channel BCE (sigmoid), or CE of probabilities."""
+    """λ_d · dice + λ_ce · CE; CE over all classes: softmax CE, per-channel BCE (sigmoid), or CE of probabilities.
+
+    "none": per sample, the weighted mean of its Dice scores over classes plus its own mean CE.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, c = x.shape[:2]
+    per_sample = reduction == "none"
     d = dice(
         x,
         y,
@@ -210,17 +216,27 @@ def dice_ce(
         ignore_index=ignore_index,
         reduction=reduction,
     )
-    x = np.asarray(x, dtype=np.float64)
-    n, c = x.shape[:2]
-    p, t, valid = _flat(x, y, activation, ignore_index)
     w = np.ones(c) if weight is None else np.asarray(weight, dtype=np.float64)
+    if per_sample:
+        kept = w if include_background or c == 1 else w[1:]
+        d = d.sum(-1) / kept.sum() if kept.sum() else np.zeros(n)
+    p, t, valid = _flat(x, y, activation, ignore_index)
+
+    def pool(loss, weights):  # loss, weights (N, ...): sum, mean over all, or per-sample means
+        axes = tuple(range(1, loss.ndim))
+        if reduction == "sum":
+            return loss.sum()
+        if reduction == "mean":
+            return loss.sum() / weights.sum() if weights.sum() else 0.0
+        num, den = loss.sum(axis=axes), weights.sum(axis=axes)
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+
     if activation == "sigmoid":
         z = x.reshape(n, c, -1)
         ts = t * (1 - label_smoothing) + 0.5 * label_smoothing
         bce = np.logaddexp(0.0, z) - ts * z  # softplus(z) - t z
         ww = w[None, :, None] * valid[:, None, :]
-        total = (ww * bce).sum()
-        ce = total if reduction == "sum" else (total / ww.sum() if ww.sum() else 0.0)
+        ce = pool(ww * bce, ww)
     else:
         if activation == "softmax":
             logp = log_softmax(x.reshape(n, c, -1), 1)
@@ -232,16 +248,15 @@ def dice_ce(
         if _is_prob(x, y):
             tt = (1 - eps) * t + eps / c
             loss = (tt * per_class).sum(1)  # (N, S)
-            ce = loss.sum() if reduction == "sum" else loss.mean() if loss.size else 0.0
+            ce = pool(loss, np.ones(loss.shape))
         else:
             labels = np.asarray(y).reshape(n, -1)
             safe = np.where(valid, labels, 0)
             picked = np.take_along_axis(per_class, safe[:, None, :], 1)[:, 0]  # -w_y log p_y
             smooth_term = per_class.sum(1) / c
             loss = np.where(valid, (1 - eps) * picked + eps * smooth_term, 0.0)
-            wy = np.where(valid, w[safe], 0.0)
-            ce = loss.sum() if reduction == "sum" else (loss.sum() / wy.sum() if wy.sum() else 0.0)
-    return lambda_dice * d + lambda_ce * np.float64(ce)
+            ce = pool(loss, np.where(valid, w[safe], 0.0))
+    return lambda_dice * d + lambda_ce * np.asarray(ce, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,7 +351,9 @@ def flatten_probas(probas, labels, ignore=None, prob_targets=False):
     return probas[valid], labels[valid]
 
 
-def lovasz_softmax(x, y, *, classes="present", per_image=False, activation="softmax", ignore_index=None, reduction="mean"):
+def lovasz_softmax(
+    x, y, *, classes="present", per_image=False, activation="softmax", ignore_index=None, reduction="mean"
+):
     x = np.asarray(x, dtype=np.float64)
     probas = _activate(x, activation)
     y = np.asarray(y)
@@ -344,12 +361,12 @@ def lovasz_softmax(x, y, *, classes="present", per_image=False, activation="soft
     if per_image:
         losses = np.array(
             [
-                lovasz_softmax_flat(
-                    *flatten_probas(pr[None], lb[None], ignore_index, prob_targets), classes=classes
-                )
+                lovasz_softmax_flat(*flatten_probas(pr[None], lb[None], ignore_index, prob_targets), classes=classes)
                 for pr, lb in zip(probas, y)
             ]
         ).reshape(-1)
     else:
-        losses = np.float64(lovasz_softmax_flat(*flatten_probas(probas, y, ignore_index, prob_targets), classes=classes))
+        losses = np.float64(
+            lovasz_softmax_flat(*flatten_probas(probas, y, ignore_index, prob_targets), classes=classes)
+        )
     return reduce(losses, reduction)
