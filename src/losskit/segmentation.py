@@ -1,4 +1,4 @@
-"""Segmentation losses: overlap scores (Dice, generalized Dice, Tversky, focal Tversky, Jaccard), Lovász, Dice+CE.
+r"""Segmentation losses: overlap scores (Dice, generalized Dice, Tversky, focal Tversky, Jaccard), Lovász, Dice+CE.
 
 Layout (CATALOG "Segmentation"): ``input`` is ``(N, C, d1, ..., dk)`` (any
 number of spatial dimensions, none included) of logits with
