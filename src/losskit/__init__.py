@@ -8,6 +8,7 @@
     crit = lk.get("huber", delta=0.5)           # by name or alias
     lk.describe("huber")                        # the declaration: roles, hyperparameters, references
     lk.from_config(crit.get_config())           # round trip
+    lk.combine(lk.DiceLoss(), lk.CrossEntropyLoss(), weights=(1.0, 0.5))   # weighted sum, .last per term
 
 The module classes exported here are derived from the declarations in the
 family files (``losskit._core.spec.loss``); nothing is listed by hand.
@@ -32,6 +33,7 @@ from ._core import (
     validation,
     validation_enabled,
 )
+from ._core.combine import Combined, combine
 from ._version import __version__
 
 _MODULES = {spec.module_name: spec.module for spec in all_specs()}
@@ -41,6 +43,8 @@ __all__: List[str] = [
     "__version__",
     "functional",
     "Loss",
+    "combine",
+    "Combined",
     "get",
     "get_fn",
     "get_class",

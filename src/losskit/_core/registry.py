@@ -145,5 +145,9 @@ def from_config(config: Dict[str, Any]) -> Loss:
     """Rebuild a module from :meth:`Loss.get_config`'s output."""
     if not isinstance(config, dict) or "name" not in config:
         raise ValueError("losskit.from_config: config must be a dict with a 'name' key, as get_config() returns")
+    if config["name"] == "combine":  # losskit.combine's config (not a registry entry)
+        from .combine import Combined
+
+        return Combined.from_config(config)
     cls = get_class(config["name"])
     return cls.from_config(config)
