@@ -405,8 +405,10 @@ def tversky_loss(
         \ell_{nc} = 1 - \frac{I + s}{I + \alpha\,\mathrm{FP} + \beta\,\mathrm{FN} + s},
         \qquad \mathrm{FP} = \sum_s p(1-t) = P - I, \quad \mathrm{FN} = \sum_s (1-p)t = T - I
 
-    ``alpha = beta = 0.5`` is :func:`dice_loss`; ``alpha = beta = 1`` is
-    :func:`jaccard_loss`. (Keras's ``tversky`` puts ``alpha`` on the false
+    ``alpha = beta = 1`` is :func:`jaccard_loss`; ``alpha = beta = 0.5`` is
+    :func:`dice_loss` at ``smooth=0`` (the smoothing enters each ratio once,
+    here as :math:`(I + s)/(\ldots + s)`, in Dice as :math:`(2I + s)/(\ldots + s)`,
+    as in MONAI). (Keras's ``tversky`` puts ``alpha`` on the false
     negatives; :func:`losskit.keras.tversky` follows Keras.)
 
     Args:
