@@ -463,3 +463,82 @@ def test_combine_errors():
     assert list(crit.last) == ["dice", "CrossEntropyLoss"]
     with pytest.raises(TypeError, match=r"loss 1 \(CrossEntropyLoss\) has none"):
         crit.get_config()
+
+
+# ---------------------------------------------------------------------------------------------
+# losskit.keras: dice / Dice, tversky / Tversky with Keras 3's numbers
+# ---------------------------------------------------------------------------------------------
+
+KERAS_DOC_TRUE = [[[[1.0], [1.0]], [[0.0], [0.0]]], [[[1.0], [1.0]], [[0.0], [0.0]]]]
+KERAS_DOC_PRED = [[[[0.0], [1.0]], [[0.0], [1.0]]], [[[0.4], [0.0]], [[0.0], [0.9]]]]
+
+
+def test_keras_dice_documented_example():
+    import losskit.keras as lkk
+
+    y_true, y_pred = torch.tensor(KERAS_DOC_TRUE), torch.tensor(KERAS_DOC_PRED)
+    loss = lkk.Dice(axis=(1, 2, 3), reduction=None)(y_true, y_pred)
+    assert loss.shape == (2,)
+    np.testing.assert_allclose(loss.numpy(), [0.5, 0.75757575], rtol=1e-6)
+    loss = lkk.Dice()(y_true, y_pred)
+    assert loss.shape == ()
+    np.testing.assert_allclose(loss.numpy(), 0.6164384, rtol=1e-6)
+    np.testing.assert_allclose(lkk.dice(y_true, y_pred, axis=(1, 2, 3)).numpy(), [0.5, 0.75757575], rtol=1e-6)
+    np.testing.assert_allclose(lkk.dice(np.array(KERAS_DOC_TRUE), np.array(KERAS_DOC_PRED)).numpy(), 0.6164384)
+
+
+@pytest.mark.parametrize("axis", [None, (1, 2, 3), (1, 2), -1, [1, 2]])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight", None])
+def test_keras_dice_tversky_match_keras(axis, reduction):
+    import losskit.keras as lkk
+
+    from .parity import keras as load_keras
+
+    keras = load_keras()
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, size=(3, 4, 5, 2)).astype(np.float32)
+    y_pred = rng.uniform(0.02, 0.98, size=(3, 4, 5, 2)).astype(np.float32)
+    weights = [None, rng.uniform(0.1, 2.0, size=(3,)).astype(np.float32)]
+    for sample_weight in weights:
+        if sample_weight is not None and axis != (1, 2, 3):
+            continue  # a per-sample (3,) weight fits the per-sample loss of axis=(1, 2, 3)
+        kt, lt = torch.tensor(y_true), torch.tensor(y_pred)
+        sw = None if sample_weight is None else torch.tensor(sample_weight)
+        cases = [
+            (keras.losses.Dice(axis=axis, reduction=reduction), lkk.Dice(axis=axis, reduction=reduction)),
+            (
+                keras.losses.Tversky(0.3, 0.8, axis=axis, reduction=reduction),
+                lkk.Tversky(0.3, 0.8, axis=axis, reduction=reduction),
+            ),
+        ]
+        for theirs, ours in cases:
+            expected = np.asarray(theirs(y_true, y_pred, sample_weight=sample_weight))
+            np.testing.assert_allclose(ours(kt, lt, sample_weight=sw).numpy(), expected, rtol=1e-5, atol=1e-6)
+            assert ours.get_config() == theirs.get_config()
+    expected = np.asarray(keras.losses.tversky(y_true, y_pred, alpha=0.2, beta=0.9, axis=axis))
+    np.testing.assert_allclose(lkk.tversky(y_true, y_pred, alpha=0.2, beta=0.9, axis=axis).numpy(), expected, rtol=1e-5)
+    expected = np.asarray(keras.losses.dice(y_true.astype(np.float64), y_pred.astype(np.float64), axis=axis))
+    ours = lkk.dice(y_true.astype(np.float64), y_pred.astype(np.float64), axis=axis)
+    assert ours.dtype == torch.float64
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-12)
+
+
+def test_keras_tversky_alpha_is_on_y_true_times_one_minus_y_pred():
+    import losskit.keras as lkk
+
+    y_true = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    y_pred = torch.tensor([[1.0, 0.0, 0.0, 0.0]])  # one hit, one miss, nothing extra
+    # Σ y_true (1 - y_pred) = 1 is weighted by alpha (Keras's code; "false positives" in its docstring)
+    np.testing.assert_allclose(float(lkk.tversky(y_true, y_pred, alpha=1.0, beta=0.0)), 1 - 1 / 2, rtol=1e-6)
+    np.testing.assert_allclose(float(lkk.tversky(y_true, y_pred, alpha=0.0, beta=1.0)), 0.0, atol=1e-6)
+
+
+def test_keras_get_and_config_round_trip():
+    import losskit.keras as lkk
+
+    assert lkk.get("dice") is lkk.dice and lkk.get("tversky") is lkk.tversky
+    crit = lkk.get({"class_name": "Tversky", "config": {"alpha": 0.2, "beta": 0.7, "axis": (1, 2)}})
+    assert isinstance(crit, lkk.Tversky) and crit.get_config()["axis"] == (1, 2)
+    assert lkk.Dice.from_config(lkk.Dice(axis=-1).get_config()).get_config() == lkk.Dice(axis=-1).get_config()
+    with pytest.raises(TypeError, match=r"losskit.keras.Dice: axis must be None, an int or a tuple of ints"):
+        lkk.Dice(axis="h")
