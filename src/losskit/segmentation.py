@@ -181,6 +181,68 @@ def _overlap_sums(
     return inter, pred, zeros.scatter_add(1, index, counts)
 
 
+def _activation_backward(p: torch.Tensor, h: torch.Tensor, activation: Optional[str]) -> torch.Tensor:
+    """d loss / d x from h = d loss / d p: softmax p ⊙ (h − Σ_c p h), sigmoid p(1 − p) h, identity h."""
+    if activation == "softmax":
+        return p * (h - (p * h).sum(1, keepdim=True))
+    if activation == "sigmoid":
+        return p * (1.0 - p) * h
+    return h
+
+
+class _IndexOverlap(torch.autograd.Function):
+    """(I, P) of activated scores (N, C, S) against class indices (N, S), with an analytic backward.
+
+    The forward is the activation, one sum, one gather and one scatter-add; the
+    backward needs ``h = dL/dp = gP (2p when squared) + gI[y] at the target
+    class``, masked at ignored positions, and one activation backward: a few
+    passes over (N, C, S) where autograd's graph takes many and keeps more
+    tensors alive. Under ``create_graph`` the backward recomputes the
+    activation from ``x`` with differentiable ops, so second derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, valid, activation, squared):
+        p = _activate(x, activation)
+        pm = p if valid is None else torch.where(valid.unsqueeze(1), p, torch.zeros((), dtype=p.dtype, device=p.device))
+        pred = (pm * pm if squared else pm).sum(-1)
+        picked = pm.gather(1, index.unsqueeze(1)).squeeze(1)
+        inter = torch.zeros_like(pred).scatter_add_(1, index, picked)
+        ctx.activation, ctx.squared = activation, squared
+        ctx.save_for_backward(x, index, valid, p)
+        return inter, pred
+
+    @staticmethod
+    def backward(ctx, grad_inter, grad_pred):
+        x, index, valid, p = ctx.saved_tensors
+        activation, squared = ctx.activation, ctx.squared
+        target = index.unsqueeze(1)
+        if torch.is_grad_enabled() or squared:  # double backward (from x, differentiably) and V-Net's denominator
+            if torch.is_grad_enabled():
+                p = _activate(x, activation)
+            h = grad_pred.unsqueeze(-1) * (2.0 * p if squared else 1.0)
+            h = h.expand_as(p).scatter_add(1, target, grad_inter.gather(1, index).unsqueeze(1))
+            if valid is not None:
+                h = torch.where(valid.unsqueeze(1), h, torch.zeros((), dtype=h.dtype, device=h.device))
+            return _activation_backward(p, h, activation), None, None, None, None
+        # h = gP + gI[y] at the target class; one (N, C, S) allocation, the rest in place
+        g_target = grad_inter.gather(1, index)  # (N, S)
+        p_target = p.gather(1, target).squeeze(1)
+        if activation == "softmax":  # p ⊙ (h − Σ_c p h), Σ_c p h = Σ_c p gP + p_y gI_y
+            r = torch.einsum("ncs,nc->ns", p, grad_pred) + p_target * g_target
+            dx = (grad_pred.unsqueeze(-1) - r.unsqueeze(1)).mul_(p)
+            dx.scatter_add_(1, target, (p_target * g_target).unsqueeze(1))
+        elif activation == "sigmoid":  # p (1 − p) h
+            dx = (1.0 - p).mul_(p)
+            d_target = dx.gather(1, target).squeeze(1)
+            dx.mul_(grad_pred.unsqueeze(-1)).scatter_add_(1, target, (d_target * g_target).unsqueeze(1))
+        else:
+            dx = grad_pred.unsqueeze(-1).expand_as(p).clone().scatter_add_(1, target, g_target.unsqueeze(1))
+        if valid is not None:
+            dx.masked_fill_(~valid.unsqueeze(1), 0.0)
+        return dx, None, None, None, None
+
+
 def _class_sums(
     fn: str,
     input: torch.Tensor,
@@ -198,8 +260,15 @@ def _class_sums(
     num_classes = x.shape[1]
     check_class_weight(fn, weight, num_classes)
     targets = _flat_targets(fn, x, target, ignore_index)
-    p = _activate(x.reshape(x.shape[0], num_classes, math.prod(x.shape[2:])), activation)
-    inter, pred, truth = _overlap_sums(p, targets, squared)
+    flat = x.reshape(x.shape[0], num_classes, math.prod(x.shape[2:]))
+    if targets.index is not None:  # the common case: class indices, the fused forward and backward
+        inter, pred = _IndexOverlap.apply(flat, targets.index, targets.valid, activation, squared)
+        ones = (
+            torch.ones_like(targets.index, dtype=flat.dtype) if targets.valid is None else targets.valid.to(flat.dtype)
+        )
+        truth = torch.zeros_like(pred).scatter_add_(1, targets.index, ones)
+    else:
+        inter, pred, truth = _overlap_sums(_activate(flat, activation), targets, squared)
     if batch:
         inter, pred, truth = inter.sum(0), pred.sum(0), truth.sum(0)
     w = to_compute(x.dtype, weight) if weight is not None else None
@@ -704,8 +773,9 @@ def lovasz_softmax_loss(
     averages them, as the reference does; otherwise one loss for the batch.
     An image with no valid position, or no present class, gives 0.
 
-    All classes are computed at once (one batched sort), not in a Python
-    loop. Targets are constants (not differentiated); with one-hot targets
+    The classes are sorted one at a time (as in the reference, which keeps
+    the sort's temporaries at one class's size), each batched over the
+    images. Targets are constants (not differentiated); with one-hot targets
     the numbers are the class-index ones, soft targets enter the extension
     as they are.
 
@@ -735,19 +805,30 @@ def lovasz_softmax_loss(
     s = math.prod(x.shape[2:])
     targets = _flat_targets(fn, x, target, ignore_index)
     p = _activate(x, activation).reshape(n, c, s)
-    fg = targets.one_hot(c, p.dtype).detach()
-    valid = targets.valid.unsqueeze(1).expand(n, c, s) if targets.valid is not None else None
-    if not per_image:  # one image of N·S positions
-        p, fg = p.transpose(0, 1).reshape(1, c, n * s), fg.transpose(0, 1).reshape(1, c, n * s)
-        valid = valid.transpose(0, 1).reshape(1, c, n * s) if valid is not None else None
-    per_class = _lovasz_extension((fg - p).abs(), fg, valid)  # (images, C)
+    shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
+    valid = targets.valid.reshape(shape) if targets.valid is not None else None
+    # one class at a time, as the reference: no (N, C, S) one-hot, and the sort's temporaries (keys, int64
+    # order, cumsums) stay at one class's size
+    per_class, fg_total = [], []
+    for k in range(c):
+        if targets.prob is not None:
+            fg_k = targets.prob[:, k].detach().reshape(shape)
+        else:
+            assert targets.index is not None
+            fg_k = (targets.index == k).to(p.dtype).reshape(shape)
+        if valid is not None:
+            fg_k = torch.where(valid, fg_k, torch.zeros((), dtype=fg_k.dtype, device=fg_k.device))
+        per_class.append(_lovasz_extension((fg_k - p[:, k].reshape(shape)).abs(), fg_k, valid))
+        fg_total.append(fg_k.sum(-1))
+    losses_by_class = torch.stack(per_class, -1)  # (images, C)
     if classes == "present":
-        present = fg.sum(-1) > 0
-        counted = present.sum(-1).to(per_class.dtype)
-        losses = safe_divide(torch.where(present, per_class, torch.zeros_like(per_class)).sum(-1), counted)
-        losses = losses + (per_class * 0.0).sum(-1)  # NaN in the input still reaches the loss
+        present = torch.stack(fg_total, -1) > 0
+        counted = present.sum(-1).to(losses_by_class.dtype)
+        kept = torch.where(present, losses_by_class, torch.zeros_like(losses_by_class))
+        losses = safe_divide(kept.sum(-1), counted)
+        losses = losses + (losses_by_class * 0.0).sum(-1)  # NaN in the input still reaches the loss
     else:
-        losses = per_class.mean(-1)
+        losses = losses_by_class.mean(-1)
     if not per_image:
         losses = losses.reshape(())
     return _per_image_reduce(losses, reduction, fn)
