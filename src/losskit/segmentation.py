@@ -590,7 +590,7 @@ def focal_tversky_loss(
 
     Example:
         >>> focal_tversky_loss(torch.tensor([[[1.0, -1.0], [-1.0, 1.0]]]), torch.tensor([[0, 1]]))
-        tensor(0.3105)
+        tensor(0.2029)
 
     Reference:
         Abraham & Khan, "A Novel Focal Tversky Loss Function with Improved Attention U-Net for Lesion
@@ -793,7 +793,7 @@ def lovasz_softmax_loss(
 
     Example:
         >>> lovasz_softmax_loss(torch.tensor([[[2.0, -1.0], [-2.0, 1.0]]]), torch.tensor([[0, 1]]))
-        tensor(0.0723)
+        tensor(0.0939)
 
     Reference:
         Berman, Rannen Triki & Blaschko, "The Lovász-Softmax loss", CVPR 2018 (reference code
@@ -1004,7 +1004,7 @@ def dice_ce_loss(
 
     Example:
         >>> dice_ce_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]))
-        tensor(0.0006)
+        tensor(0.0007)
 
     Reference:
         MONAI ``DiceCELoss``; Isensee et al., "nnU-Net", Nature Methods 2021.
