@@ -42,7 +42,7 @@ import torch
 
 from ._core import checks
 from ._core.reduction import reduce_loss, safe_divide
-from ._core.spec import Role, loss
+from ._core.spec import Curve, Role, loss
 from ._core.targets import is_probability_target, valid_targets
 from ._core.validation import (
     check_class_weight,
@@ -763,6 +763,12 @@ def lovasz_softmax_loss(
 ) -> torch.Tensor:
     r"""Lovász-softmax loss (Berman et al. 2018): the Lovász extension of the Jaccard loss, per class.
 
+    .. math::
+        \ell_c = \sum_{i} e_{c,\pi(i)}\, \big(J_c(i) - J_c(i-1)\big), \qquad
+        e_{cs} = |t_{cs} - p_{cs}| \text{ sorted decreasing by } \pi
+
+    where :math:`J_c(i)` is the Jaccard loss of the sorted ground truth's first :math:`i` positions.
+
     For each class :math:`c`, the errors :math:`e_s = |t_{cs} - p_{cs}|` over
     the valid positions are sorted in decreasing order and dotted with the
     increments of the Jaccard loss of the sorted ground truth; the class
@@ -866,6 +872,7 @@ def _hinge_targets(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_in
     hparams={"per_image": checks.boolean, "ignore_index": checks.optional_integer},
     call_kwargs=(),
     capabilities=("compile", "double_backward", "ignore_index"),
+    curve=Curve("margin"),
     references=("NumPy port of Berman et al. 2018's reference (lovasz_losses.py)",),
 )
 def lovasz_hinge_loss(
@@ -877,6 +884,10 @@ def lovasz_hinge_loss(
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Binary Lovász hinge loss (Berman et al. 2018) from logits.
+
+    .. math::
+        \ell = \sum_{i} \max(e_{\pi(i)}, 0)\, \big(J(i) - J(i-1)\big), \qquad
+        e_s = 1 - x_s (2 t_s - 1) \text{ sorted decreasing by } \pi
 
     With signs :math:`\sigma = 2t - 1`, hinge errors :math:`e = 1 - x\sigma`
     are sorted in decreasing order and :math:`\max(e, 0)` is dotted with the
@@ -965,6 +976,9 @@ def dice_ce_loss(
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Dice plus cross-entropy, ``lambda_dice · dice + lambda_ce · CE`` (MONAI ``DiceCELoss``).
+
+    .. math::
+        \ell = \lambda_{\mathrm{dice}}\, \mathrm{Dice}(x, y) + \lambda_{\mathrm{ce}}\, \mathrm{CE}(x, y)
 
     The Dice term is :func:`dice_loss` with ``activation``, ``batch``,
     ``include_background``, ``weight``, ``smooth``, ``squared`` and

@@ -33,7 +33,8 @@ def spec_for(name: str) -> Curve:
 def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> torch.Tensor:
     """The per-point loss for points ``x`` on ``axis`` (x requires grad)."""
     cls = get_class(name)
-    module = cls(**{**params, "reduction": "none"})
+    per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
+    module = cls(**{**per_point, **params, "reduction": "none"})
     n = x.shape[0]
     if axis == "residual":
         if cls.name == "gaussian_nll":
@@ -44,7 +45,7 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     if axis == "log_rate":
         return module(x, torch.full_like(x, 3.0))
     if axis == "margin":
-        if cls.name in ("hinge", "squared_hinge", "soft_margin"):
+        if cls.name in ("hinge", "squared_hinge", "soft_margin", "lovasz_hinge"):  # lovasz_hinge: 1-pixel images
             return module(x, torch.ones_like(x))
         if cls.name == "multilabel_soft_margin":
             return module(x.unsqueeze(1), torch.ones(n, 1, dtype=x.dtype))
