@@ -449,6 +449,45 @@ def ctc_case() -> Case:
     return Case("ctc", build)
 
 
+def segmentation_cases() -> List[Case]:
+    """(N, 4, H, W) logits and class indices; the pairs of ``benchmarks/segmentation.py`` (run it for the full study)."""
+    from .segmentation import cases as segmentation_pairs
+
+    def inputs(size, device):
+        side = max(4, int((size / 16) ** 0.5))
+        g = _gen(3)
+        x = torch.randn(4, 4, side, side, generator=g).to(device).requires_grad_()
+        return x, torch.randint(0, 4, (4, side, side), generator=g).to(device)
+
+    def pair(name):
+        def build(size, device, peers):
+            x, y = inputs(size, device)
+            mods = {k: peers.get(k) for k in ("monai", "kornia", "smp") if peers.get(k) is not None}
+            for loss_name, ours, others in segmentation_pairs(x, y, mods):
+                if loss_name == name:
+                    steps = {peer: _step(f, [x]) for peer, f in others.items()}
+                    return Built(_step(ours, [x]), steps, x.numel())
+            raise KeyError(name)
+
+        return Case(name, build)
+
+    def focal_tversky(size, device, peers):
+        x, y = inputs(size, device)
+        return Built(_step(lambda: LF.focal_tversky_loss(x, y), [x]), {}, x.numel())
+
+    def lovasz_hinge(size, device, peers):
+        x, y = inputs(size, device)
+        x1, t = x[:, 0].detach().clone().requires_grad_(), (y > 1).long()
+        others = {}
+        if peers.get("smp") is not None:
+            smp_hinge = peers["smp"].LovaszLoss("binary", per_image=True)
+            others["smp"] = _step(lambda: smp_hinge(x1.unsqueeze(1), t.unsqueeze(1)), [x1])
+        return Built(_step(lambda: LF.lovasz_hinge_loss(x1, t), [x1]), others, x1.numel())
+
+    names = ("dice", "generalized_dice", "tversky", "jaccard", "dice_ce", "lovasz_softmax")
+    return [*(pair(n) for n in names), Case("focal_tversky", focal_tversky), Case("lovasz_hinge", lovasz_hinge)]
+
+
 def all_cases() -> List[Case]:
     return [
         regression_case("l1", LF.l1_loss, F.l1_loss, "MeanAbsoluteError"),
@@ -465,6 +504,7 @@ def all_cases() -> List[Case]:
         large_vocab_case(),
         ctc_case(),
         *adversarial_cases(),
+        *segmentation_cases(),
     ]
 
 

@@ -1280,6 +1280,10 @@ from .loss_db_adversarial import ENTRIES as _ADVERSARIAL_ENTRIES  # noqa: E402
 
 ENTRIES += _ADVERSARIAL_ENTRIES
 
+from .loss_db_segmentation import ENTRIES as _SEGMENTATION_ENTRIES  # noqa: E402
+
+ENTRIES += _SEGMENTATION_ENTRIES
+
 
 def _finalize_entry(entry: LossInfo) -> LossInfo:
     """Every sample the battery sees gets its grad_args from the declaration's differentiable roles."""

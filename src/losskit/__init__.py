@@ -8,6 +8,7 @@
     crit = lk.get("huber", delta=0.5)           # by name or alias
     lk.describe("huber")                        # the declaration: roles, hyperparameters, references
     lk.from_config(crit.get_config())           # round trip
+    lk.combine(lk.DiceLoss(), lk.CrossEntropyLoss(), weights=(1.0, 0.5))   # weighted sum, .last per term
 
 The module classes exported here are derived from the declarations in the
 family files (``losskit._core.spec.loss``); nothing is listed by hand. They,
@@ -22,6 +23,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from . import functional
+    from ._core.combine import Combined, combine
     from ._core.module import Loss
     from ._core.registry import available, describe, from_config, get, get_class, get_fn
     from ._core.validation import set_validation, validation, validation_enabled
@@ -38,6 +40,8 @@ _API = {
     "set_validation": "._core.validation",
     "validation": "._core.validation",
     "validation_enabled": "._core.validation",
+    "combine": "._core.combine",
+    "Combined": "._core.combine",
 }
 
 

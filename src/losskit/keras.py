@@ -85,6 +85,8 @@ __all__ = [
     "categorical_generalized_cross_entropy",
     "ctc",
     "ctc_batch_cost",
+    "dice",
+    "tversky",
     "KerasLoss",
     "MeanSquaredError",
     "MeanAbsoluteError",
@@ -105,6 +107,8 @@ __all__ = [
     "CosineSimilarity",
     "CategoricalGeneralizedCrossEntropy",
     "CTC",
+    "Dice",
+    "Tversky",
 ]
 
 #: Keras's backend epsilon (``keras.backend.epsilon()``)
@@ -644,6 +648,57 @@ def ctc_batch_cost(y_true, y_pred, input_length, label_length) -> torch.Tensor:
     return loss.unsqueeze(1)
 
 
+def _keras_axis(caller: str, axis) -> Optional[Tuple[int, ...]]:
+    """Keras's ``axis`` of dice / tversky: None (every axis), an int, or a tuple / list of ints."""
+    if axis is None:
+        return None
+    if isinstance(axis, int) and not isinstance(axis, bool):
+        return (axis,)
+    if isinstance(axis, (tuple, list)) and all(isinstance(a, int) and not isinstance(a, bool) for a in axis):
+        return tuple(axis)
+    raise TypeError(f"losskit.keras.{caller}: axis must be None, an int or a tuple of ints; got {axis!r}")
+
+
+def _overlap_sums(y_true, y_pred, axis, caller):
+    """Keras's dice / tversky inputs: y_pred as a tensor, y_true cast to its dtype (no rank fixing, as Keras)."""
+    y_pred = _as_pred(y_pred)
+    y_true = _as_true(y_true, y_pred)
+    dims = _keras_axis(caller, axis)
+    total = (lambda v: v.sum()) if dims is None else (lambda v: v.sum(dims))
+    return y_true, y_pred, total
+
+
+@_keras_dtype()
+def dice(y_true, y_pred, axis=None) -> torch.Tensor:
+    r"""Keras ``dice``: :math:`1 - 2\sum y_t y_p / (\sum y_t + \sum y_p + \epsilon)` over ``axis`` (None: all).
+
+    ``axis=None`` gives one scalar for the whole batch (Keras's default); ``axis=(1, 2, 3)`` one
+    value per sample of an ``(N, H, W, C)`` batch. Probabilities in; no smoothing in the numerator.
+    losskit's :func:`losskit.functional.dice_loss` is the MONAI-style loss from logits.
+    """
+    y_true, y_pred, total = _overlap_sums(y_true, y_pred, axis, "dice")
+    intersection = total(y_true * y_pred)
+    return 1.0 - 2.0 * intersection / (total(y_true) + total(y_pred) + EPSILON)
+
+
+@_keras_dtype()
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None) -> torch.Tensor:
+    r"""Keras ``tversky``: :math:`1 - \sum y_t y_p / (\sum y_t y_p + \alpha\, a + \beta\, b + \epsilon)`.
+
+    Keras's code (followed here, for its numbers) puts ``alpha`` on
+    :math:`a = \sum y_t (1 - y_p)` — the false negatives, despite its docstring — and ``beta`` on
+    :math:`b = \sum y_p (1 - y_t)`, the false positives. losskit's
+    :func:`losskit.functional.tversky_loss` puts ``alpha`` on the false positives, as MONAI does.
+    """
+    check_number("tversky", "alpha", alpha)
+    check_number("tversky", "beta", beta)
+    y_true, y_pred, total = _overlap_sums(y_true, y_pred, axis, "tversky")
+    intersection = total(y_true * y_pred)
+    fp = total((1.0 - y_pred) * y_true)  # Keras's name for it
+    fn = total(y_pred * (1.0 - y_true))
+    return 1.0 - intersection / (intersection + fp * alpha + fn * beta + EPSILON)
+
+
 # ---------------------------------------------------------------------------------------------
 # classes: Keras's constructors, reductions and configs
 # ---------------------------------------------------------------------------------------------
@@ -795,6 +850,34 @@ CategoricalFocalCrossentropy = _keras_class(
 )
 
 
+class Dice(KerasLoss):
+    """Keras ``Dice``: :func:`dice` with Keras's reduction, ``Dice(reduction, name, axis, dtype)``."""
+
+    fn = staticmethod(dice)
+    default_name = "dice"
+    config_keys = ("axis",)
+
+    def __init__(self, reduction="sum_over_batch_size", name: str = "dice", axis=None, dtype=None) -> None:
+        _keras_axis(type(self).__name__, axis)
+        super().__init__(reduction=reduction, name=name, dtype=dtype, axis=axis)
+
+
+class Tversky(KerasLoss):
+    """Keras ``Tversky``: :func:`tversky` (``alpha`` on Σ y_true·(1 − y_pred), as Keras's code) with Keras's reduction."""
+
+    fn = staticmethod(tversky)
+    default_name = "tversky"
+    config_keys = ("alpha", "beta", "axis")
+
+    def __init__(
+        self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name: str = "tversky", axis=None, dtype=None
+    ) -> None:
+        check_number(type(self).__name__, "alpha", alpha)
+        check_number(type(self).__name__, "beta", beta)
+        _keras_axis(type(self).__name__, axis)
+        super().__init__(reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis)
+
+
 class CategoricalGeneralizedCrossEntropy(KerasLoss):
     """Keras ``CategoricalGeneralizedCrossEntropy``; like Keras's class, it takes q in (0, 1) (the function also q = 1)."""
 
@@ -863,6 +946,8 @@ _FUNCTIONS = {
         cosine_similarity,
         categorical_generalized_cross_entropy,
         ctc,
+        dice,
+        tversky,
     )
 }
 _CLASSES = {
@@ -887,6 +972,8 @@ _CLASSES = {
         CosineSimilarity,
         CategoricalGeneralizedCrossEntropy,
         CTC,
+        Dice,
+        Tversky,
     )
 }
 _ALIASES = {

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Type, Union
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .combine import Combined
     from .module import Loss
     from .spec import LossSpec
 
@@ -162,9 +163,13 @@ def aliases_of(name: str) -> tuple:
     return _SPECS[_resolve(name, "aliases_of")].aliases
 
 
-def from_config(config: Dict[str, Any]) -> Loss:
-    """Rebuild a module from :meth:`Loss.get_config`'s output."""
+def from_config(config: Dict[str, Any]) -> Union[Loss, Combined]:
+    """Rebuild a module from :meth:`Loss.get_config`'s output (or a :func:`losskit.combine`'s)."""
     if not isinstance(config, dict) or "name" not in config:
         raise ValueError("losskit.from_config: config must be a dict with a 'name' key, as get_config() returns")
+    if config["name"] == "combine":  # losskit.combine's config (not a registry entry)
+        from .combine import Combined
+
+        return Combined.from_config(config)
     cls = get_class(config["name"])
     return cls.from_config(config)

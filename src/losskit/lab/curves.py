@@ -37,7 +37,8 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     cls = get_class(name)
     if axis == "gradient_norm":  # the penalties (no reduction): one linear critic of slope x_i per point
         return _penalty_curve(cls, x, params)
-    module = cls(**{**params, "reduction": "none"})
+    per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
+    module = cls(**{**per_point, **params, "reduction": "none"})
     n = x.shape[0]
     if axis == "residual":
         if cls.name == "gaussian_nll":
@@ -52,7 +53,7 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
             return module(x, real_logits=torch.zeros_like(x))  # real_logits: relativistic_average only
         return module(x, -x)
     if axis == "margin":
-        if cls.name in ("hinge", "squared_hinge", "soft_margin"):
+        if cls.name in ("hinge", "squared_hinge", "soft_margin", "lovasz_hinge"):  # lovasz_hinge: 1-pixel images
             return module(x, torch.ones_like(x))
         if cls.name == "multilabel_soft_margin":
             return module(x.unsqueeze(1), torch.ones(n, 1, dtype=x.dtype))

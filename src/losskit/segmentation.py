@@ -1,0 +1,1089 @@
+r"""Segmentation losses: overlap scores (Dice, generalized Dice, Tversky, focal Tversky, Jaccard), Lovász, Dice+CE.
+
+Layout (CATALOG "Segmentation"): ``input`` is ``(N, C, d1, ..., dk)`` (any
+number of spatial dimensions, none included) of logits with
+``activation="softmax"`` (default, over the class dimension), ``"sigmoid"``
+(multi-label) or ``None`` (the input already holds probabilities). ``target``
+is class indices ``(N, d1, ..., dk)`` of an integer dtype, or probabilities /
+one-hot of the input's shape.
+
+The overlap losses reduce every (sample, class) to three sums over the
+spatial positions that are not ``ignore_index``:
+
+.. math::
+    I_{nc} = \sum_s p_{ncs} t_{ncs}, \qquad P_{nc} = \sum_s p_{ncs}, \qquad T_{nc} = \sum_s t_{ncs}
+
+(``batch=True`` sums over the batch too, giving one score per class). For
+class-index targets :math:`I` and :math:`T` are read with a gather and a
+scatter-add, never through an ``(N, C, ...)`` one-hot tensor. Every score
+uses ``smooth`` :math:`s` in numerator and denominator, as MONAI's
+``smooth_nr = smooth_dr = smooth``; a class absent from both prediction and
+target scores a perfect 0 loss, also with ``smooth=0`` (0/0 is read as a
+perfect score, with zero gradient). ``include_background=False`` drops class
+0 after the activation (a single channel has no background and is kept, as
+MONAI does); ``weight`` always has one entry per class ``C`` (MONAI wants
+``C - 1`` entries without the background), and ``reduction`` pools the
+weighted scores ``w_c l_nc``: ``"sum"`` is their sum and ``"mean"``
+:math:`\sum w_c l_{nc} / (N \sum_c w_c)` (MONAI divides by :math:`N C`).
+
+``ignore_index`` pixels count nowhere: their probabilities and targets are
+masked out of every sum, so changing the logits there changes neither the
+loss nor any gradient, and they get exactly zero gradient. Data checks (class
+range) follow :func:`losskit.set_validation`; nothing else reads tensor data,
+so forward and backward never synchronise with the host.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+
+from ._core import checks
+from ._core.reduction import reduce_loss, safe_divide
+from ._core.spec import Curve, Role, loss
+from ._core.targets import is_probability_target, valid_targets
+from ._core.validation import (
+    check_class_weight,
+    check_floating,
+    compute_dtype,
+    data_checks_active,
+    fmt_shape,
+    to_compute,
+)
+from .classification.cross_entropy import binary_cross_entropy_with_logits, cross_entropy
+
+__all__ = [
+    "dice_loss",
+    "generalized_dice_loss",
+    "tversky_loss",
+    "focal_tversky_loss",
+    "jaccard_loss",
+    "lovasz_softmax_loss",
+    "lovasz_hinge_loss",
+    "dice_ce_loss",
+]
+
+FAMILY = "segmentation"
+
+ACTIVATION = checks.one_of("softmax", "sigmoid", None)
+#: focal Tversky: below this, (1 - TI)^gamma continues linearly to 0 (finite slope, exact 0 at a perfect score)
+FOCAL_TVERSKY_EPS = 1e-7
+
+_INPUT = Role("input", "logits (N, C, d1, ...) (probabilities with activation=None)")
+_TARGET = Role("target", "class indices (N, d1, ...) or probabilities / one-hot (N, C, d1, ...)")
+_OVERLAP_HPARAMS = {
+    "activation": ACTIVATION,
+    "batch": checks.boolean,
+    "include_background": checks.boolean,
+    "weight": checks.class_weight,
+    "smooth": checks.non_negative,
+    "ignore_index": checks.optional_integer,
+}
+_OVERLAP_CAPABILITIES = (
+    "compile",
+    "double_backward",
+    "class_weight",
+    "ignore_index",
+    "index_targets",
+    "probability_targets",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# private helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _scores_input(fn: str, input: torch.Tensor, activation: Optional[str]) -> torch.Tensor:
+    """The checked input in its compute dtype: floating, ``(N, C, ...)`` with C >= 1 (C >= 2 for softmax)."""
+    check_floating(fn, "input", input)
+    if input.dim() < 2:
+        raise ValueError(
+            f"{fn}: input must have shape (N, C) or (N, C, d1, ...) (batch, classes, spatial); "
+            f"got {fmt_shape(input.shape)}"
+        )
+    if input.shape[1] == 0:
+        raise ValueError(f"{fn}: input must have at least one class (C >= 1); got shape {fmt_shape(input.shape)}")
+    if activation == "softmax" and input.shape[1] == 1:
+        raise ValueError(
+            f"{fn}: activation='softmax' over a single channel is constantly 1; got input of shape "
+            f"{fmt_shape(input.shape)} — use activation='sigmoid' for one-channel binary segmentation"
+        )
+    return to_compute(compute_dtype(input), input)
+
+
+def _activate(x: torch.Tensor, activation: Optional[str]) -> torch.Tensor:
+    if activation == "softmax":
+        return torch.softmax(x, 1)
+    if activation == "sigmoid":
+        return torch.sigmoid(x)
+    return x
+
+
+class _Targets:
+    """Targets flattened to the ``(N, C, S)`` layout: ``index`` (N, S) or ``prob`` (N, C, S), and the valid mask."""
+
+    __slots__ = ("index", "prob", "valid")
+
+    def __init__(
+        self, index: Optional[torch.Tensor], prob: Optional[torch.Tensor], valid: Optional[torch.Tensor]
+    ) -> None:
+        self.index, self.prob, self.valid = index, prob, valid
+
+    def one_hot(self, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+        """``(N, C, S)`` targets (0 at ignored positions)."""
+        if self.prob is not None:
+            return self.prob
+        assert self.index is not None
+        classes = torch.arange(num_classes, device=self.index.device).view(1, -1, 1)
+        hot = (self.index.unsqueeze(1) == classes).to(dtype)
+        return hot if self.valid is None else hot * self.valid.unsqueeze(1)
+
+
+def _flat_targets(
+    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int], *, allow_prob: bool = True
+) -> _Targets:
+    """Checked targets for ``input`` (N, C, ...), flattened over the spatial dimensions."""
+    n, c = input.shape[:2]
+    s = math.prod(input.shape[2:])
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"{fn}: target must be a torch.Tensor; got {type(target).__name__}")
+    if allow_prob and is_probability_target(fn, input, target, ignore_index):
+        return _Targets(None, to_compute(input.dtype, target).reshape(n, c, s), None)
+    index, valid = valid_targets(fn, input, target, ignore_index)
+    index = index.reshape(n, s)
+    if valid is None:
+        return _Targets(index, None, None)
+    valid = valid.reshape(n, s)
+    return _Targets(torch.where(valid, index, torch.zeros_like(index)), None, valid)
+
+
+def _overlap_sums(
+    p: torch.Tensor, targets: _Targets, squared: bool = False
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(I, P, T), each (N, C): Σ p·t, Σ p (Σ p² when squared) and Σ t (Σ t² when squared) over valid positions."""
+    n, c, _ = p.shape
+    if targets.valid is not None:  # a where, not a product: inf / NaN at ignored positions stays out
+        p = torch.where(targets.valid.unsqueeze(1), p, torch.zeros((), dtype=p.dtype, device=p.device))
+    pred = (p * p if squared else p).sum(-1)
+    if targets.prob is not None:
+        t = targets.prob
+        return (p * t).sum(-1), pred, (t * t if squared else t).sum(-1)
+    index = targets.index
+    assert index is not None
+    # Σ_s p[n, y_s, s] into class y_s: a gather and a scatter-add instead of an (N, C, S) one-hot product
+    picked = p.gather(1, index.unsqueeze(1)).squeeze(1)
+    zeros = torch.zeros(n, c, dtype=p.dtype, device=p.device)
+    inter = zeros.scatter_add(1, index, picked)
+    counts = torch.ones_like(picked) if targets.valid is None else targets.valid.to(p.dtype)
+    return inter, pred, zeros.scatter_add(1, index, counts)
+
+
+def _activation_backward(p: torch.Tensor, h: torch.Tensor, activation: Optional[str]) -> torch.Tensor:
+    """d loss / d x from h = d loss / d p: softmax p ⊙ (h − Σ_c p h), sigmoid p(1 − p) h, identity h."""
+    if activation == "softmax":
+        return p * (h - (p * h).sum(1, keepdim=True))
+    if activation == "sigmoid":
+        return p * (1.0 - p) * h
+    return h
+
+
+class _IndexOverlap(torch.autograd.Function):
+    """(I, P) of activated scores (N, C, S) against class indices (N, S), with an analytic backward.
+
+    The forward is the activation, one sum, one gather and one scatter-add; the
+    backward needs ``h = dL/dp = gP (2p when squared) + gI[y] at the target
+    class``, masked at ignored positions, and one activation backward: a few
+    passes over (N, C, S) where autograd's graph takes many and keeps more
+    tensors alive. Under ``create_graph`` the backward recomputes the
+    activation from ``x`` with differentiable ops, so second derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index, valid, activation, squared):
+        p = _activate(x, activation)
+        pm = p if valid is None else torch.where(valid.unsqueeze(1), p, torch.zeros((), dtype=p.dtype, device=p.device))
+        pred = (pm * pm if squared else pm).sum(-1)
+        picked = pm.gather(1, index.unsqueeze(1)).squeeze(1)
+        inter = torch.zeros_like(pred).scatter_add_(1, index, picked)
+        ctx.activation, ctx.squared = activation, squared
+        ctx.save_for_backward(x, index, valid, p)
+        return inter, pred
+
+    @staticmethod
+    def backward(ctx, grad_inter, grad_pred):
+        x, index, valid, p = ctx.saved_tensors
+        activation, squared = ctx.activation, ctx.squared
+        target = index.unsqueeze(1)
+        if torch.is_grad_enabled() or squared:  # double backward (from x, differentiably) and V-Net's denominator
+            if torch.is_grad_enabled():
+                p = _activate(x, activation)
+            h = grad_pred.unsqueeze(-1) * (2.0 * p if squared else 1.0)
+            h = h.expand_as(p).scatter_add(1, target, grad_inter.gather(1, index).unsqueeze(1))
+            if valid is not None:
+                h = torch.where(valid.unsqueeze(1), h, torch.zeros((), dtype=h.dtype, device=h.device))
+            return _activation_backward(p, h, activation), None, None, None, None
+        # h = gP + gI[y] at the target class; one (N, C, S) allocation, the rest in place
+        g_target = grad_inter.gather(1, index)  # (N, S)
+        p_target = p.gather(1, target).squeeze(1)
+        if activation == "softmax":  # p ⊙ (h − Σ_c p h), Σ_c p h = Σ_c p gP + p_y gI_y
+            r = torch.einsum("ncs,nc->ns", p, grad_pred) + p_target * g_target
+            dx = (grad_pred.unsqueeze(-1) - r.unsqueeze(1)).mul_(p)
+            dx.scatter_add_(1, target, (p_target * g_target).unsqueeze(1))
+        elif activation == "sigmoid":  # p (1 − p) h
+            dx = (1.0 - p).mul_(p)
+            d_target = dx.gather(1, target).squeeze(1)
+            dx.mul_(grad_pred.unsqueeze(-1)).scatter_add_(1, target, (d_target * g_target).unsqueeze(1))
+        else:
+            dx = grad_pred.unsqueeze(-1).expand_as(p).clone().scatter_add_(1, target, g_target.unsqueeze(1))
+        if valid is not None:
+            dx.masked_fill_(~valid.unsqueeze(1), 0.0)
+        return dx, None, None, None, None
+
+
+def _class_sums(
+    fn: str,
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    activation: Optional[str],
+    batch: bool,
+    include_background: bool,
+    weight: Optional[torch.Tensor],
+    ignore_index: Optional[int],
+    squared: bool = False,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """The shared front of the overlap losses: (I, P, T, weight) of shape (N, C') or (C',) with ``batch``."""
+    x = _scores_input(fn, input, activation)
+    num_classes = x.shape[1]
+    check_class_weight(fn, weight, num_classes)
+    targets = _flat_targets(fn, x, target, ignore_index)
+    flat = x.reshape(x.shape[0], num_classes, math.prod(x.shape[2:]))
+    if targets.index is not None:  # the common case: class indices, the fused forward and backward
+        inter, pred = _IndexOverlap.apply(flat, targets.index, targets.valid, activation, squared)
+        ones = (
+            torch.ones_like(targets.index, dtype=flat.dtype) if targets.valid is None else targets.valid.to(flat.dtype)
+        )
+        truth = torch.zeros_like(pred).scatter_add_(1, targets.index, ones)
+    else:
+        inter, pred, truth = _overlap_sums(_activate(flat, activation), targets, squared)
+    if batch:
+        inter, pred, truth = inter.sum(0), pred.sum(0), truth.sum(0)
+    w = to_compute(x.dtype, weight) if weight is not None else None
+    if not include_background and num_classes > 1:
+        inter, pred, truth = inter[..., 1:], pred[..., 1:], truth[..., 1:]
+        w = w[1:] if w is not None else None
+    return inter, pred, truth, w
+
+
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """numerator / denominator, and a perfect score 1 where the denominator is 0 (smooth = 0, empty class)."""
+    empty = denominator == 0
+    return torch.where(empty, torch.ones_like(numerator), safe_divide(numerator, denominator))
+
+
+def _reduce_scores(loss: torch.Tensor, w: Optional[torch.Tensor], reduction: str, fn: str) -> torch.Tensor:
+    """Pool the (N, C) or (C,) losses: none w·l, sum Σ w·l, mean Σ w·l / (N Σ w) (DESIGN §3)."""
+    return reduce_loss(loss, reduction, weight=w, fn=fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dice, Jaccard, Tversky, focal Tversky
+# ---------------------------------------------------------------------------------------------
+
+
+@loss(
+    "dice",
+    family=FAMILY,
+    module="DiceLoss",
+    roles=(_INPUT, _TARGET),
+    hparams={**_OVERLAP_HPARAMS, "squared": checks.boolean},
+    call_kwargs=(),
+    capabilities=_OVERLAP_CAPABILITIES,
+    references=("MONAI DiceLoss", "NumPy reference"),
+)
+def dice_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    activation: Optional[str] = "softmax",
+    batch: bool = False,
+    include_background: bool = True,
+    weight: Optional[torch.Tensor] = None,
+    smooth: float = 1e-5,
+    squared: bool = False,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Soft Dice loss, one score per (sample, class) (MONAI ``DiceLoss``'s numbers).
+
+    .. math::
+        \ell_{nc} = 1 - \frac{2 I_{nc} + s}{P_{nc} + T_{nc} + s}
+
+    with the sums of the module docstring; ``squared=True`` is V-Net's
+    denominator :math:`\sum p^2 + \sum t^2`. ``batch=True`` sums over the
+    batch first (one score per class). MONAI's ``DiceLoss(softmax=True,
+    to_onehot_y=True, smooth_nr=s, smooth_dr=s)`` gives the same values and
+    gradients for the options both have (its ``"mean"`` divides by N·C where
+    losskit divides by N·Σw when weighted).
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        activation: ``"softmax"`` (over classes), ``"sigmoid"`` (multi-label) or None.
+        batch: sum over the batch before the ratio (one score per class).
+        include_background: False drops class 0 from the scores (after the activation).
+        weight: per-class weights ``(C,)``.
+        smooth: added to numerator and denominator, ``>= 0``.
+        squared: V-Net's squared denominator.
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
+
+    Returns:
+        A scalar, or the weighted per-(sample, class) losses with ``reduction="none"``.
+
+    Example:
+        >>> dice_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]))
+        tensor(0.0003)
+
+    Reference:
+        Milletari et al., "V-Net", 3DV 2016; Sudre et al. 2017; MONAI ``DiceLoss``.
+    """
+    fn = "dice_loss"
+    inter, pred, truth, w = _class_sums(
+        fn,
+        input,
+        target,
+        activation=activation,
+        batch=batch,
+        include_background=include_background,
+        weight=weight,
+        ignore_index=ignore_index,
+        squared=squared,
+    )
+    loss = 1.0 - _ratio(2.0 * inter + smooth, pred + truth + smooth)
+    return _reduce_scores(loss, w, reduction, fn)
+
+
+@loss(
+    "jaccard",
+    family=FAMILY,
+    module="JaccardLoss",
+    aliases=("soft_iou",),
+    roles=(_INPUT, _TARGET),
+    hparams={**_OVERLAP_HPARAMS, "squared": checks.boolean},
+    call_kwargs=(),
+    capabilities=_OVERLAP_CAPABILITIES,
+    references=("NumPy reference", "MONAI DiceLoss(jaccard=True)"),
+)
+def jaccard_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    activation: Optional[str] = "softmax",
+    batch: bool = False,
+    include_background: bool = True,
+    weight: Optional[torch.Tensor] = None,
+    smooth: float = 1e-5,
+    squared: bool = False,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Soft Jaccard (IoU) loss, one score per (sample, class).
+
+    .. math::
+        \ell_{nc} = 1 - \frac{I_{nc} + s}{P_{nc} + T_{nc} - I_{nc} + s}
+
+    MONAI's ``DiceLoss(jaccard=True)`` is the same score with the smoothing
+    entering as :math:`(2I + s)/(2(P + T - I) + s)`, so MONAI with
+    ``smooth_nr = smooth_dr = 2s`` equals ``jaccard_loss(smooth=s)`` exactly.
+    ``squared=True`` uses :math:`\sum p^2` and :math:`\sum t^2` for P and T.
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        activation: ``"softmax"``, ``"sigmoid"`` or None.
+        batch: sum over the batch before the ratio.
+        include_background: False drops class 0 from the scores.
+        weight: per-class weights ``(C,)``.
+        smooth: added to numerator and denominator, ``>= 0``.
+        squared: squared sums in the denominator.
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
+
+    Returns:
+        A scalar, or the weighted per-(sample, class) losses with ``reduction="none"``.
+
+    Example:
+        >>> jaccard_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]))
+        tensor(0.0007)
+
+    Reference:
+        Rahman & Wang, "Optimizing Intersection-Over-Union in Deep Neural Networks", 2016; MONAI ``DiceLoss``.
+    """
+    fn = "jaccard_loss"
+    inter, pred, truth, w = _class_sums(
+        fn,
+        input,
+        target,
+        activation=activation,
+        batch=batch,
+        include_background=include_background,
+        weight=weight,
+        ignore_index=ignore_index,
+        squared=squared,
+    )
+    loss = 1.0 - _ratio(inter + smooth, pred + truth - inter + smooth)
+    return _reduce_scores(loss, w, reduction, fn)
+
+
+def _tversky_index(inter, pred, truth, alpha, beta, smooth):
+    # FP = Σ p(1 - t) = P - I and FN = Σ (1 - p)t = T - I (exact for soft targets too)
+    return _ratio(inter + smooth, inter + alpha * (pred - inter) + beta * (truth - inter) + smooth)
+
+
+@loss(
+    "tversky",
+    family=FAMILY,
+    module="TverskyLoss",
+    roles=(_INPUT, _TARGET),
+    hparams={**_OVERLAP_HPARAMS, "alpha": checks.non_negative, "beta": checks.non_negative},
+    call_kwargs=(),
+    capabilities=_OVERLAP_CAPABILITIES,
+    references=("MONAI TverskyLoss", "NumPy reference"),
+)
+def tversky_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    activation: Optional[str] = "softmax",
+    batch: bool = False,
+    include_background: bool = True,
+    weight: Optional[torch.Tensor] = None,
+    smooth: float = 1e-5,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Tversky loss: ``alpha`` weighs false positives, ``beta`` false negatives (MONAI ``TverskyLoss``).
+
+    .. math::
+        \ell_{nc} = 1 - \frac{I + s}{I + \alpha\,\mathrm{FP} + \beta\,\mathrm{FN} + s},
+        \qquad \mathrm{FP} = \sum_s p(1-t) = P - I, \quad \mathrm{FN} = \sum_s (1-p)t = T - I
+
+    ``alpha = beta = 1`` is :func:`jaccard_loss`; ``alpha = beta = 0.5`` is
+    :func:`dice_loss` at ``smooth=0`` (the smoothing enters each ratio once,
+    here as :math:`(I + s)/(\ldots + s)`, in Dice as :math:`(2I + s)/(\ldots + s)`,
+    as in MONAI). (Keras's ``tversky`` puts ``alpha`` on the false
+    negatives; :func:`losskit.keras.tversky` follows Keras.)
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        alpha: weight of false positives, ``>= 0``.
+        beta: weight of false negatives, ``>= 0``.
+        activation: ``"softmax"``, ``"sigmoid"`` or None.
+        batch: sum over the batch before the ratio.
+        include_background: False drops class 0 from the scores.
+        weight: per-class weights ``(C,)``.
+        smooth: added to numerator and denominator, ``>= 0``.
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
+
+    Returns:
+        A scalar, or the weighted per-(sample, class) losses with ``reduction="none"``.
+
+    Example:
+        >>> tversky_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]), alpha=0.3, beta=0.7)
+        tensor(0.0003)
+
+    Reference:
+        Salehi et al., "Tversky loss function for image segmentation", 2017; MONAI ``TverskyLoss``.
+    """
+    fn = "tversky_loss"
+    inter, pred, truth, w = _class_sums(
+        fn,
+        input,
+        target,
+        activation=activation,
+        batch=batch,
+        include_background=include_background,
+        weight=weight,
+        ignore_index=ignore_index,
+    )
+    loss = 1.0 - _tversky_index(inter, pred, truth, alpha, beta, smooth)
+    return _reduce_scores(loss, w, reduction, fn)
+
+
+def _focal_power(u: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``u^gamma`` for u = 1 - TI >= 0, continued linearly below FOCAL_TVERSKY_EPS: finite slope, 0 at u = 0."""
+    eps = FOCAL_TVERSKY_EPS
+    above = u > eps
+    power = u.clamp_min(eps).pow(gamma)
+    linear = u.clamp_min(0.0) * eps ** (gamma - 1.0)
+    return torch.where(above, power, linear)
+
+
+@loss(
+    "focal_tversky",
+    family=FAMILY,
+    module="FocalTverskyLoss",
+    roles=(_INPUT, _TARGET),
+    hparams={
+        **_OVERLAP_HPARAMS,
+        "alpha": checks.non_negative,
+        "beta": checks.non_negative,
+        "gamma": checks.positive,
+    },
+    call_kwargs=(),
+    capabilities=_OVERLAP_CAPABILITIES,
+    references=("NumPy reference (Abraham & Khan 2019)",),
+)
+def focal_tversky_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    alpha: float = 0.3,
+    beta: float = 0.7,
+    gamma: float = 0.75,
+    activation: Optional[str] = "softmax",
+    batch: bool = False,
+    include_background: bool = True,
+    weight: Optional[torch.Tensor] = None,
+    smooth: float = 1e-5,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Focal Tversky loss: :math:`(1 - \mathrm{TI})^\gamma` per (sample, class), then the reduction.
+
+    .. math::
+        \ell_{nc} = (1 - \mathrm{TI}_{nc})^{\gamma}, \qquad
+        \mathrm{TI} = \frac{I + s}{I + \alpha\,\mathrm{FP} + \beta\,\mathrm{FN} + s}
+
+    with ``alpha`` on false positives and ``beta`` on false negatives exactly
+    as in :func:`tversky_loss` (``gamma=1`` equals it; the defaults put the
+    paper's 0.7 on false negatives). The derivative of :math:`u^\gamma` is
+    infinite at :math:`u = 0` for :math:`\gamma < 1` (a perfect score, an
+    absent class), so below :math:`u = 10^{-7}` (float32's resolution near
+    1) the power continues linearly to 0: the loss is exactly 0 at a perfect
+    score and every gradient stays finite.
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        alpha: weight of false positives, ``>= 0``.
+        beta: weight of false negatives, ``>= 0``.
+        gamma: focal exponent, ``> 0``.
+        activation: ``"softmax"``, ``"sigmoid"`` or None.
+        batch: sum over the batch before the ratio.
+        include_background: False drops class 0 from the scores.
+        weight: per-class weights ``(C,)``.
+        smooth: added to numerator and denominator, ``>= 0``.
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
+
+    Returns:
+        A scalar, or the weighted per-(sample, class) losses with ``reduction="none"``.
+
+    Example:
+        >>> focal_tversky_loss(torch.tensor([[[1.0, -1.0], [-1.0, 1.0]]]), torch.tensor([[0, 1]]))
+        tensor(0.2029)
+
+    Reference:
+        Abraham & Khan, "A Novel Focal Tversky Loss Function with Improved Attention U-Net for Lesion
+        Segmentation", ISBI 2019.
+    """
+    fn = "focal_tversky_loss"
+    inter, pred, truth, w = _class_sums(
+        fn,
+        input,
+        target,
+        activation=activation,
+        batch=batch,
+        include_background=include_background,
+        weight=weight,
+        ignore_index=ignore_index,
+    )
+    loss = _focal_power(1.0 - _tversky_index(inter, pred, truth, alpha, beta, smooth), float(gamma))
+    return _reduce_scores(loss, w, reduction, fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# generalized Dice
+# ---------------------------------------------------------------------------------------------
+
+
+@loss(
+    "generalized_dice",
+    family=FAMILY,
+    module="GeneralizedDiceLoss",
+    aliases=("gdl",),
+    roles=(_INPUT, _TARGET),
+    hparams={**_OVERLAP_HPARAMS, "weight_type": checks.one_of("square", "simple", "uniform")},
+    call_kwargs=(),
+    capabilities=_OVERLAP_CAPABILITIES,
+    references=("MONAI GeneralizedDiceLoss", "NumPy reference"),
+)
+def generalized_dice_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight_type: str = "square",
+    activation: Optional[str] = "softmax",
+    batch: bool = False,
+    include_background: bool = True,
+    weight: Optional[torch.Tensor] = None,
+    smooth: float = 1e-5,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Generalized Dice loss (Sudre et al. 2017): classes combined inside one ratio per sample.
+
+    .. math::
+        \ell_n = 1 - \frac{2 \sum_c g_{nc} I_{nc} + s}{\sum_c g_{nc} (P_{nc} + T_{nc}) + s},
+        \qquad g_{nc} = w_c / T_{nc}^2 \;(\text{square}),\; w_c / T_{nc} \;(\text{simple}),\; w_c \;(\text{uniform})
+
+    An absent class's infinite :math:`1/T` weight becomes the largest finite
+    weight of the sample (of the batch with ``batch=True``), as MONAI does
+    (before the class ``weight`` multiplies it). ``batch=True`` gives one
+    score for the whole batch.
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        weight_type: ``"square"``, ``"simple"`` or ``"uniform"``.
+        activation: ``"softmax"``, ``"sigmoid"`` or None.
+        batch: one score for the whole batch.
+        include_background: False drops class 0.
+        weight: per-class factors ``(C,)`` on the Sudre weights (inside the ratio).
+        smooth: added to numerator and denominator, ``>= 0``.
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N,)``, or ``()`` with ``batch``).
+
+    Returns:
+        A scalar, or the per-sample losses with ``reduction="none"``.
+
+    Example:
+        >>> generalized_dice_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]))
+        tensor(0.0003)
+
+    Reference:
+        Sudre et al., "Generalised Dice overlap as a deep learning loss function for highly unbalanced
+        segmentations", DLMIA 2017; MONAI ``GeneralizedDiceLoss``.
+    """
+    fn = "generalized_dice_loss"
+    inter, pred, truth, w = _class_sums(
+        fn,
+        input,
+        target,
+        activation=activation,
+        batch=batch,
+        include_background=include_background,
+        weight=weight,
+        ignore_index=ignore_index,
+    )
+    absent = truth == 0
+    safe_truth = torch.where(absent, torch.ones_like(truth), truth)
+    if weight_type == "uniform":
+        g = torch.ones_like(truth)
+    else:
+        g = 1.0 / (safe_truth * safe_truth) if weight_type == "square" else 1.0 / safe_truth
+        g = torch.where(absent, torch.zeros_like(g), g)
+        g = torch.where(absent, g.amax(-1, keepdim=True).expand_as(g), g)
+    if w is not None:
+        g = g * w
+    numerator = 2.0 * (g * inter).sum(-1) + smooth
+    denominator = (g * (pred + truth)).sum(-1) + smooth
+    loss = 1.0 - _ratio(numerator, denominator)
+    return reduce_loss(loss, reduction, fn=fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lovász
+# ---------------------------------------------------------------------------------------------
+
+
+def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """Berman et al.'s Lovász extension of the Jaccard loss along the last dimension, batched over the others.
+
+    ``errors`` (…, S) are sorted in decreasing order and dotted with the
+    increments of the Jaccard loss of the sorted ground truth ``fg``
+    (``lovasz_grad`` of the reference). Invalid positions (``valid`` False)
+    sort last with zero error and zero ground truth, so they change neither
+    the value nor any gradient.
+    """
+    key = errors.detach()
+    if valid is not None:
+        key = torch.where(valid, key, torch.full_like(key, -math.inf))
+        errors = torch.where(valid, errors, torch.zeros_like(errors))
+        fg = torch.where(valid, fg, torch.zeros_like(fg))
+    order = key.argsort(-1, descending=True)
+    errors_sorted = errors.gather(-1, order)
+    fg_sorted = fg.gather(-1, order)
+    total = fg_sorted.sum(-1, keepdim=True)
+    intersection = total - fg_sorted.cumsum(-1)
+    union = total + (1.0 - fg_sorted).cumsum(-1)  # >= 1 at every position
+    jaccard = 1.0 - intersection / union
+    grad = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], -1)
+    return (errors_sorted * grad).sum(-1)
+
+
+def _per_image_reduce(losses: torch.Tensor, reduction: str, fn: str) -> torch.Tensor:
+    return reduce_loss(losses, reduction, fn=fn)
+
+
+@loss(
+    "lovasz_softmax",
+    family=FAMILY,
+    module="LovaszSoftmaxLoss",
+    aliases=("lovasz",),
+    roles=(_INPUT, Role(_TARGET.name, _TARGET.shape, differentiable=False)),
+    hparams={
+        "classes": checks.one_of("present", "all"),
+        "per_image": checks.boolean,
+        "activation": ACTIVATION,
+        "ignore_index": checks.optional_integer,
+    },
+    call_kwargs=(),
+    capabilities=("compile", "double_backward", "ignore_index", "index_targets", "probability_targets"),
+    references=("NumPy port of Berman et al. 2018's reference (lovasz_losses.py)",),
+)
+def lovasz_softmax_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    classes: str = "present",
+    per_image: bool = False,
+    activation: Optional[str] = "softmax",
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Lovász-softmax loss (Berman et al. 2018): the Lovász extension of the Jaccard loss, per class.
+
+    .. math::
+        \ell_c = \sum_{i} e_{c,\pi(i)}\, \big(J_c(i) - J_c(i-1)\big), \qquad
+        e_{cs} = |t_{cs} - p_{cs}| \text{ sorted decreasing by } \pi
+
+    where :math:`J_c(i)` is the Jaccard loss of the sorted ground truth's first :math:`i` positions.
+
+    For each class :math:`c`, the errors :math:`e_s = |t_{cs} - p_{cs}|` over
+    the valid positions are sorted in decreasing order and dotted with the
+    increments of the Jaccard loss of the sorted ground truth; the class
+    losses are averaged over the classes present in the target
+    (``classes="present"``, classes absent from it are skipped, as in the
+    reference) or over all classes (``"all"``). ``per_image=True`` computes
+    one loss per image (the present classes of that image) and "mean"
+    averages them, as the reference does; otherwise one loss for the batch.
+    An image with no valid position, or no present class, gives 0.
+
+    The classes are sorted one at a time (as in the reference, which keeps
+    the sort's temporaries at one class's size), each batched over the
+    images. Targets are constants (not differentiated); with one-hot targets
+    the numbers are the class-index ones, soft targets enter the extension
+    as they are.
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        classes: ``"present"`` or ``"all"``.
+        per_image: one loss per image instead of one for the batch.
+        activation: ``"softmax"``, ``"sigmoid"`` or None.
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N,)`` with ``per_image``, else ``()``).
+
+    Returns:
+        A scalar, or the per-image losses with ``reduction="none"``.
+
+    Example:
+        >>> lovasz_softmax_loss(torch.tensor([[[2.0, -1.0], [-2.0, 1.0]]]), torch.tensor([[0, 1]]))
+        tensor(0.0939)
+
+    Reference:
+        Berman, Rannen Triki & Blaschko, "The Lovász-Softmax loss", CVPR 2018 (reference code
+        ``lovasz_losses.py``).
+    """
+    fn = "lovasz_softmax_loss"
+    x = _scores_input(fn, input, activation)
+    n, c = x.shape[:2]
+    s = math.prod(x.shape[2:])
+    targets = _flat_targets(fn, x, target, ignore_index)
+    p = _activate(x, activation).reshape(n, c, s)
+    shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
+    valid = targets.valid.reshape(shape) if targets.valid is not None else None
+    # one class at a time, as the reference: no (N, C, S) one-hot, and the sort's temporaries (keys, int64
+    # order, cumsums) stay at one class's size
+    per_class, fg_total = [], []
+    for k in range(c):
+        if targets.prob is not None:
+            fg_k = targets.prob[:, k].detach().reshape(shape)
+        else:
+            assert targets.index is not None
+            fg_k = (targets.index == k).to(p.dtype).reshape(shape)
+        if valid is not None:
+            fg_k = torch.where(valid, fg_k, torch.zeros((), dtype=fg_k.dtype, device=fg_k.device))
+        per_class.append(_lovasz_extension((fg_k - p[:, k].reshape(shape)).abs(), fg_k, valid))
+        fg_total.append(fg_k.sum(-1))
+    losses_by_class = torch.stack(per_class, -1)  # (images, C)
+    if classes == "present":
+        present = torch.stack(fg_total, -1) > 0
+        counted = present.sum(-1).to(losses_by_class.dtype)
+        kept = torch.where(present, losses_by_class, torch.zeros_like(losses_by_class))
+        losses = safe_divide(kept.sum(-1), counted)
+        losses = losses + (losses_by_class * 0.0).sum(-1)  # NaN in the input still reaches the loss
+    else:
+        losses = losses_by_class.mean(-1)
+    if not per_image:
+        losses = losses.reshape(())
+    return _per_image_reduce(losses, reduction, fn)
+
+
+def _hinge_targets(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]):
+    """(labels in {0, 1} as the input's dtype, valid mask or None) for the binary Lovász hinge."""
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"{fn}: target must be a torch.Tensor; got {type(target).__name__}")
+    if target.is_complex():
+        raise TypeError(f"{fn}: target must be a real tensor of 0/1 labels; got {str(target.dtype)[6:]}")
+    if target.shape != input.shape:
+        raise ValueError(
+            f"{fn}: target must have the input's shape {fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
+        )
+    valid = None if ignore_index is None else target != ignore_index
+    if data_checks_active(target) and target.numel():
+        labels = target if valid is None else target[valid]
+        bad = labels[(labels != 0) & (labels != 1)]
+        if bad.numel():
+            extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
+            raise ValueError(f"{fn}: target must hold labels 0 or 1{extra}; got {bad[0].item()}")
+    labels = (target == 1).to(input.dtype)
+    return labels, valid
+
+
+@loss(
+    "lovasz_hinge",
+    family=FAMILY,
+    module="LovaszHingeLoss",
+    roles=(
+        Role("input", "binary logits (N, d1, ...)"),
+        Role("target", "labels 0 / 1 of the input's shape (any real dtype)", differentiable=False),
+    ),
+    hparams={"per_image": checks.boolean, "ignore_index": checks.optional_integer},
+    call_kwargs=(),
+    capabilities=("compile", "double_backward", "ignore_index"),
+    curve=Curve("margin"),
+    references=("NumPy port of Berman et al. 2018's reference (lovasz_losses.py)",),
+)
+def lovasz_hinge_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    per_image: bool = True,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Binary Lovász hinge loss (Berman et al. 2018) from logits.
+
+    .. math::
+        \ell = \sum_{i} \max(e_{\pi(i)}, 0)\, \big(J(i) - J(i-1)\big), \qquad
+        e_s = 1 - x_s (2 t_s - 1) \text{ sorted decreasing by } \pi
+
+    With signs :math:`\sigma = 2t - 1`, hinge errors :math:`e = 1 - x\sigma`
+    are sorted in decreasing order and :math:`\max(e, 0)` is dotted with the
+    increments of the Jaccard loss of the sorted labels. ``per_image=True``
+    (the default, as in the reference) gives one loss per image and "mean"
+    averages them; otherwise one loss for the batch. ``ignore_index``
+    positions count nowhere (an all-ignored image gives 0).
+
+    Args:
+        input: logits ``(N, d1, ..., dk)`` (``(N,)`` is N one-pixel images).
+        target: labels 0 / 1 of the input's shape, any real dtype (``ignore_index`` values allowed).
+        per_image: one loss per image instead of one for the batch.
+        ignore_index: a target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N,)`` with ``per_image``, else ``()``).
+
+    Returns:
+        A scalar, or the per-image losses with ``reduction="none"``.
+
+    Example:
+        >>> lovasz_hinge_loss(torch.tensor([[2.0, -0.5]]), torch.tensor([[1, 0]]))
+        tensor(0.2500)
+
+    Reference:
+        Berman, Rannen Triki & Blaschko, "The Lovász-Softmax loss", CVPR 2018 (``lovasz_hinge``).
+    """
+    fn = "lovasz_hinge_loss"
+    check_floating(fn, "input", input)
+    if input.dim() == 0:
+        raise ValueError(f"{fn}: input must have shape (N, d1, ...); got a scalar")
+    x = to_compute(compute_dtype(input), input)
+    labels, valid = _hinge_targets(fn, x, target, ignore_index)
+    n = x.shape[0]
+    s = math.prod(x.shape[1:])
+    shape = (n, s) if per_image else (1, n * s)
+    x, labels = x.reshape(shape), labels.reshape(shape)
+    valid = valid.reshape(x.shape) if valid is not None else None
+    errors = torch.relu(1.0 - x * (2.0 * labels - 1.0))
+    losses = _lovasz_extension(errors, labels, valid)
+    if not per_image:
+        losses = losses.reshape(())
+    return _per_image_reduce(losses, reduction, fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dice + cross-entropy
+# ---------------------------------------------------------------------------------------------
+
+
+def _log_probabilities_as_logits(p: torch.Tensor) -> torch.Tensor:
+    """``log p`` floored at -100 (torch's BCE floor) with zero gradient below it: logits whose softmax is p."""
+    floor = math.exp(-100.0)
+    above = p > floor
+    return torch.where(above, torch.log(torch.where(above, p, torch.ones_like(p))), torch.full_like(p, -100.0))
+
+
+@loss(
+    "dice_ce",
+    family=FAMILY,
+    module="DiceCELoss",
+    roles=(_INPUT, _TARGET),
+    hparams={
+        **_OVERLAP_HPARAMS,
+        "squared": checks.boolean,
+        "lambda_dice": checks.non_negative,
+        "lambda_ce": checks.non_negative,
+        "label_smoothing": checks.unit_interval,
+    },
+    call_kwargs=(),
+    capabilities=(*_OVERLAP_CAPABILITIES, "label_smoothing"),
+    references=("MONAI DiceCELoss", "NumPy reference"),
+)
+def dice_ce_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    lambda_dice: float = 1.0,
+    lambda_ce: float = 1.0,
+    activation: Optional[str] = "softmax",
+    batch: bool = False,
+    include_background: bool = True,
+    weight: Optional[torch.Tensor] = None,
+    smooth: float = 1e-5,
+    squared: bool = False,
+    label_smoothing: float = 0.0,
+    ignore_index: Optional[int] = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Dice plus cross-entropy, ``lambda_dice · dice + lambda_ce · CE`` (MONAI ``DiceCELoss``).
+
+    .. math::
+        \ell = \lambda_{\mathrm{dice}}\, \mathrm{Dice}(x, y) + \lambda_{\mathrm{ce}}\, \mathrm{CE}(x, y)
+
+    The Dice term is :func:`dice_loss` with ``activation``, ``batch``,
+    ``include_background``, ``weight``, ``smooth``, ``squared`` and
+    ``ignore_index``. The cross-entropy term always runs over all C classes
+    (``include_background`` applies to the Dice term only, as in MONAI) with
+    the same ``weight`` and ``ignore_index`` and its own ``label_smoothing``:
+    :func:`~losskit.functional.cross_entropy` of the logits with
+    ``activation="softmax"``; with ``"sigmoid"`` the multi-label
+    :func:`~losskit.functional.binary_cross_entropy_with_logits` of every
+    channel against the one-hot (or probability) targets, ``weight`` per
+    channel, averaged over the valid (position, class) entries; with ``None``
+    the cross-entropy of the given probabilities (their log floored at -100
+    as torch's BCE does). Both terms use ``reduction``: "mean" and "sum" as
+    the two losses define them; "none" gives one loss per sample ``(N,)``,
+    the sample's Dice scores averaged over its classes (weighted) plus the
+    mean cross-entropy over its own valid positions (so with class weights or
+    ignored positions its mean is not the batch "mean"; it needs
+    ``batch=False``).
+
+    Args:
+        input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
+        target: class indices ``(N, d1, ..., dk)`` or probabilities / one-hot of the input's shape.
+        lambda_dice: weight of the Dice term, ``>= 0``.
+        lambda_ce: weight of the cross-entropy term, ``>= 0``.
+        activation: ``"softmax"``, ``"sigmoid"`` or None.
+        batch: Dice over the whole batch per class.
+        include_background: False drops class 0 from the Dice term only.
+        weight: per-class weights ``(C,)`` for both terms.
+        smooth: Dice smoothing, ``>= 0``.
+        squared: V-Net's squared Dice denominator.
+        label_smoothing: cross-entropy label smoothing in [0, 1].
+        ignore_index: a class-index target value whose positions count nowhere, or None.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N,)``).
+
+    Returns:
+        A scalar, or the per-sample losses with ``reduction="none"``.
+
+    Example:
+        >>> dice_ce_loss(torch.tensor([[[4.0, -4.0], [-4.0, 4.0]]]), torch.tensor([[0, 1]]))
+        tensor(0.0007)
+
+    Reference:
+        MONAI ``DiceCELoss``; Isensee et al., "nnU-Net", Nature Methods 2021.
+    """
+    fn = "dice_ce_loss"
+    per_sample = reduction == "none"
+    if per_sample and batch:
+        raise ValueError(
+            f"{fn}: reduction='none' gives one loss per sample and needs batch=False; with batch=True the Dice "
+            f"term has no per-sample value — use reduction='mean' or 'sum'"
+        )
+    dice = dice_loss(
+        input,
+        target,
+        activation=activation,
+        batch=batch,
+        include_background=include_background,
+        weight=weight,
+        smooth=smooth,
+        squared=squared,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    x = to_compute(compute_dtype(input), input)
+    n, c = x.shape[:2]
+    s = math.prod(x.shape[2:])
+    w = to_compute(x.dtype, weight) if weight is not None else None
+    if per_sample:  # the (N, C') weighted scores -> each sample's weighted mean over its classes
+        kept = c if include_background or c == 1 else c - 1
+        total = w[c - kept :].sum() if w is not None else torch.tensor(float(kept), dtype=x.dtype, device=x.device)
+        dice = safe_divide(dice.sum(-1), total.expand(n))
+    if activation == "sigmoid":
+        targets = _flat_targets(fn, x, target, ignore_index)
+        t = targets.one_hot(c, x.dtype)
+        if label_smoothing:
+            t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        bce = binary_cross_entropy_with_logits(x.reshape(n, c, s), t, reduction="none")
+        mask = targets.valid.unsqueeze(1).expand(n, c, s) if targets.valid is not None else None
+        cw = w.view(1, c, 1).expand(n, c, s) if w is not None else None
+        if mask is not None and cw is None:
+            cw = torch.ones((), dtype=x.dtype, device=x.device).expand(n, c, s)
+        ce = reduce_loss(
+            bce, "mean" if per_sample else reduction, weight=cw, mask=mask, dim=(1, 2) if per_sample else None, fn=fn
+        )
+    else:
+        logits = x if activation == "softmax" else _log_probabilities_as_logits(x)
+        if target.is_floating_point():
+            target = to_compute(x.dtype, target)
+        ce = cross_entropy(
+            logits,
+            target,
+            weight=w,
+            ignore_index=-100 if ignore_index is None else ignore_index,
+            label_smoothing=float(label_smoothing),
+            reduction="none" if per_sample else reduction,
+        )
+        if per_sample:  # torch's mean per sample: Σ loss / Σ w_y over its counted targets (/ S for probabilities)
+            ce = ce.reshape(n, s).sum(-1)
+            if target.is_floating_point():
+                counts = torch.full((n,), float(s), dtype=x.dtype, device=x.device)
+            else:
+                index = target.reshape(n, s)
+                valid = index != ignore_index if ignore_index is not None else torch.ones_like(index, dtype=torch.bool)
+                safe = torch.where(valid, index, torch.zeros_like(index))
+                counts = (w[safe] if w is not None else torch.ones_like(ce[:, None])) * valid
+                counts = counts.sum(-1).to(x.dtype)
+            ce = safe_divide(ce, counts)
+    return lambda_dice * dice + lambda_ce * ce
