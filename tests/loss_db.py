@@ -108,6 +108,9 @@ class LossInfo:
     nan_sample: Optional[Callable[[], Sample]] = None
     #: differentiable roles (by index) the battery must not differentiate yet, each with its reason
     grad_exempt: Dict[int, str] = dataclasses.field(default_factory=dict)
+    #: why the gradient is, on purpose, not the numerical derivative of the value (gradcheck and
+    #: gradgradcheck then skip with this reason; the family's tests check the gradient instead)
+    gradcheck_exempt: str = ""
 
     @property
     def spec(self) -> LossSpec:
@@ -1183,6 +1186,11 @@ ENTRIES.append(
     )
 )
 BY_NAME = {e.name: e for e in ENTRIES}
+
+
+from .loss_db_detection import ENTRIES as _DETECTION_ENTRIES  # noqa: E402
+
+ENTRIES += _DETECTION_ENTRIES
 
 
 def _finalize_entry(entry: LossInfo) -> LossInfo:

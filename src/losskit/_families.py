@@ -4,6 +4,6 @@ This is the one list of files (not of losses) in the package: a new family
 file is added here; a new loss in an existing family needs nothing here.
 """
 
-from . import classification, distribution, large_vocab, regression
+from . import classification, detection, distribution, large_vocab, regression
 
-FAMILY_MODULES = (regression, distribution, classification, large_vocab)
+FAMILY_MODULES = (regression, distribution, classification, large_vocab, detection)
