@@ -76,7 +76,7 @@ class Role:
 class Curve:
     """How ``losskit plot`` draws the loss: the x axis, and a shape parameter to overlay."""
 
-    axis: str  # "residual" | "margin" | "probability" | "log_rate"
+    axis: str  # "residual" | "margin" | "probability" | "log_rate" | "box_shift"
     shape_param: Optional[str] = None
     values: Tuple[Any, ...] = ()
 

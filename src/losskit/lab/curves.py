@@ -19,6 +19,7 @@ AXIS_LABEL = {
     "margin": "margin  y · score (true-class score − other score)",
     "probability": "predicted probability of the true class",
     "log_rate": "predicted log-rate (target count 3)",
+    "box_shift": "horizontal shift of a unit box against the unit target box",
 }
 
 
@@ -43,6 +44,10 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
         return module(x, torch.zeros_like(x))
     if axis == "log_rate":
         return module(x, torch.full_like(x, 3.0))
+    if axis == "box_shift":  # xyxy boxes: (x, 0, x + 1, 1) against (0, 0, 1, 1)
+        zeros = torch.zeros_like(x)
+        pred = torch.stack([x, zeros, x + 1.0, zeros + 1.0], 1)
+        return module(pred, torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=x.dtype).expand(n, 4))
     if axis == "margin":
         if cls.name in ("hinge", "squared_hinge", "soft_margin"):
             return module(x, torch.ones_like(x))
