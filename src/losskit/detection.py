@@ -180,25 +180,34 @@ def _fused(
     inter = iwh[0] * iwh[1]
     union = torch.mul(wh_a[0], wh_a[1]).addcmul_(wh_b[0], wh_b[1]).sub_(inter)
     ue = union + eps
-    iou = inter.div_(ue)  # I / (U + eps); ``inter`` is not needed again (I = iou * ue)
+    iou = inter.div_(ue)  # I / (U + eps); ``inter`` is not needed again
     loss = torch.sub(1.0, iou)
-    if kind != _IOU:
+    # the value: the same operations with and without gradients, so both paths give the same bits
+    if kind == _GIOU:
         ewh = torch.maximum(hi_a, hi_b).sub_(torch.minimum(lo_a, lo_b))  # enclosing box's width and height
+        area_c = ewh[0] * ewh[1]
+        gap = area_c - union
+        q = area_c.add_(eps).reciprocal_()  # 1 / (C + eps)
+        loss.addcmul_(gap, q)  # (C - U) / (C + eps)
+    elif kind != _IOU:
+        ewh = torch.maximum(hi_a, hi_b).sub_(torch.minimum(lo_a, lo_b))
+        ewh2 = ewh.square() if grads else ewh.square_()
+        rc = torch.add(ewh2[0], ewh2[1]).add_(eps).reciprocal_()  # 1 / (c² + eps)
+        d = (lo_a + hi_a).sub_(lo_b).sub_(hi_b)  # 2 Δcentre
+        dist = d.square().sum(0).mul_(0.25).mul_(rc)  # ρ² / (c² + eps)
+        loss.add_(dist)
+        if kind == _CIOU:
+            w_a, h_a, w_b, h_b = wh_a[0], wh_a[1], wh_b[0], wh_b[1]
+            diff = torch.atan2(w_b, h_b).sub_(torch.atan2(w_a, h_a))
+            v = diff.square().mul_(_CIOU_K)
+            alpha = v / (v - iou).add_(1.0 + eps)  # a constant for the gradient, as in torchvision
+            loss.addcmul_(alpha, v)
+        elif kind == _EIOU:
+            ce = ewh2.add_(eps).reciprocal_()  # 1 / (C_w² + eps), 1 / (C_h² + eps)
+            dwh = wh_a - wh_b
+            p = dwh.square().mul_(ce)
+            loss.add_(p[0]).add_(p[1])
     if not grads:
-        if kind == _GIOU:
-            area_c = ewh[0] * ewh[1]
-            loss.add_((area_c - union).div_(area_c.add_(eps)))
-        elif kind != _IOU:
-            ewh2 = ewh.square_()
-            c2 = torch.add(ewh2[0], ewh2[1]).add_(eps).mul_(4.0)
-            d = (lo_a + hi_a).sub_(lo_b).sub_(hi_b).square_()  # (2 Δcentre)²
-            loss.add_(d[0].add_(d[1]).div_(c2))
-            if kind == _CIOU:
-                v = torch.atan2(wh_b[0], wh_b[1]).sub_(torch.atan2(wh_a[0], wh_a[1])).square_().mul_(_CIOU_K)
-                loss.addcmul_(v, v / (v - iou).add_(1.0 + eps))
-            elif kind == _EIOU:
-                p = (wh_a - wh_b).square_().div_(ewh2.add_(eps))
-                loss.add_(p[0]).add_(p[1])
         return loss, None, None
 
     # ∂L/∂A (both areas, through U) and ∂L/∂I of the IoU term: I/(U+eps)² and -(U+eps+I)/(U+eps)²
@@ -209,39 +218,21 @@ def _fused(
     g_d: Optional[torch.Tensor] = None
     g_wh_a = g_wh_b = None  # extra ∂L/∂(w, h) beyond the area term
     if kind == _GIOU:
-        area_c = ewh[0] * ewh[1]
-        gap = area_c - union
-        q = area_c.add_(eps).reciprocal_()  # 1 / (C + eps)
-        loss.addcmul_(gap, q)  # (C - U) / (C + eps)
-        g_c = (union + eps).mul_(q).mul_(q)  # ∂/∂C = (U + eps)/(C + eps)²
+        g_c = union.add_(eps).mul_(q).mul_(q)  # ∂/∂C = (U + eps)/(C + eps)²
         g_ewh = torch.stack((g_c * ewh[1], g_c * ewh[0]))
         g_area.sub_(q)  # ∂/∂U = -1/(C + eps)
         g_inter.add_(q)
     elif kind != _IOU:
-        ewh2 = ewh.square()
-        c2 = torch.add(ewh2[0], ewh2[1]).add_(eps)
-        d = (lo_a + hi_a).sub_(lo_b).sub_(hi_b)  # 2 Δcentre
-        rc = c2.reciprocal_()
-        dist = d.square().sum(0).mul_(0.25).mul_(rc)  # ρ² / (c² + eps)
-        loss.add_(dist)
-        g_d = d.mul_(rc * 0.5)  # ∂/∂(2 Δcentre)
+        g_d = d.mul_(rc * 0.5)  # ∂/∂(2 Δcentre) = 2 Δcentre / (2 (c² + eps))
         g_ewh = ewh * dist.mul_(rc).mul_(-2.0)  # ∂/∂(C_w, C_h) through c²
         if kind == _CIOU:
-            w_a, h_a, w_b, h_b = wh_a[0], wh_a[1], wh_b[0], wh_b[1]
-            diff = torch.atan2(w_b, h_b).sub_(torch.atan2(w_a, h_a))
-            v = diff.square().mul_(_CIOU_K)
-            alpha = v / (v - iou).add_(1.0 + eps)  # a constant for the gradient, as in torchvision
-            loss.addcmul_(alpha, v)
             g_t = alpha.mul_(diff).mul_(2.0 * _CIOU_K)  # ∂/∂atan2(w_b, h_b); ∂/∂atan2(w_a, h_a) is its negative
-            ra = g_t / torch.addcmul(w_a * w_a, h_a, h_a).clamp_(min=torch.finfo(ta.dtype).tiny)
-            rb = g_t / torch.addcmul(w_b * w_b, h_b, h_b).clamp_(min=torch.finfo(ta.dtype).tiny)
+            tiny = torch.finfo(ta.dtype).tiny
+            ra = g_t / torch.addcmul(w_a * w_a, h_a, h_a).clamp_(min=tiny)
+            rb = g_t / torch.addcmul(w_b * w_b, h_b, h_b).clamp_(min=tiny)
             g_wh_a = torch.stack((-h_a * ra, w_a * ra))  # atan2(w, h)' = (h, -w) / (w² + h²), 0 at a point box
             g_wh_b = torch.stack((h_b * rb, -w_b * rb))
         elif kind == _EIOU:
-            ce = ewh2.add_(eps).reciprocal_()
-            dwh = wh_a - wh_b
-            p = dwh.square().mul_(ce)
-            loss.add_(p[0]).add_(p[1])
             g_wh_a = dwh.mul_(ce).mul_(2.0)
             g_wh_b = -g_wh_a
             g_ewh.addcmul_(p, ewh.mul_(ce), value=-2.0)
