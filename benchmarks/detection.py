@@ -14,10 +14,12 @@ the report gives the median ratio losskit / other over the rounds with its
 min–max (below 1 losskit is faster). Predictions require gradients, targets
 do not (the training case).
 
-Memory: each step runs in a fresh subprocess; the peak resident set size after
-forward + backward minus the peak before it (inputs already allocated, one tiny
-warm-up call done) is the step's peak extra memory on CPU, median over
-``--mem-repeats`` runs. torch does not track CPU allocations itself.
+Memory: each step runs in a fresh subprocess (Linux): after two warm-up steps,
+freed heap pages go back to the system (``malloc_trim``), the peak resident
+size is reset (``/proc/self/clear_refs``) and one step runs; its peak resident
+size minus the resident size before it is the step's peak extra memory on CPU
+(the gradient of the predictions included), median over ``--mem-repeats``
+runs. torch does not track CPU allocations itself.
 """
 
 from __future__ import annotations
@@ -168,19 +170,39 @@ def time_pair(ours: Callable, other: Callable, n: int, rounds: int, min_time: fl
     }
 
 
+def _status_mib(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} in /proc/self/status")
+
+
 def _peak_child(case: str, label: str, n: int, threads: int) -> None:
-    """Runs in a subprocess: print the peak extra RSS (MiB) of one forward + backward."""
-    import resource
+    """Runs in a subprocess: print the peak extra resident memory (MiB) of one forward + backward.
+
+    Two warm-up steps, then ``malloc_trim`` hands freed heap pages back to the system, the peak
+    resident size is reset (``/proc/self/clear_refs``, Linux) and one more step runs: the new peak
+    minus the resident size before it is what the step needed beyond its inputs.
+    """
+    import ctypes
+    import gc
 
     torch.set_num_threads(threads)
     ours, others = next((f, o) for c, f, o in pairs() if c == case)
     fn = ours if label == "losskit" else others[label]
-    tiny_pred, tiny_target = make_boxes(16)
-    _step(fn, tiny_pred, tiny_target)()  # lazy initialisation outside the measurement
     pred, target = make_boxes(n)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    _step(fn, pred, target)()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    step = _step(fn, pred, target)
+    step()
+    step()
+    pred.grad = None
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    before = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    step()
+    print(_status_mib("VmHWM") - before)
 
 
 def peak_mib(case: str, label: str, n: int, threads: int, repeats: int) -> float:
