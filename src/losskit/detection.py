@@ -131,7 +131,7 @@ def _coordinate_major(boxes: torch.Tensor, box_format: str) -> torch.Tensor:
     Every later operation then runs over contiguous rows (vectorised, and
     reading only the coordinates it needs) instead of stride-4 views.
     """
-    t = boxes.reshape(-1, 4).t().clone(memory_format=torch.contiguous_format)
+    t = torch.stack(boxes.reshape(-1, 4).unbind(1))  # a new tensor; twice as fast as t().contiguous() on CPU
     if box_format == "xywh":
         t[2:] += t[:2]
     elif box_format == "cxcywh":
@@ -153,8 +153,8 @@ def _to_format(grad: torch.Tensor, box_format: str) -> torch.Tensor:
 
 
 def _fused(
-    ta: torch.Tensor,
-    tb: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
     box_format: str,
     kind: int,
     eps: float,
@@ -163,7 +163,7 @@ def _fused(
     grad_b: bool = False,
     lows: Optional[List[torch.Tensor]] = None,
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """The loss ``(M,)`` of coordinate-major corner boxes ``ta``, ``tb`` ``(4, M)``, and its local gradients.
+    """The loss ``(M,)`` of boxes ``a``, ``b`` ``(M, 4)`` in ``box_format``, and its local gradients.
 
     With ``grad_a`` / ``grad_b`` it also returns ``∂loss_m/∂a_m`` and ``∂loss_m/∂b_m`` as ``(4, M)``
     tensors in ``box_format``'s coordinates, computed in the same pass from the same intermediates
@@ -171,6 +171,7 @@ def _fused(
     smallest width or height of ``a`` and of ``b`` (a ``(2,)`` tensor, no sync). Nothing here records
     a graph.
     """
+    ta, tb = _coordinate_major(a, box_format), _coordinate_major(b, box_format)  # (4, M) corners
     lo_a, hi_a, lo_b, hi_b = ta[:2], ta[2:], tb[:2], tb[2:]
     wh_a = hi_a - lo_a
     wh_b = hi_b - lo_b
@@ -179,7 +180,8 @@ def _fused(
     grads = grad_a or grad_b
     hi_min = torch.minimum(hi_a, hi_b)
     iwh_raw = hi_min.sub_(torch.maximum(lo_a, lo_b))  # intersection width and height (may be negative)
-    iwh = iwh_raw.clamp(min=0) if grads else iwh_raw.clamp_(min=0)
+    touching = iwh_raw > 0 if grads else None  # torchvision's mask: no gradient where the boxes only touch
+    iwh = iwh_raw.clamp_(min=0)
     inter = iwh[0] * iwh[1]
     union = torch.mul(wh_a[0], wh_a[1]).addcmul_(wh_b[0], wh_b[1]).sub_(inter)
     ue = union + eps
@@ -212,6 +214,11 @@ def _fused(
             loss.add_(p[0]).add_(p[1])
     if not grads:
         return loss, None, None
+    assert touching is not None
+    sgn = torch.sub(ta, tb).sign_()  # max/min pick a (+1/-1) or split a tie evenly (0), as torch does
+    del ta, tb, lo_a, hi_a, lo_b, hi_b, hi_min  # free what the gradient does not need
+    if kind != _GIOU:
+        del union
 
     # ∂L/∂A (both areas, through U) and ∂L/∂I of the IoU term: I/(U+eps)² and -(U+eps+I)/(U+eps)²
     r = ue.reciprocal_()
@@ -230,7 +237,7 @@ def _fused(
         g_ewh = ewh * dist.mul_(rc).mul_(-2.0)  # ∂/∂(C_w, C_h) through c²
         if kind == _CIOU:
             g_t = alpha.mul_(diff).mul_(2.0 * _CIOU_K)  # ∂/∂atan2(w_b, h_b); ∂/∂atan2(w_a, h_a) is its negative
-            tiny = torch.finfo(ta.dtype).tiny
+            tiny = torch.finfo(w_a.dtype).tiny
             ra = g_t / torch.addcmul(w_a * w_a, h_a, h_a).clamp_(min=tiny)
             rb = g_t / torch.addcmul(w_b * w_b, h_b, h_b).clamp_(min=tiny)
             g_wh_a = torch.stack((-h_a * ra, w_a * ra))  # atan2(w, h)' = (h, -w) / (w² + h²), 0 at a point box
@@ -239,16 +246,14 @@ def _fused(
             g_wh_a = dwh.mul_(ce).mul_(2.0)
             g_wh_b = -g_wh_a
             g_ewh.addcmul_(p, ewh.mul_(ce), value=-2.0)
-    # torchvision's masked intersection: no gradient where the boxes only touch
-    g_iwh = torch.stack((iwh[1], iwh[0])).mul_(g_inter).mul_(iwh_raw > 0)
+    g_iwh = torch.stack((iwh[1], iwh[0])).mul_(g_inter).mul_(touching)
     if g_ewh is None:  # IoU: mean = g_iwh / 2, half = -g_iwh / 2
         mean = g_iwh.mul_(0.5)
         half = -mean
     else:
         mean = (g_iwh + g_ewh).mul_(0.5)
         half = g_ewh.sub_(g_iwh).mul_(0.5)
-    # max/min pick a (sign +1/-1) or split a tie evenly (0), as torch does
-    hs = torch.sub(ta, tb).sign_().view(2, 2, -1).mul_(half)
+    hs = sgn.view(2, 2, -1).mul_(half)
     out: List[Optional[torch.Tensor]] = []
     for wanted, wh, g_wh, sign in ((grad_a, wh_a, g_wh_a, 1.0), (grad_b, wh_b, g_wh_b, -1.0)):
         if not wanted:
@@ -257,7 +262,7 @@ def _fused(
         k = torch.stack((wh[1], wh[0])).mul_(g_area).add_(mean)  # ∂/∂(w, h) through the area, plus the min/max mean
         if g_wh is not None:
             k.add_(g_wh)
-        g = torch.empty_like(ta)
+        g = torch.empty_like(sgn)
         torch.mul(hs, sign, out=g.view(2, 2, -1))
         g[:2] -= k
         g[2:] += k
@@ -363,14 +368,16 @@ def _backward(
 
 
 def _chunk_size(m: int, device: torch.device) -> int:
-    """Boxes per chunk: a quarter of the batch, within [4096, 16384] on CPU ([65536, 1048576] elsewhere).
+    """Boxes per chunk: equal chunks of at most 16384 boxes on CPU (262144 on an accelerator).
 
-    A chunk's temporaries (about 60 floats per box) then stay in cache and below the per-box gradients
-    that the forward pass keeps, so the peak memory is a fraction of an autograd composition's; on an
-    accelerator larger chunks keep the number of kernel launches down.
+    A chunk's temporaries (about 40 floats per box) then stay in cache, and for large batches the peak
+    memory is the 5 floats per box the forward pass keeps (loss and per-box gradient) plus one chunk's
+    temporaries, a fraction of an autograd composition's; on an accelerator larger chunks keep the
+    number of kernel launches down.
     """
-    low, high = (1 << 12, 1 << 14) if device.type == "cpu" else (1 << 16, 1 << 20)
-    return min(high, max(low, -(-m // 4)))
+    high = 1 << 14 if device.type == "cpu" else 1 << 18
+    chunks = max(1, -(-m // high))
+    return max(1, -(-m // chunks))
 
 
 def _compute(
@@ -394,8 +401,8 @@ def _compute(
     for start in range(0, m, chunk):
         end = min(m, start + chunk)
         value, la, lb = _fused(
-            _coordinate_major(a2[start:end], box_format),
-            _coordinate_major(b2[start:end], box_format),
+            a2[start:end],
+            b2[start:end],
             box_format,
             kind,
             eps,
