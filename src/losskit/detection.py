@@ -215,7 +215,7 @@ def _fused(
     if not grads:
         return loss, None, None
     assert touching is not None
-    sgn = torch.sub(ta, tb).sign_()  # max/min pick a (+1/-1) or split a tie evenly (0), as torch does
+    sgn = ta.sub_(tb).sign_()  # max/min pick a (+1/-1) or split a tie evenly (0), as torch does; ta is a copy
     del ta, tb, lo_a, hi_a, lo_b, hi_b, hi_min  # free what the gradient does not need
     if kind != _GIOU:
         del union
@@ -224,6 +224,7 @@ def _fused(
     r = ue.reciprocal_()
     g_area = iou * r
     g_inter = (iou + 1.0).mul_(r).neg_()
+    del iou, r  # (dead temporaries are dropped as the gradient goes: a chunk's peak stays low)
     g_ewh: Optional[torch.Tensor] = None
     g_d: Optional[torch.Tensor] = None
     g_wh_a = g_wh_b = None  # extra ∂L/∂(w, h) beyond the area term
@@ -235,6 +236,9 @@ def _fused(
     elif kind != _IOU:
         g_d = d.mul_(rc * 0.5)  # ∂/∂(2 Δcentre) = 2 Δcentre / (2 (c² + eps))
         g_ewh = ewh * dist.mul_(rc).mul_(-2.0)  # ∂/∂(C_w, C_h) through c²
+        del dist, rc
+        if kind != _EIOU:
+            del ewh2
         if kind == _CIOU:
             g_t = alpha.mul_(diff).mul_(2.0 * _CIOU_K)  # ∂/∂atan2(w_b, h_b); ∂/∂atan2(w_a, h_a) is its negative
             tiny = torch.finfo(w_a.dtype).tiny
@@ -242,17 +246,20 @@ def _fused(
             rb = g_t / torch.addcmul(w_b * w_b, h_b, h_b).clamp_(min=tiny)
             g_wh_a = torch.stack((-h_a * ra, w_a * ra))  # atan2(w, h)' = (h, -w) / (w² + h²), 0 at a point box
             g_wh_b = torch.stack((h_b * rb, -w_b * rb))
+            del ra, rb, g_t, diff, v
         elif kind == _EIOU:
             g_wh_a = dwh.mul_(ce).mul_(2.0)
             g_wh_b = -g_wh_a
             g_ewh.addcmul_(p, ewh.mul_(ce), value=-2.0)
     g_iwh = torch.stack((iwh[1], iwh[0])).mul_(g_inter).mul_(touching)
+    del iwh, touching, g_inter
     if g_ewh is None:  # IoU: mean = g_iwh / 2, half = -g_iwh / 2
         mean = g_iwh.mul_(0.5)
         half = -mean
     else:
         mean = (g_iwh + g_ewh).mul_(0.5)
         half = g_ewh.sub_(g_iwh).mul_(0.5)
+        del g_iwh, g_ewh
     hs = sgn.view(2, 2, -1).mul_(half)
     out: List[Optional[torch.Tensor]] = []
     for wanted, wh, g_wh, sign in ((grad_a, wh_a, g_wh_a, 1.0), (grad_b, wh_b, g_wh_b, -1.0)):
@@ -262,7 +269,8 @@ def _fused(
         k = torch.stack((wh[1], wh[0])).mul_(g_area).add_(mean)  # ∂/∂(w, h) through the area, plus the min/max mean
         if g_wh is not None:
             k.add_(g_wh)
-        g = torch.empty_like(sgn)
+        last = sign < 0 or not grad_b
+        g = sgn if last else torch.empty_like(sgn)  # the last side writes over hs
         torch.mul(hs, sign, out=g.view(2, 2, -1))
         g[:2] -= k
         g[2:] += k
