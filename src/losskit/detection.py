@@ -181,7 +181,8 @@ def _fused(
     grads = grad_a or grad_b
     hi_min = torch.minimum(hi_a, hi_b)
     iwh_raw = hi_min.sub_(torch.maximum(lo_a, lo_b))  # intersection width and height (may be negative)
-    touching = iwh_raw > 0 if grads else None  # torchvision's mask: no gradient where the boxes only touch
+    # torchvision's mask: I has a gradient only where both sides are positive (none where boxes only touch)
+    overlaps = iwh_raw > 0 if grads else None
     iwh = iwh_raw.clamp_(min=0)
     inter = iwh[0] * iwh[1]
     union = torch.mul(wh_a[0], wh_a[1]).addcmul_(wh_b[0], wh_b[1]).sub_(inter)
@@ -215,7 +216,7 @@ def _fused(
             loss.add_(p[0]).add_(p[1])
     if not grads:
         return loss, None, None
-    assert touching is not None
+    assert overlaps is not None
     sgn = ta.sub_(tb).sign_()  # max/min pick a (+1/-1) or split a tie evenly (0), as torch does; ta is a copy
     del ta, tb, lo_a, hi_a, lo_b, hi_b, hi_min  # free what the gradient does not need
     if kind != _GIOU:
@@ -252,8 +253,8 @@ def _fused(
             g_wh_a = dwh.mul_(ce).mul_(2.0)
             g_wh_b = -g_wh_a
             g_ewh.addcmul_(p, ewh.mul_(ce), value=-2.0)
-    g_iwh = torch.stack((iwh[1], iwh[0])).mul_(g_inter).mul_(touching)
-    del iwh, touching, g_inter
+    g_iwh = torch.stack((iwh[1], iwh[0])).mul_(g_inter).mul_(overlaps)
+    del iwh, overlaps, g_inter
     if g_ewh is None:  # IoU: mean = g_iwh / 2, half = -g_iwh / 2
         mean = g_iwh.mul_(0.5)
         half = -mean
