@@ -505,7 +505,14 @@ def all_cases() -> List[Case]:
         ctc_case(),
         *adversarial_cases(),
         *segmentation_cases(),
+        *_detection_cases(),
     ]
+
+
+def _detection_cases() -> List[Case]:
+    from .detection import suite_cases  # box losses and their baselines live in benchmarks/detection.py
+
+    return suite_cases()
 
 
 def select(names: Optional[List[str]]) -> List[Case]:

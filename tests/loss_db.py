@@ -114,6 +114,9 @@ class LossInfo:
     reasons: Dict[str, str] = dataclasses.field(default_factory=dict)
     #: samples with ±inf inputs: the loss equals the reference (infinities included) and nothing is NaN
     inf_extremes: Callable[[], List[Sample]] = lambda: []
+    #: why the gradient is, on purpose, not the numerical derivative of the value (gradcheck and
+    #: gradgradcheck then skip with this reason; the family's tests check the gradient instead)
+    gradcheck_exempt: str = ""
 
     @property
     def spec(self) -> LossSpec:
@@ -1283,6 +1286,11 @@ ENTRIES += _ADVERSARIAL_ENTRIES
 from .loss_db_segmentation import ENTRIES as _SEGMENTATION_ENTRIES  # noqa: E402
 
 ENTRIES += _SEGMENTATION_ENTRIES
+
+
+from .loss_db_detection import ENTRIES as _DETECTION_ENTRIES  # noqa: E402
+
+ENTRIES += _DETECTION_ENTRIES
 
 
 def _finalize_entry(entry: LossInfo) -> LossInfo:

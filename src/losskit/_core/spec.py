@@ -82,7 +82,7 @@ class Role(NamedTuple):
 class Curve(NamedTuple):
     """How ``losskit plot`` draws the loss: the x axis, and a shape parameter to overlay."""
 
-    axis: str  # "residual" | "margin" | "probability" | "log_rate" | "score" | "gradient_norm"
+    axis: str  # "residual" | "margin" | "probability" | "log_rate" | "score" | "gradient_norm" | "box_shift"
     shape_param: Optional[str] = None
     values: Tuple[Any, ...] = ()
 

@@ -21,6 +21,7 @@ AXIS_LABEL = {
     "log_rate": "predicted log-rate (target count 3)",
     "score": "critic score x (discriminator: real x, fake −x; generator: fake x)",
     "gradient_norm": "‖∇ₓ critic‖ (a linear critic of this slope)",
+    "box_shift": "horizontal shift of a unit box against the unit target box",
 }
 
 
@@ -52,6 +53,10 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
         if cls.name == "gan_generator":
             return module(x, real_logits=torch.zeros_like(x))  # real_logits: relativistic_average only
         return module(x, -x)
+    if axis == "box_shift":  # xyxy boxes: (x, 0, x + 1, 1) against (0, 0, 1, 1)
+        zeros = torch.zeros_like(x)
+        pred = torch.stack([x, zeros, x + 1.0, zeros + 1.0], 1)
+        return module(pred, torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=x.dtype).expand(n, 4))
     if axis == "margin":
         if cls.name in ("hinge", "squared_hinge", "soft_margin", "lovasz_hinge"):  # lovasz_hinge: 1-pixel images
             return module(x, torch.ones_like(x))
