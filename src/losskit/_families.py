@@ -4,6 +4,6 @@ This is the one list of files (not of losses) in the package: a new family
 file is added here; a new loss in an existing family needs nothing here.
 """
 
-from . import classification, distribution, large_vocab, regression, sequence
+from . import classification, distribution, embedding, large_vocab, regression, sequence
 
-FAMILY_MODULES = (regression, distribution, classification, large_vocab, sequence)
+FAMILY_MODULES = (regression, distribution, classification, large_vocab, sequence, embedding)

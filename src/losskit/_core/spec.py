@@ -74,7 +74,7 @@ class Role(NamedTuple):
     differentiable: bool = True
     doc: str = ""
     #: what the argument may be besides a tensor: "" (a tensor only), "number" (gaussian_nll's var),
-    #: "sequence" (CTC lengths as Python lists); checked before the functional runs
+    #: "sequence" (CTC lengths as Python lists), "optional" (None too: SupCon's labels); checked before the functional runs
     also: str = ""
 
 
@@ -226,7 +226,7 @@ def _with_checks(
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         for (role, also), value in zip(role_rules, args):
-            if not isinstance(value, tensor_type) and also != "sequence":
+            if not isinstance(value, tensor_type) and also != "sequence" and not (also == "optional" and value is None):
                 require_tensor(fn_name, role, value, allow_number=also == "number")
         for key, value in kwargs.items():
             check = checks.get(key)
