@@ -141,16 +141,41 @@ def _safe_sqrt(x: torch.Tensor) -> torch.Tensor:
     return torch.where(zero, torch.zeros_like(x), root)
 
 
-def _distances(anchors: torch.Tensor, refs: torch.Tensor, distance: str, self_mask: torch.Tensor) -> torch.Tensor:
-    """Pairwise distances (n, M) between anchor rows and reference rows; exactly 0 at each anchor's own column."""
-    zero = torch.zeros((), dtype=anchors.dtype, device=anchors.device)
+def _squared_distances(anchors: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """‖a_i − r_j‖² (n, M) as one matrix product of augmented rows: [−2a, ‖a‖², 1] · [r, 1, ‖r‖²]ᵀ."""
+    ones_a = torch.ones_like(anchors[:, :1])
+    ones_r = torch.ones_like(refs[:, :1])
+    left = torch.cat([-2.0 * anchors, anchors.square().sum(1, keepdim=True), ones_a], 1)
+    right = torch.cat([refs, ones_r, refs.square().sum(1, keepdim=True)], 1)
+    return left @ right.T
+
+
+#: the smallest squared distance taken to a root: below it the Euclidean distance is ~1e-15 with gradient 0
+_TINY = 1e-30
+
+
+def _distances(anchors: torch.Tensor, refs: torch.Tensor, distance: str) -> torch.Tensor:
+    """Pairwise distances (n, M) between anchor rows and reference rows, from one matrix product.
+
+    The Euclidean distance is ``sqrt(max(‖a − r‖², 1e-30))``: at zero distance (the same
+    embedding twice) it is 1e-15 with gradient 0 instead of an infinite one. An anchor's
+    distance to itself is not exactly 0 here (rounding in the Gram form): every caller masks
+    or subtracts the anchor's own column.
+    """
     if distance == "cosine":
-        d = 1.0 - _normalize(anchors) @ _normalize(refs).T
-    else:
-        sq = anchors.square().sum(1, keepdim=True) + refs.square().sum(1) - 2.0 * (anchors @ refs.T)
-        sq = torch.where(self_mask, zero, sq.clamp_min(0.0))
-        d = sq if distance == "squared_euclidean" else _safe_sqrt(sq)
-    return torch.where(self_mask, zero, d)
+        return 1.0 - _normalize(anchors) @ _normalize(refs).T
+    sq = _squared_distances(anchors, refs)
+    if distance == "squared_euclidean":
+        return sq.clamp_min(0.0)
+    return sq.clamp_min(_TINY).sqrt()
+
+
+def _pair_distances(a: torch.Tensor, b: torch.Tensor, distance: str) -> torch.Tensor:
+    """Distances between matching rows of ``a`` and ``b`` (n,), from the differences (exact at zero distance)."""
+    if distance == "cosine":
+        return 1.0 - (_normalize(a) * _normalize(b)).sum(1)
+    sq = (a - b).square().sum(1)
+    return sq if distance == "squared_euclidean" else _safe_sqrt(sq)
 
 
 class _Batch:
@@ -168,12 +193,16 @@ class _Batch:
         rows = torch.arange(n, device=x.device) + self.offset
         self.self_mask = rows[:, None] == torch.arange(m, device=x.device)[None, :]
 
-    def masks(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(positives: same label, not the anchor itself; negatives: a different label), each (n, M)."""
+    def same(self) -> torch.Tensor:
+        """(n, M): the reference has the anchor's label (the anchor's own column included)."""
         labels, ref_labels = self.labels, self.ref_labels
         if labels is None or ref_labels is None:  # pragma: no cover - every caller passes labels
             raise RuntimeError("losskit: a batch without labels has no positive/negative masks")
-        same = labels[:, None] == ref_labels[None, :]
+        return labels[:, None] == ref_labels[None, :]
+
+    def masks(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(positives: same label, not the anchor itself; negatives: a different label), each (n, M)."""
+        same = self.same()
         return same & ~self.self_mask, ~same
 
 
@@ -649,15 +678,22 @@ def _batch_all(
 
 
 def _batch_hard(
-    d: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float, soft: bool
+    batch: _Batch, d: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float, soft: bool, distance: str
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per anchor [max_p d(a,p) − min_n d(a,n) + m]₊ (softplus without the margin when soft), and the valid anchors."""
+    """Per anchor [max_p d(a,p) − min_n d(a,n) + m]₊ (softplus without the margin when soft), and the valid anchors.
+
+    The hardest positive and negative are found on the detached distance matrix; their distances are then
+    computed again from the embeddings' differences, so the backward pass costs O(N·D), not O(N²)
+    (the gradient is the same: a max passes its gradient to the entry it picks).
+    """
     inf = torch.full((), math.inf, dtype=d.dtype, device=d.device)
     zero = torch.zeros((), dtype=d.dtype, device=d.device)
     valid = pos.any(1) & neg.any(1)
-    hardest_pos = torch.where(pos, d, -inf).amax(1)
-    hardest_neg = torch.where(neg, d, inf).amin(1)
-    gap = torch.where(valid, hardest_pos, zero) - torch.where(valid, hardest_neg, zero)
+    hardest_pos = torch.where(pos, d, -inf).argmax(1)
+    hardest_neg = torch.where(neg, d, inf).argmin(1)
+    d_ap = _pair_distances(batch.anchors, batch.refs[hardest_pos], distance)
+    d_an = _pair_distances(batch.anchors, batch.refs[hardest_neg], distance)
+    gap = torch.where(valid, d_ap - d_an, zero)
     per = F.softplus(gap) if soft else torch.relu(gap + margin)
     return torch.where(valid, per, zero), valid.sum()
 
@@ -666,12 +702,16 @@ def _semi_hard(
     d: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float, soft: bool
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """TF-Addons' semi-hard mining: per positive pair the closest negative farther than d(a,p), else the farthest."""
-    ordered, count = _sorted_negatives(d, neg)
+    with torch.no_grad():  # the mining: which negative each positive pair uses
+        inf = torch.full((), math.inf, dtype=d.dtype, device=d.device)
+        ordered, order = torch.where(neg, d, inf).sort(dim=1)
+        count = neg.sum(1)
+        first_farther = torch.searchsorted(ordered, d.contiguous(), side="right")
+        farthest = (count - 1).clamp_min(0)[:, None].expand_as(first_farther)
+        chosen = torch.where(first_farther < count[:, None], first_farther, farthest)
+        column = order.gather(1, chosen.clamp_max(max(d.shape[1] - 1, 0)))
     zero = torch.zeros((), dtype=d.dtype, device=d.device)
-    first_farther = torch.searchsorted(ordered.detach().contiguous(), d.detach().contiguous(), side="right")
-    farthest = (count - 1).clamp_min(0)[:, None].expand_as(first_farther)
-    chosen = torch.where(first_farther < count[:, None], first_farther, farthest)
-    negative = ordered.gather(1, chosen.clamp_max(max(d.shape[1] - 1, 0)))
+    negative = d.gather(1, column)
     valid = pos & (count > 0)[:, None]
     negative = torch.where(valid, negative, zero)
     gap = torch.where(valid, d, zero) - negative
@@ -765,11 +805,14 @@ def batch_triplet_loss(
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
     batch = _Batch(embeddings, labels, gather)
     pos, neg = batch.masks()
-    d = _distances(batch.anchors, batch.refs, distance, batch.self_mask)
+    if mining == "batch_hard":
+        with torch.no_grad():  # squared distances rank pairs as the distances do
+            d = _distances(batch.anchors, batch.refs, "squared_euclidean" if distance == "euclidean" else distance)
+        per, count = _batch_hard(batch, d, pos, neg, margin, soft, distance)
+        return _finish(per, count, reduction, batch.gathered)
+    d = _distances(batch.anchors, batch.refs, distance)
     if mining == "batch_all":
         per, count = _batch_all(d, pos, neg, margin)
-    elif mining == "batch_hard":
-        per, count = _batch_hard(d, pos, neg, margin, soft)
     else:
         per, count = _semi_hard(d, pos, neg, margin, soft)
     return _finish(per, count, reduction, batch.gathered)
@@ -832,13 +875,11 @@ def contrastive_loss(
     fn = "contrastive_loss"
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
     batch = _Batch(embeddings, labels, gather)
-    pos, neg = batch.masks()
-    d = _distances(batch.anchors, batch.refs, distance, batch.self_mask)
-    zero = torch.zeros((), dtype=d.dtype, device=d.device)
-    pair = torch.where(pos, torch.relu(d - pos_margin).square(), zero) + torch.where(
-        neg, torch.relu(neg_margin - d).square(), zero
-    )
-    per = 0.5 * pair.sum(1)
+    d = _distances(batch.anchors, batch.refs, distance)
+    squared = torch.relu(torch.where(batch.same(), d - pos_margin, neg_margin - d)).square()
+    # the anchor's own column: subtracted (n values) rather than masked (an (n, M) pass forward and backward)
+    own = torch.arange(embeddings.shape[0], device=d.device)
+    per = 0.5 * (squared.sum(1) - squared[own, own + batch.offset])
     pairs = torch.tensor(0.5 * embeddings.shape[0] * max(batch.refs.shape[0] - 1, 0), dtype=d.dtype, device=d.device)
     return _finish(per, pairs, reduction, batch.gathered)
 
@@ -1097,13 +1138,15 @@ def info_nce_loss(
     n = q.shape[0]
 
     def direction(a: torch.Tensor, b_local: torch.Tensor) -> torch.Tensor:
-        """-log softmax of a_i's positive (b_i) among b's rows (or among [b_i, negatives])."""
-        positive = (a * b_local).sum(1) / temperature
+        """-log softmax of a_i's positive (b_i) among b's rows (or among [b_i, negatives]): one fused cross-entropy."""
+        a = a / temperature
         if nb is not None:
-            others = a @ nb.T / temperature
-            return torch.logsumexp(torch.cat([positive[:, None], others], 1), 1) - positive
-        b_all = _dist.all_gather_with_grad(b_local)[0] if gathered else b_local
-        return torch.logsumexp(a @ b_all.T / temperature, 1) - positive
+            positive = (a * b_local).sum(1, keepdim=True)
+            logits = torch.cat([positive, a @ nb.T], 1)
+            return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=a.device), reduction="none")
+        b_all, offset, _ = _dist.all_gather_with_grad(b_local) if gathered else (b_local, 0, None)
+        target = torch.arange(n, device=a.device) + offset
+        return F.cross_entropy(a @ b_all.T, target, reduction="none")
 
     per = direction(q, k)
     if symmetric:
