@@ -8,8 +8,9 @@ paired measurements in one process: after a warm-up, each round times every cont
 once, the order reversed every other round; the report gives the median seconds per call
 and the median over rounds of losskit's time divided by the other's (below 1: losskit is
 faster). Peak memory: each contender runs a few steps in a fresh process and reports the
-growth of its peak resident set (``ru_maxrss``) over the same process after building the
-inputs (CPU has no allocator statistics; this counts what the step allocates at its peak).
+growth of its peak resident set over the resident set of the same process after building the
+inputs (CPU has no allocator statistics; Linux's VmHWM, reset just before the steps, counts what a step
+allocates at its peak).
 
 The contenders compute the same loss where the peer has it. Where the definitions
 differ, the row says so: pytorch-metric-learning's reducers average over the triplets or
@@ -26,7 +27,6 @@ import argparse
 import json
 import pathlib
 import platform
-import resource
 import subprocess
 import sys
 from typing import Callable, Dict, Optional
@@ -156,6 +156,22 @@ def steps_for(case: str, n: int) -> Dict[str, Step]:
         y = torch.ones(n, DIM)
         out[OURS] = _step(lambda: LF.margin_ranking_loss(x, p, y, margin=0.1), [x, p])
         out["torch.nn.functional"] = _step(lambda: F.margin_ranking_loss(x, p, y, margin=0.1), [x, p])
+    elif case == "hinge_embedding":
+        d = torch.rand(n, DIM).requires_grad_()
+        y = torch.ones(n, DIM) - 2 * (torch.rand(n, DIM) < 0.5).float()
+        out[OURS] = _step(lambda: LF.hinge_embedding_loss(d, y), [d])
+        out["torch.nn.functional"] = _step(lambda: F.hinge_embedding_loss(d, y), [d])
+    elif case == "triplet_margin_with_distance":
+        p, q = (torch.randn(n, DIM).requires_grad_() for _ in range(2))
+        out[OURS] = _step(lambda: LF.triplet_margin_with_distance_loss(x, p, q), [x, p, q])
+        out["torch.nn.functional"] = _step(lambda: F.triplet_margin_with_distance_loss(x, p, q), [x, p, q])
+    elif case == "cosine_similarity_loss":
+        p = torch.randn(n, DIM).requires_grad_()
+        out[OURS] = _step(lambda: LF.cosine_similarity_loss(x, p), [x, p])
+        out["-F.cosine_similarity"] = _step(lambda: -F.cosine_similarity(x, p).mean(), [x, p])
+    elif case == "center":  # no peer has it (pytorch-metric-learning does not)
+        centers = torch.randn(CLASSES, DIM).requires_grad_()
+        out[OURS] = _step(lambda: LF.center_loss(x, labels, centers), [x, centers])
     else:
         raise SystemExit(f"benchmarks.embedding: unknown case {case!r}")
     return out
@@ -178,12 +194,13 @@ CASES = [
 
 
 def _peak_rss_growth(case: str, n: int, contender: str) -> float:
-    """MiB the contender's step adds to the peak resident set of a fresh process (a few steps)."""
+    """MiB the contender's step adds at its peak to the resident set of a fresh process (three steps)."""
     code = (
-        "import resource, sys, torch; torch.set_num_threads(1); "
-        "from benchmarks.embedding import steps_for, _rss; "
+        "import torch; torch.set_num_threads(1); "
+        "from benchmarks.embedding import steps_for, _proc_status, _reset_peak; "
         f"steps = steps_for({case!r}, {n}); step = steps[{contender!r}]; "
-        "base = _rss(); [step() for _ in range(3)]; print(_rss() - base)"
+        "_reset_peak(); base = _proc_status('VmRSS'); [step() for _ in range(3)]; "
+        "print(_proc_status('VmHWM') - base)"
     )
     root = pathlib.Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600)
@@ -192,9 +209,17 @@ def _peak_rss_growth(case: str, n: int, contender: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def _rss() -> float:
-    """Peak resident set of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def _proc_status(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS: resident now, VmHWM: peak since the last reset), MiB."""
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    """Reset the peak resident set (VmHWM) to the current one (Linux: write 5 to /proc/self/clear_refs)."""
+    pathlib.Path("/proc/self/clear_refs").write_text("5")
 
 
 def main(argv: Optional[list] = None) -> dict:

@@ -73,13 +73,13 @@ class _AllGatherWithGrad(torch.autograd.Function):
     """All-gather along dim 0 whose backward sums every rank's gradient and returns this rank's rows."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, sizes: List[int]) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, sizes: List[int]) -> torch.Tensor:
         ctx.sizes = sizes
         ctx.rank = torch.distributed.get_rank()
         return _gather_padded(x, sizes)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[torch.Tensor, None]:
         grad = grad.contiguous().clone()
         torch.distributed.all_reduce(grad, op=torch.distributed.ReduceOp.SUM)
         start = sum(ctx.sizes[: ctx.rank])
