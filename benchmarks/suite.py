@@ -488,6 +488,40 @@ def segmentation_cases() -> List[Case]:
     return [*(pair(n) for n in names), Case("focal_tversky", focal_tversky), Case("lovasz_hinge", lovasz_hinge)]
 
 
+def embedding_cases() -> List[Case]:
+    """Metric learning (benchmarks/embedding.py's steps), embeddings (N, 128) with N = size / 128 in [16, 1024], CPU."""
+    from .embedding import DIM, steps_for
+
+    def case(name: str, key: str) -> Case:
+        def build(size, device, peers):
+            n = min(1024, max(16, size // DIM))
+            steps = steps_for(key, n)
+            ours = steps.pop("losskit")
+            return Built(ours, steps, n * DIM)  # type: ignore[arg-type]
+
+        return Case(name, build)
+
+    keys = [
+        "margin_ranking",
+        "hinge_embedding",
+        "cosine_embedding",
+        "cosine_similarity_loss",
+        "triplet_margin",
+        "triplet_margin_with_distance",
+        "batch_triplet:batch_all",
+        "batch_triplet:batch_hard",
+        "batch_triplet:semi_hard",
+        "contrastive",
+        "circle",
+        "supervised_contrastive",
+        "info_nce",
+        "center",
+        "arcface",
+        "cosface",
+    ]
+    return [case(k.replace(":", "(") + (")" if ":" in k else ""), k) for k in keys]
+
+
 def all_cases() -> List[Case]:
     return [
         regression_case("l1", LF.l1_loss, F.l1_loss, "MeanAbsoluteError"),
@@ -506,6 +540,7 @@ def all_cases() -> List[Case]:
         *adversarial_cases(),
         *segmentation_cases(),
         *_detection_cases(),
+        *embedding_cases(),
     ]
 
 

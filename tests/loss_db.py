@@ -117,6 +117,12 @@ class LossInfo:
     #: why the gradient is, on purpose, not the numerical derivative of the value (gradcheck and
     #: gradgradcheck then skip with this reason; the family's tests check the gradient instead)
     gradcheck_exempt: str = ""
+    #: a module that owns parameters (CenterLoss's centres, ArcFace's class weights): role index -> the module
+    #: attribute holding that tensor. The battery builds such a module from the sample (see ``build_module``),
+    #: puts the sample's tensor in the attribute and calls forward without that role.
+    owned_roles: Dict[int, str] = dataclasses.field(default_factory=dict)
+    #: the constructor arguments such a module requires, from a sample's args (None: any valid values)
+    module_args: Callable[[Optional[Sequence[Any]]], Dict[str, Any]] = lambda args: {}
 
     @property
     def spec(self) -> LossSpec:
@@ -142,6 +148,26 @@ class LossInfo:
         """The sample keywords the module's constructor takes (the rest go to forward)."""
         names = {h.name for h in self.spec.hparams}
         return {k: v for k, v in kwargs.items() if k in names}
+
+    def new_module(self, args: Optional[Sequence[Any]] = None, **ctor: Any):
+        """A module with the required constructor arguments; owned tensors in the dtype of the sample's roles."""
+        module = self.module(**self.module_args(args), **ctor)
+        for i in self.owned_roles:
+            if args is not None and isinstance(args[i], torch.Tensor):
+                module = module.to(args[i].dtype)
+        return module
+
+    def build_module(self, args: Sequence[Any], kwargs: Dict[str, Any]):
+        """(module, forward's positional args, forward's keywords) for a sample; owned roles go into the module."""
+        ctor = self.ctor_kwargs(kwargs)
+        call = {k: v for k, v in kwargs.items() if k not in ctor}
+        module = self.new_module(args, **ctor)
+        for i, attr in self.owned_roles.items():
+            value = args[i].detach().clone()
+            if isinstance(getattr(module, attr), torch.nn.Parameter):
+                value = torch.nn.Parameter(value)
+            setattr(module, attr, value)
+        return module, [a for i, a in enumerate(args) if i not in self.owned_roles], call
 
     def finalize(self, sample: Sample) -> Sample:
         """Fill ``grad_args`` from the declaration: every differentiable role given as a floating tensor."""
@@ -1277,6 +1303,10 @@ _INF_EXTREMES = {
 }
 for _name, _build in _INF_EXTREMES.items():
     BY_NAME[_name].inf_extremes = _build
+
+from .loss_db_embedding import ENTRIES as _EMBEDDING_ENTRIES  # noqa: E402
+
+ENTRIES += _EMBEDDING_ENTRIES
 
 
 from .loss_db_adversarial import ENTRIES as _ADVERSARIAL_ENTRIES  # noqa: E402

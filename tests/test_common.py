@@ -52,9 +52,9 @@ def _call_fn(entry: LossInfo, args, kwargs):
 
 
 def _call_module(entry: LossInfo, args, kwargs):
-    ctor = entry.ctor_kwargs(kwargs)
-    call = {k: v for k, v in kwargs.items() if k not in ctor}
-    return entry.module(**ctor)(*_resolve(args), **call)
+    # a module that owns parameters gets the sample's tensor for them (entry.owned_roles); others: module(**ctor)
+    module, forward_args, call = entry.build_module(_resolve(args), kwargs)
+    return module(*forward_args, **call)
 
 
 def _reductions(entry: LossInfo):
@@ -190,7 +190,7 @@ def test_registry(entry):
     names = (entry.name, *aliases_of(entry.name), entry.module.__name__)
     for name in names:
         for spelled in (name, name.upper()):
-            assert isinstance(lk.get(spelled), entry.module), spelled
+            assert isinstance(lk.get(spelled, **entry.module_args(None)), entry.module), spelled
             assert lk.get_fn(spelled) is entry.fn
     assert entry.name in lk.available()
     assert entry.name in lk.available(family=entry.module.family)
@@ -199,22 +199,23 @@ def test_registry(entry):
 
 def test_config_pickle_state_dict(entry):
     for sample in _samples(entry, salt=6)[:3]:
-        args, kwargs = sample.materialize()
-        args = _resolve(args)
-        module = entry.module(**entry.ctor_kwargs(kwargs))
-        call = {k: v for k, v in kwargs.items() if k not in entry.ctor_kwargs(kwargs)}
+        sample_args, kwargs = sample.materialize()
+        module, args, call = entry.build_module(_resolve(sample_args), kwargs)
         expected = module(*args, **call)
         config = module.get_config()
         assert config["name"] == entry.name
         assert json.loads(json.dumps(config)) == config, config  # plain, JSON-serialisable Python only
         rebuilt = lk.from_config(config)
+        if entry.owned_roles:  # the config holds hyperparameters; learned tensors travel in the state_dict
+            rebuilt = rebuilt.to(torch.float64)
+            rebuilt.load_state_dict(module.state_dict())
         torch.testing.assert_close(rebuilt(*args, **call), expected, rtol=1e-6, atol=1e-7)
         for clone in (pickle.loads(pickle.dumps(module)), copy.deepcopy(module)):
             torch.testing.assert_close(clone(*args, **call), expected, rtol=0, atol=0)
         buf = io.BytesIO()
         torch.save(module.state_dict(), buf)
         buf.seek(0)
-        fresh = entry.module(**entry.ctor_kwargs(kwargs))
+        fresh = entry.new_module(sample_args, **entry.ctor_kwargs(kwargs))
         fresh.load_state_dict(torch.load(buf))
         torch.testing.assert_close(fresh(*args, **call), expected, rtol=0, atol=0)
         assert repr(module).startswith(entry.module.__name__ + "(")
@@ -321,7 +322,7 @@ def test_hyperparameter_errors_at_construction(entry):
         pytest.skip(f"{entry.name}: no hyperparameter with a range to violate (types: test_hyperparameter_types)")
     for case in cases:
         with pytest.raises(case.exc, match=case.match):
-            entry.module(**case.kwargs)
+            entry.module(**entry.module_args(None), **case.kwargs)
 
 
 def test_hyperparameter_types(entry):
@@ -331,7 +332,7 @@ def test_hyperparameter_types(entry):
     args = _resolve(args)
     for h in entry.spec.hparams:
         with pytest.raises((TypeError, ValueError), match=rf"{entry.module.__name__}: .*{h.name}"):
-            entry.module(**{h.name: "not a valid value"})
+            entry.module(**entry.module_args(None), **{h.name: "not a valid value"})
         with pytest.raises((TypeError, ValueError), match=rf"{entry.fn.__name__}: .*{h.name}"):
             entry.fn(*args, **{**kwargs, h.name: "not a valid value"})
 
@@ -391,15 +392,13 @@ def test_compile_fullgraph(entry):
     samples = _samples(entry, salt=8)
     sample = samples[min(2, len(samples) - 1)]
     args, kwargs = sample.materialize(requires_grad=True)
-    args = _resolve(args)
-    ctor = entry.ctor_kwargs(kwargs)
-    call = {k: v for k, v in kwargs.items() if k not in ctor}
-    module = entry.module(**ctor)
-    eager = module(*args, **call)
-    grads = torch.autograd.grad(eager, [args[i] for i in sample.grad_args])
+    module, forward_args, call = entry.build_module(_resolve(args), kwargs)
+    grad_args = [args[i] for i in sample.grad_args if i not in entry.owned_roles]
+    eager = module(*forward_args, **call)
+    grads = torch.autograd.grad(eager, grad_args)
     compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
-    out = compiled(*args, **call)
-    cgrads = torch.autograd.grad(out, [args[i] for i in sample.grad_args])
+    out = compiled(*forward_args, **call)
+    cgrads = torch.autograd.grad(out, grad_args)
     torch.testing.assert_close(out, eager, rtol=1e-6, atol=1e-9)
     for a, b in zip(cgrads, grads):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
@@ -435,7 +434,7 @@ def test_every_registered_loss_has_an_entry():
     assert registered - declared == set(), f"registered without a loss_db entry: {sorted(registered - declared)}"
     assert declared - registered == set(), f"loss_db entries that are not registered: {sorted(declared - registered)}"
     for e in ENTRIES:
-        assert lk.get(e.name).__class__ is e.module
+        assert lk.get(e.name, **e.module_args(None)).__class__ is e.module
 
 
 def test_every_declaration_is_complete():

@@ -87,6 +87,7 @@ __all__ = [
     "ctc_batch_cost",
     "dice",
     "tversky",
+    "circle",
     "KerasLoss",
     "MeanSquaredError",
     "MeanAbsoluteError",
@@ -109,6 +110,7 @@ __all__ = [
     "CTC",
     "Dice",
     "Tversky",
+    "Circle",
 ]
 
 #: Keras's backend epsilon (``keras.backend.epsilon()``)
@@ -599,6 +601,54 @@ def ctc(y_true, y_pred) -> torch.Tensor:
     return LF.ctc_loss(log_probs, labels, input_length, label_length, blank=0, reduction="none", batch_first=True)
 
 
+def _circle_labels(caller: str, labels, n: int, device: torch.device, name: str) -> torch.Tensor:
+    """Keras casts the labels to int32 (float labels from a Keras pipeline included); (N,) or (N, 1)."""
+    labels = torch.as_tensor(labels, device=device)
+    if labels.dim() == 2 and labels.shape[1] == 1:
+        labels = labels.reshape(-1)
+    if labels.shape != (n,):
+        raise ValueError(f"{caller}: {name} must have shape ({n},) or ({n}, 1); got {tuple(labels.shape)}")
+    return labels.to(torch.int32).long()
+
+
+@_keras_dtype()
+def circle(
+    y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal: bool = True, gamma=80, margin=0.4
+) -> torch.Tensor:
+    r"""Keras 3 ``circle``: per-sample Circle loss of integer labels and L2-normalised embeddings ``(N, D)``.
+
+    As Keras, the embeddings are *not* normalised here (give unit vectors, e.g. after
+    ``UnitNormalization``; :func:`losskit.functional.circle_loss` normalises them itself);
+    distances are ``max(1 − x·rᵀ, 0)`` against ``ref_embeddings`` (default ``y_pred``),
+    positives share the label (the diagonal removed with ``remove_diagonal``),
+    negatives do not. A sample without a positive or a negative has loss 0.
+    Returns ``(N,)``; the class :class:`Circle` averages over the samples with a
+    positive loss, as Keras's mask does.
+    """
+    caller = "losskit.keras.circle"
+    y_pred = _as_pred(y_pred)
+    if y_pred.dim() != 2:
+        raise ValueError(f"{caller}: y_pred must be (N, D) embeddings; got shape {tuple(y_pred.shape)}")
+    refs = y_pred if ref_embeddings is None else _as_pred(ref_embeddings).to(y_pred.dtype)
+    labels = _circle_labels(caller, y_true, y_pred.shape[0], y_pred.device, "y_true")
+    ref_ids = (
+        labels if ref_labels is None else _circle_labels(caller, ref_labels, refs.shape[0], y_pred.device, "ref_labels")
+    )
+    d = (1.0 - y_pred @ refs.T).clamp_min(0.0)
+    positive = labels[:, None] == ref_ids[None, :]
+    negative = ~positive
+    if remove_diagonal:
+        positive = positive & ~torch.eye(*positive.shape, dtype=torch.bool, device=positive.device)
+    pos_logit = -gamma * torch.relu(margin + d) * (margin - d)
+    neg_logit = gamma * torch.relu(1.0 + margin - d) * (1.0 - margin - d)
+    fill = torch.finfo(d.dtype).min / 4  # a finite "-inf": an empty row keeps finite gradients
+    p_loss = torch.logsumexp(torch.where(positive, pos_logit, fill), 1)
+    n_loss = torch.logsumexp(torch.where(negative, neg_logit, fill), 1)
+    valid = positive.any(1) & negative.any(1)
+    zero = torch.zeros((), dtype=d.dtype, device=d.device)
+    return torch.where(valid, F.softplus(torch.where(valid, p_loss + n_loss, zero)), zero)
+
+
 def ctc_batch_cost(y_true, y_pred, input_length, label_length) -> torch.Tensor:
     r"""Keras 2 / TensorFlow ``ctc_batch_cost``: CTC of softmax *probabilities*, blank = the last class, ``(N, 1)``.
 
@@ -878,6 +928,33 @@ class Tversky(KerasLoss):
         super().__init__(reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis)
 
 
+class Circle(KerasLoss):
+    """Keras ``Circle``; like Keras's mask, the mean runs over the samples with a positive loss (0 if none)."""
+
+    fn = staticmethod(circle)
+    default_name = "circle"
+    config_keys = ("gamma", "margin", "remove_diagonal")
+
+    def __init__(
+        self,
+        gamma: float = 80.0,
+        margin: float = 0.4,
+        remove_diagonal: bool = True,
+        reduction="sum_over_batch_size",
+        name: str = "circle",
+        dtype=None,
+    ) -> None:
+        check_number(type(self).__name__, "gamma", gamma, low=0.0, low_open=True)
+        check_number(type(self).__name__, "margin", margin, low=0.0)
+        super().__init__(
+            reduction=reduction, name=name, dtype=dtype, gamma=gamma, margin=margin, remove_diagonal=remove_diagonal
+        )
+
+    def _values(self, y_true, y_pred):
+        values = inspect.unwrap(circle)(y_true, y_pred, **self.fn_kwargs)
+        return values, values > 0
+
+
 class CategoricalGeneralizedCrossEntropy(KerasLoss):
     """Keras ``CategoricalGeneralizedCrossEntropy``; like Keras's class, it takes q in (0, 1) (the function also q = 1)."""
 
@@ -948,6 +1025,7 @@ _FUNCTIONS = {
         ctc,
         dice,
         tversky,
+        circle,
     )
 }
 _CLASSES = {
@@ -974,6 +1052,7 @@ _CLASSES = {
         CTC,
         Dice,
         Tversky,
+        Circle,
     )
 }
 _ALIASES = {

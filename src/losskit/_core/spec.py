@@ -75,7 +75,7 @@ class Role(NamedTuple):
     doc: str = ""
     #: what the argument may be besides a tensor: "" (a tensor only), "number" (gaussian_nll's var),
     #: "sequence" (CTC lengths as Python lists), "callable" (gradient_penalty's critic: a callable and never
-    #: a tensor); checked before the functional runs
+    #: a tensor), "optional" (None too: SupCon's labels); checked before the functional runs
     also: str = ""
 
 
@@ -229,7 +229,9 @@ def _with_checks(
         for (role, also), value in zip(role_rules, args):
             if also == "callable":
                 require_callable(fn_name, role, value)
-            elif not isinstance(value, tensor_type) and also != "sequence":
+            elif (
+                not isinstance(value, tensor_type) and also != "sequence" and not (also == "optional" and value is None)
+            ):
                 require_tensor(fn_name, role, value, allow_number=also == "number")
         for key, value in kwargs.items():
             check = checks.get(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
 from typing import Any, Dict, Sequence
 
@@ -11,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from .._core.registry import describe, get_class
+from .._core.registry import describe, get_class, get_fn
 from .._core.spec import Curve
 
 AXIS_LABEL = {
@@ -22,6 +23,8 @@ AXIS_LABEL = {
     "score": "critic score x (discriminator: real x, fake −x; generator: fake x)",
     "gradient_norm": "‖∇ₓ critic‖ (a linear critic of this slope)",
     "box_shift": "horizontal shift of a unit box against the unit target box",
+    "distance": "distance of a dissimilar pair",
+    "angle": "angle (rad) from the anchor to the negative / other class",
 }
 
 
@@ -33,11 +36,42 @@ def spec_for(name: str) -> Curve:
     return Curve("residual" if spec.family == "regression" else "probability")
 
 
+def _evaluate_embedding(name: str, x: torch.Tensor, params: Dict[str, Any]) -> torch.Tensor:
+    """Metric-learning losses on the unit circle: the anchor at angle 0, a positive at 0.5 rad, the other at ``x``."""
+    cls = get_class(name)
+    n = x.shape[0]
+    anchor = torch.tensor([[1.0, 0.0]], dtype=x.dtype).expand(n, 2)
+    positive = torch.tensor([[math.cos(0.5), math.sin(0.5)]], dtype=x.dtype).expand(n, 2)
+    other = torch.stack([torch.cos(x), torch.sin(x)], 1)
+    if name in ("center", "arcface", "cosface"):  # modules that own parameters: the functional, fixed parameters
+        fn = get_fn(name)
+        if name == "center":  # the class centre at the anchor
+            return fn(other, torch.zeros(n, dtype=torch.long), anchor[:1], **params, reduction="none")
+        weight = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=x.dtype)  # class 0 at the anchor
+        return fn(other, torch.zeros(n, dtype=torch.long), weight, **params, reduction="none")
+    module = cls(**{**params, "reduction": "none"})
+    if name == "cosine_similarity_loss":
+        return module(other, anchor)
+    if name == "cosine_embedding":  # a dissimilar pair
+        return module(anchor, other, -torch.ones(n, dtype=x.dtype))
+    if name in ("triplet_margin", "triplet_margin_with_distance"):
+        return module(anchor, positive, other)
+    if name == "info_nce":  # the other embedding is the one explicit negative
+        return torch.cat([module(anchor[:1], positive[:1], negatives=other[i : i + 1]) for i in range(n)])
+    # batch losses: a batch of three, [anchor, positive] of class 0 and the other of class 1, summed over anchors
+    labels = torch.tensor([0, 0, 1])
+    return torch.stack([module(torch.stack([anchor[0], positive[0], other[i]]), labels).sum() for i in range(n)])
+
+
 def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> torch.Tensor:
     """The per-point loss for points ``x`` on ``axis`` (x requires grad)."""
     cls = get_class(name)
     if axis == "gradient_norm":  # the penalties (no reduction): one linear critic of slope x_i per point
         return _penalty_curve(cls, x, params)
+    if axis == "angle":
+        return _evaluate_embedding(name, x, params)
+    if axis == "distance":  # hinge_embedding: a dissimilar pair at distance x
+        return cls(**{**params, "reduction": "none"})(x, -torch.ones_like(x))
     per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
     module = cls(**{**per_point, **params, "reduction": "none"})
     n = x.shape[0]
@@ -60,6 +94,8 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     if axis == "margin":
         if cls.name in ("hinge", "squared_hinge", "soft_margin", "lovasz_hinge"):  # lovasz_hinge: 1-pixel images
             return module(x, torch.ones_like(x))
+        if cls.name == "margin_ranking":  # input1 − input2 = x, input1 should rank higher
+            return module(x, torch.zeros_like(x), torch.ones_like(x))
         if cls.name == "multilabel_soft_margin":
             return module(x.unsqueeze(1), torch.ones(n, 1, dtype=x.dtype))
         if cls.name == "multilabel_margin":
@@ -107,6 +143,10 @@ def plot_loss(name: str, params: Dict[str, Any], out: pathlib.Path, points: int 
         grid = torch.linspace(-2, 4, points, dtype=torch.float64)
     elif spec.axis == "gradient_norm":
         grid = torch.linspace(0, 3, 121, dtype=torch.float64)
+    elif spec.axis == "angle":
+        grid = torch.linspace(0.0, math.pi, points, dtype=torch.float64)
+    elif spec.axis == "distance":
+        grid = torch.linspace(0.0, 3.0, points, dtype=torch.float64)
     else:
         grid = torch.linspace(-3, 3, points, dtype=torch.float64)
     overlay: Sequence[Any] = spec.values if spec.shape_param and spec.shape_param not in params else (None,)
