@@ -114,6 +114,12 @@ class LossInfo:
     reasons: Dict[str, str] = dataclasses.field(default_factory=dict)
     #: samples with ±inf inputs: the loss equals the reference (infinities included) and nothing is NaN
     inf_extremes: Callable[[], List[Sample]] = lambda: []
+    #: a module that owns some of the functional's arguments (linear_cross_entropy's projection):
+    #: ``owned(args, call_kwargs) -> (constructor keywords, forward args, forward keywords, load)``, where
+    #: ``load(module)`` copies the owned tensors into the module's parameters; None: the module takes every role
+    owned: Optional[Callable[[Sequence[Any], Dict[str, Any]], Tuple[Dict[str, Any], list, dict, Callable]]] = None
+    #: constructor keywords a module needs when built without a sample (registry, construction errors)
+    module_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def spec(self) -> LossSpec:
@@ -139,6 +145,17 @@ class LossInfo:
         """The sample keywords the module's constructor takes (the rest go to forward)."""
         names = {h.name for h in self.spec.hparams}
         return {k: v for k, v in kwargs.items() if k in names}
+
+    def build_module(self, args: Sequence[Any], kwargs: Dict[str, Any]) -> Tuple[Any, list, dict]:
+        """The module for one call, and the arguments and keywords its forward takes."""
+        ctor = self.ctor_kwargs(kwargs)
+        call = {k: v for k, v in kwargs.items() if k not in ctor}
+        if self.owned is None:
+            return self.module(**ctor), list(args), call
+        extra, args, call, load = self.owned(args, call)
+        module = self.module(**extra, **ctor)
+        load(module)
+        return module, list(args), call
 
     def finalize(self, sample: Sample) -> Sample:
         """Fill ``grad_args`` from the declaration: every differentiable role given as a floating tensor."""
@@ -1140,7 +1157,19 @@ def _lce_samples(rng):
         (9, 4, 7, {}),
         (12, 5, 11, {"label_smoothing": 0.2, "chunk_size": 5}),
         (10, 3, 6, {"softcap": 2.5, "z_loss": 1e-2, "chunk_size": 3}),
-        (7, 4, 5, {"bias": _t(rng.normal(size=5)), "ignore_index": 2, "chunk_size": 2}),
+        (7, 4, 5, {"linear_bias": _t(rng.normal(size=5)), "ignore_index": 2, "chunk_size": 2}),
+        (
+            11,
+            4,
+            6,
+            {
+                "weight": _t(rng.uniform(0.5, 2.0, size=6)),
+                "label_smoothing": 0.1,
+                "z_loss": 1e-2,
+                "ignore_index": 1,
+                "chunk_size": 4,
+            },
+        ),
     ]:
         kw = {"ignore_index": -100, **kw}
         y = rng.integers(0, v, size=n)
@@ -1153,7 +1182,34 @@ def _lce_samples(rng):
                 desc=f"N={n} V={v} {sorted(kw)}",
             )
         )
+    # torch's other inputs: probability targets (the unfused path, as in torch) and one unbatched row
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(6, 3))), _t(rng.normal(size=(5, 3))), _t(probs(rng, (6, 5)))),
+            {"weight": _t(rng.uniform(0.5, 2.0, size=5)), "label_smoothing": 0.1, "z_loss": 1e-2},
+            desc="probability targets (6, 5)",
+        )
+    )
+    out.append(
+        Sample((_t(rng.normal(size=4)), _t(rng.normal(size=(6, 4))), _long(np.int64(3))), {}, desc="unbatched (4,)")
+    )
     return out
+
+
+def _lce_owned(args, call):
+    """LinearCrossEntropyLoss owns linear_weight (and linear_bias): the battery copies the sample's into it."""
+    x, w, y = args
+    call = dict(call)
+    b = call.pop("linear_bias", None)
+
+    def load(module):
+        with torch.no_grad():
+            module.linear.weight.copy_(w)
+            if b is not None:
+                module.linear.bias.copy_(b)
+
+    ctor = {"in_features": w.shape[1], "num_classes": w.shape[0], "bias": b is not None, "dtype": w.dtype}
+    return ctor, [x, y], call, load
 
 
 ENTRIES.append(
@@ -1161,6 +1217,8 @@ ENTRIES.append(
         name="linear_cross_entropy",
         reference=ref_cls.linear_cross_entropy,
         samples=_lce_samples,
+        owned=_lce_owned,
+        module_kwargs={"in_features": 4, "num_classes": 7},
         empty=lambda: Sample(
             (
                 torch.zeros(0, 4, dtype=torch.float64),
@@ -1180,7 +1238,7 @@ ENTRIES.append(
                 (torch.randn(2, 4, 3), torch.randn(6, 3), torch.zeros(2, 4, dtype=torch.long)),
                 {},
                 ValueError,
-                r"hidden must be \(N, H\)",
+                r"input must be \(N, H\) or \(H,\)",
             ),
             ErrorCase(
                 (torch.randn(4, 3), torch.randn(6, 3), torch.tensor([0, 1, 6, 2])),
@@ -1191,9 +1249,21 @@ ENTRIES.append(
             ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4)), {}, TypeError, r"integer tensor"),
             ErrorCase(
                 (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
-                {"bias": torch.zeros(5)},
+                {"linear_bias": torch.zeros(5)},
                 ValueError,
-                r"bias must be \(6,\)",
+                r"linear_bias must be \(6,\)",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
+                {"weight": torch.ones(5)},
+                ValueError,
+                r"weight must have one entry per class \(6\)",
+            ),
+            ErrorCase(
+                (torch.randn(3), torch.randn(6, 2, 3), torch.zeros(2, dtype=torch.long)),
+                {},
+                ValueError,
+                r"K-dimensional loss .* needs a batched input",
             ),
             ErrorCase(
                 (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),

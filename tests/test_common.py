@@ -52,9 +52,8 @@ def _call_fn(entry: LossInfo, args, kwargs):
 
 
 def _call_module(entry: LossInfo, args, kwargs):
-    ctor = entry.ctor_kwargs(kwargs)
-    call = {k: v for k, v in kwargs.items() if k not in ctor}
-    return entry.module(**ctor)(*_resolve(args), **call)
+    module, args, call = entry.build_module(_resolve(args), kwargs)
+    return module(*args, **call)
 
 
 def _reductions(entry: LossInfo):
@@ -186,7 +185,7 @@ def test_registry(entry):
     names = (entry.name, *aliases_of(entry.name), entry.module.__name__)
     for name in names:
         for spelled in (name, name.upper()):
-            assert isinstance(lk.get(spelled), entry.module), spelled
+            assert isinstance(lk.get(spelled, **entry.module_kwargs), entry.module), spelled
             assert lk.get_fn(spelled) is entry.fn
     assert entry.name in lk.available()
     assert entry.name in lk.available(family=entry.module.family)
@@ -196,21 +195,21 @@ def test_registry(entry):
 def test_config_pickle_state_dict(entry):
     for sample in _samples(entry, salt=6)[:3]:
         args, kwargs = sample.materialize()
-        args = _resolve(args)
-        module = entry.module(**entry.ctor_kwargs(kwargs))
-        call = {k: v for k, v in kwargs.items() if k not in entry.ctor_kwargs(kwargs)}
+        module, args, call = entry.build_module(_resolve(args), kwargs)
         expected = module(*args, **call)
         config = module.get_config()
         assert config["name"] == entry.name
         assert json.loads(json.dumps(config)) == config, config  # plain, JSON-serialisable Python only
         rebuilt = lk.from_config(config)
+        if entry.owned is not None:  # the config rebuilds the architecture; the weights come from the state_dict
+            rebuilt.to(next(module.parameters()).dtype).load_state_dict(module.state_dict())
         torch.testing.assert_close(rebuilt(*args, **call), expected, rtol=1e-6, atol=1e-7)
         for clone in (pickle.loads(pickle.dumps(module)), copy.deepcopy(module)):
             torch.testing.assert_close(clone(*args, **call), expected, rtol=0, atol=0)
         buf = io.BytesIO()
         torch.save(module.state_dict(), buf)
         buf.seek(0)
-        fresh = entry.module(**entry.ctor_kwargs(kwargs))
+        fresh, _, _ = entry.build_module(_resolve(sample.materialize()[0]), kwargs)
         fresh.load_state_dict(torch.load(buf))
         torch.testing.assert_close(fresh(*args, **call), expected, rtol=0, atol=0)
         assert repr(module).startswith(entry.module.__name__ + "(")
@@ -317,7 +316,7 @@ def test_hyperparameter_errors_at_construction(entry):
         pytest.skip(f"{entry.name}: no hyperparameter with a range to violate (types: test_hyperparameter_types)")
     for case in cases:
         with pytest.raises(case.exc, match=case.match):
-            entry.module(**case.kwargs)
+            entry.module(**entry.module_kwargs, **case.kwargs)
 
 
 def test_hyperparameter_types(entry):
@@ -327,7 +326,7 @@ def test_hyperparameter_types(entry):
     args = _resolve(args)
     for h in entry.spec.hparams:
         with pytest.raises((TypeError, ValueError), match=rf"{entry.module.__name__}: .*{h.name}"):
-            entry.module(**{h.name: "not a valid value"})
+            entry.module(**entry.module_kwargs, **{h.name: "not a valid value"})
         with pytest.raises((TypeError, ValueError), match=rf"{entry.fn.__name__}: .*{h.name}"):
             entry.fn(*args, **{**kwargs, h.name: "not a valid value"})
 
@@ -388,14 +387,15 @@ def test_compile_fullgraph(entry):
     sample = samples[min(2, len(samples) - 1)]
     args, kwargs = sample.materialize(requires_grad=True)
     args = _resolve(args)
-    ctor = entry.ctor_kwargs(kwargs)
-    call = {k: v for k, v in kwargs.items() if k not in ctor}
-    module = entry.module(**ctor)
+    leaves = [args[i] for i in sample.grad_args]
+    module, args, call = entry.build_module(args, kwargs)
+    if entry.owned is not None:  # the module's own parameters, and the roles it still takes
+        leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad] + list(module.parameters())
     eager = module(*args, **call)
-    grads = torch.autograd.grad(eager, [args[i] for i in sample.grad_args])
+    grads = torch.autograd.grad(eager, leaves)
     compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
     out = compiled(*args, **call)
-    cgrads = torch.autograd.grad(out, [args[i] for i in sample.grad_args])
+    cgrads = torch.autograd.grad(out, leaves)
     torch.testing.assert_close(out, eager, rtol=1e-6, atol=1e-9)
     for a, b in zip(cgrads, grads):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
@@ -412,9 +412,7 @@ def test_compile_inductor(name):
     samples = _samples(entry, salt=9)
     sample = samples[min(2, len(samples) - 1)]
     args, kwargs = sample.materialize(torch.float32)
-    ctor = entry.ctor_kwargs(kwargs)
-    call = {k: v for k, v in kwargs.items() if k not in ctor}
-    module = entry.module(**ctor)
+    module, args, call = entry.build_module(args, kwargs)
     torch.testing.assert_close(
         torch.compile(module, fullgraph=True)(*args, **call), module(*args, **call), rtol=1e-5, atol=1e-6
     )
@@ -431,7 +429,7 @@ def test_every_registered_loss_has_an_entry():
     assert registered - declared == set(), f"registered without a loss_db entry: {sorted(registered - declared)}"
     assert declared - registered == set(), f"loss_db entries that are not registered: {sorted(declared - registered)}"
     for e in ENTRIES:
-        assert lk.get(e.name).__class__ is e.module
+        assert lk.get(e.name, **e.module_kwargs).__class__ is e.module
 
 
 def test_every_declaration_is_complete():

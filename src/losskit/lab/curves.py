@@ -37,7 +37,12 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     cls = get_class(name)
     if axis == "gradient_norm":  # the penalties (no reduction): one linear critic of slope x_i per point
         return _penalty_curve(cls, x, params)
-    module = cls(**{**params, "reduction": "none"})
+    if cls.name == "linear_cross_entropy":  # the module owns its projection: 2 features, 2 classes, the identity
+        module = cls(2, 2, dtype=x.dtype, **{**params, "reduction": "none"})
+        with torch.no_grad():
+            getattr(module, "linear").weight.copy_(torch.eye(2, dtype=x.dtype))
+    else:
+        module = cls(**{**params, "reduction": "none"})
     n = x.shape[0]
     if axis == "residual":
         if cls.name == "gaussian_nll":
@@ -74,8 +79,8 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     logits = torch.stack([x.log(), (1 - x).log()], 1)
     if cls.name == "nll":
         logits = torch.log_softmax(logits, 1)
-    if cls.name == "linear_cross_entropy":  # hidden = the logits themselves, through an identity projection
-        return module(logits, torch.eye(2, dtype=logits.dtype), torch.zeros(n, dtype=torch.long))
+    if cls.name == "linear_cross_entropy":  # input = the logits themselves, through the identity projection
+        return module(logits, torch.zeros(n, dtype=torch.long))
     return module(logits, torch.zeros(n, dtype=torch.long))
 
 
