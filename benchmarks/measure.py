@@ -123,6 +123,9 @@ def measure_peak_here(step: Step) -> float:
     import gc
 
     step()  # warm-up: one-time allocations (thread pools, kernels' scratch) are not the step's
+    for t in getattr(step, "inputs", ()):  # the gradients are the step's: drop the warm-up's before the reset
+        if isinstance(t, torch.Tensor) and t.grad is not None:
+            t.grad = None
     gc.collect()
     rss = _read_status("VmRSS")
     pathlib.Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
