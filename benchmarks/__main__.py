@@ -52,9 +52,12 @@ def main(argv=None) -> None:
     ap.add_argument("--classes", default="", help="only these class counts for the class cases (comma-separated)")
     ap.add_argument("--memory", action="store_true", help="peak memory of every row (a subprocess per contender)")
     ap.add_argument("--quick", action="store_true", help="smoke run: sizes 8 and 1000, 2 rounds, no minimum time")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on a shared machine")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", default=str(RESULTS / "bench"), help="output path without extension")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.sizes, args.rounds, args.min_time = "8,1000", 2, 0.0
     device = torch.device(args.device)

@@ -143,7 +143,9 @@ def peak_extra_mib(case: str, size: int, variant: Dict[str, Any], label: str, de
     # so the resident size follows the live tensors (its dynamic threshold would keep freed blocks cached)
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    args = json.dumps({"case": case, "size": size, "variant": variant, "label": label})
+    args = json.dumps(
+        {"case": case, "size": size, "variant": variant, "label": label, "threads": torch.get_num_threads()}
+    )
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.measure", args], capture_output=True, text=True, env=env, cwd=root
     )
@@ -156,6 +158,8 @@ def _subprocess_main(spec: str) -> None:
     from .suite import peer_modules, select
 
     args = json.loads(spec)
+    if args.get("threads"):
+        torch.set_num_threads(args["threads"])
     (case,) = [c for c in select([args["case"]]) if c.name == args["case"]]
     # peers are imported only when the contender is one (Keras, MONAI, ... take seconds to import)
     built = case.build(args["size"], torch.device("cpu"), {}, **args["variant"])
