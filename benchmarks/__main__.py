@@ -1,11 +1,20 @@
-"""Speed benchmarks: ``python -m benchmarks [--sizes 1e3,1e5,1e7] [--rounds 7] [--cases a,b] [--device cpu]``.
+"""Speed benchmarks: ``python -m benchmarks [--sizes 8,1e5,1e6,1e7] [--rounds 15] [--cases a,b] [--memory] [--quick]``.
 
-For every case and size, losskit and each other implementation run forward +
-backward as paired measurements in one process — A B A B ..., after a warm-up
-— and the report gives the median ratio losskit / other with its min–max over
-the rounds (below 1 means losskit is faster). One measurement repeats the step
-until it lasts at least ``--min-time`` seconds. Output: a markdown table and
-JSON under benchmarks/results/.
+For every case, variant (the class cases run at C = 10, 100 and 1000) and
+size, losskit and each other implementation of the same loss are first
+checked to give the same value on the exact inputs to be timed; then their
+forward + backward steps run as paired measurements in one process: after a
+warm-up, each round takes one sample of each, the order alternating every
+round (A B, B A, ...) and the first round starting with the other library in
+every other comparison. A sample repeats the step until it lasts at least
+``--min-time`` seconds (20 ms). The report gives the median ratio losskit /
+other with its min–max over the rounds (below 1 means losskit is faster), the
+value check, the bytes autograd saves for backward per element beyond the
+inputs, and — for cases that ask for it, or all with ``--memory`` — the peak
+extra memory of one step, each contender in a fresh subprocess (CPU:
+``/proc/self/clear_refs`` and ``VmHWM``). Size 8 is the per-call overhead: 8
+elements, or 8 rows of C classes. Output: a markdown table and JSON under
+benchmarks/results/. ``--quick`` is a smoke run (two small sizes, 2 rounds).
 """
 
 from __future__ import annotations
@@ -14,96 +23,100 @@ import argparse
 import json
 import pathlib
 import platform
-import statistics
-import time
+from typing import Any, Dict, List
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .measure import paired, peak_extra_mib, saved_bytes, value_check
 from .suite import peer_modules, select
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+def _inputs(step) -> List[torch.Tensor]:
+    return list(getattr(step, "inputs", ()))
 
 
-def _time(step, device, loops: int) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(loops):
-        step()
-    _sync(device)
-    return (time.perf_counter() - start) / loops
-
-
-def _loops_for(step, device, min_time: float) -> int:
-    step()
-    once = max(_time(step, device, 1), 1e-7)
-    return max(1, int(min_time / once))
-
-
-def _peak_cuda_mib(step, device) -> float | None:
-    if device.type != "cuda":
-        return None
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    step()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2**20
+def _variant_text(variant: Dict[str, Any]) -> str:
+    return ", ".join(f"{'C' if k == 'classes' else k}={v}" for k, v in variant.items())
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sizes", default="1e3,1e5,1e7", help="element counts (comma-separated)")
-    ap.add_argument("--rounds", type=int, default=7, help="paired rounds per (case, size, other)")
-    ap.add_argument("--min-time", type=float, default=0.02, help="seconds per measurement")
+    ap.add_argument("--sizes", default="8,1e5,1e6,1e7", help="element counts (comma-separated); 8 = per-call overhead")
+    ap.add_argument("--rounds", type=int, default=15, help="paired rounds per (case, variant, size, other)")
+    ap.add_argument("--min-time", type=float, default=0.02, help="seconds per sample")
     ap.add_argument("--cases", default="", help="only these cases (comma-separated)")
+    ap.add_argument("--classes", default="", help="only these class counts for the class cases (comma-separated)")
+    ap.add_argument("--memory", action="store_true", help="peak memory of every row (a subprocess per contender)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: sizes 8 and 1000, 2 rounds, no minimum time")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on a shared machine")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", default=str(RESULTS / "bench"), help="output path without extension")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.sizes, args.rounds, args.min_time = "8,1000", 2, 0.0
     device = torch.device(args.device)
     sizes = [int(float(s)) for s in args.sizes.split(",")]
+    classes = {int(c) for c in args.classes.split(",") if c}
     cases = select([c for c in args.cases.split(",") if c])
     peers = peer_modules()
     console = Console()
-    rows = []
+    rows: List[Dict[str, Any]] = []
+    jobs = [
+        (case, variant, size)
+        for case in cases
+        for variant in case.variants
+        if not (classes and "classes" in variant and variant["classes"] not in classes)
+        for size in sizes
+    ]
+    seen = set()
+    comparison = 0
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
-        bar = progress.add_task("benchmarks", total=len(cases) * len(sizes))
-        for case in cases:
-            for size in sizes:
-                progress.update(bar, description=f"{case.name} @ {size:.0e}")
-                built = case.build(size, device, peers)
-                ours_loops = _loops_for(built.ours, device, args.min_time)
-                ours_times = []
-                row = {"case": case.name, "size": size, "elements": built.elements, "others": {}}
-                for label, other in built.others.items():
-                    other_loops = _loops_for(other, device, args.min_time)
-                    a, b = [], []
-                    for _ in range(args.rounds):
-                        a.append(_time(built.ours, device, ours_loops))
-                        b.append(_time(other, device, other_loops))
-                    ratios = [x / y for x, y in zip(a, b)]
-                    ours_times += a
-                    row["others"][label] = {
-                        "ratio_median": statistics.median(ratios),
-                        "ratio_min": min(ratios),
-                        "ratio_max": max(ratios),
-                        "other_ms": statistics.median(b) * 1e3,
-                        "peak_mib": _peak_cuda_mib(other, device),
-                    }
-                if not ours_times:
-                    ours_times = [_time(built.ours, device, ours_loops) for _ in range(args.rounds)]
-                row["losskit_ms"] = statistics.median(ours_times) * 1e3
-                row["losskit_peak_mib"] = _peak_cuda_mib(built.ours, device)
-                rows.append(row)
+        bar = progress.add_task("benchmarks", total=len(jobs))
+        for case, variant, size in jobs:
+            progress.update(bar, description=f"{case.name} {_variant_text(variant)} @ {size:.0e}")
+            built = case.build(size, device, peers, **variant)
+            key = (case.name, json.dumps(variant, sort_keys=True), built.elements)
+            if key in seen:  # a size that rounds to a shape measured already (the 8-row floor)
                 progress.advance(bar)
+                continue
+            seen.add(key)
+            row: Dict[str, Any] = {
+                "case": case.name,
+                "variant": variant,
+                "size": size,
+                "elements": built.elements,
+                "others": {},
+            }
+            row["losskit_saved_bytes"] = saved_bytes(built.ours, _inputs(built.ours))
+            memory = (args.memory or case.memory) and device.type == "cpu"
+            if memory:
+                row["losskit_peak_mib"] = peak_extra_mib(case.name, size, variant, "losskit")
+            ours_ms = []
+            for label, other in built.others.items():
+                check = value_check(built.ours, other, built.rtol, built.atol)
+                if label in built.differs:
+                    check["differs"] = built.differs[label]
+                timing = paired(built.ours, other, device, args.rounds, args.min_time, ours_first=comparison % 2 == 0)
+                comparison += 1
+                ours_ms.append(timing.pop("losskit_ms"))
+                timing["value_check"] = check
+                timing["saved_bytes"] = saved_bytes(other, _inputs(other))
+                if memory:
+                    timing["peak_mib"] = peak_extra_mib(case.name, size, variant, label)
+                row["others"][label] = timing
+            if not ours_ms:
+                ours_ms.append(paired(built.ours, built.ours, device, 1, args.min_time)["losskit_ms"])
+            row["losskit_ms"] = sorted(ours_ms)[len(ours_ms) // 2]
+            rows.append(row)
+            progress.advance(bar)
     meta = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "torch": torch.__version__,
@@ -111,6 +124,7 @@ def main(argv=None) -> None:
         "python": platform.python_version(),
         "peers": {k: v is not None for k, v in peers.items()},
         "rounds": args.rounds,
+        "min_time_s": args.min_time,
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,12 +133,28 @@ def main(argv=None) -> None:
     console.print(markdown(meta, rows))
 
 
+def _check_text(check: Dict[str, Any]) -> str:
+    if check.get("ok") is None:
+        return "unchecked"
+    if check.get("differs"):
+        return "≠ (by design)"
+    return f"ok ({check['max_rel_diff']:.0e})" if check["ok"] else f"**MISMATCH** ({check['max_rel_diff']:.1e})"
+
+
+def _mib(value) -> str:
+    return "" if value is None else f"{value:.0f}"
+
+
 def markdown(meta, rows) -> str:
     lines = [
         f"# losskit benchmarks ({meta['device']}, torch {meta['torch']}, {meta['threads']} threads)",
         "",
-        "Forward + backward, paired A B A B runs in one process; ratio = losskit time / other time, "
-        "median [min–max] over rounds (< 1: losskit is faster).",
+        f"Forward + backward, paired in one process, order alternating every round; {meta['rounds']} rounds of "
+        f"samples ≥ {meta.get('min_time_s', 0.02) * 1e3:.0f} ms. Ratio = losskit time / other time, "
+        "median [min–max] over rounds (< 1: losskit is faster). Value check: losskit's loss against the other's on "
+        "the inputs timed (max relative difference). Saved B/el: bytes autograd keeps for backward per element "
+        "beyond the inputs, losskit / other. Peak MiB: peak extra memory of one step in a fresh process, "
+        "losskit / other.",
         "",
         "Peers importable here: "
         + ", ".join(k for k, v in meta["peers"].items() if v)
@@ -132,16 +162,26 @@ def markdown(meta, rows) -> str:
         + (", ".join(k for k, v in meta["peers"].items() if not v) or "none")
         + ".",
         "",
-        "| loss | elements | losskit ms | vs | ratio median [min–max] | other ms |",
-        "|---|---:|---:|---|---|---:|",
+        "| loss | variant | elements | losskit ms | vs | ratio median [min–max] | other ms | value | saved B/el | peak MiB |",
+        "|---|---|---:|---:|---|---|---:|---|---|---|",
     ]
     for r in rows:
+        el = max(r["elements"], 1)
+        variant = _variant_text(r.get("variant", {}))
+        ours_saved = r.get("losskit_saved_bytes", 0) / el
         if not r["others"]:
-            lines.append(f"| {r['case']} | {r['elements']:.0e} | {r['losskit_ms']:.3f} | (no peer) | | |")
-        for label, o in r["others"].items():
             lines.append(
-                f"| {r['case']} | {r['elements']:.0e} | {r['losskit_ms']:.3f} | {label} | "
-                f"{o['ratio_median']:.2f} [{o['ratio_min']:.2f}–{o['ratio_max']:.2f}] | {o['other_ms']:.3f} |"
+                f"| {r['case']} | {variant} | {r['elements']:.0e} | {r['losskit_ms']:.3f} | (no peer) | | | | "
+                f"{ours_saved:.1f} | {_mib(r.get('losskit_peak_mib'))} |"
+            )
+        for label, o in r["others"].items():
+            peak = ""
+            if "peak_mib" in o:
+                peak = f"{_mib(r.get('losskit_peak_mib'))} / {_mib(o['peak_mib'])}"
+            lines.append(
+                f"| {r['case']} | {variant} | {r['elements']:.0e} | {r['losskit_ms']:.3f} | {label} | "
+                f"{o['ratio_median']:.2f} [{o['ratio_min']:.2f}–{o['ratio_max']:.2f}] | {o['other_ms']:.3f} | "
+                f"{_check_text(o['value_check'])} | {ours_saved:.1f} / {o['saved_bytes'] / el:.1f} | {peak} |"
             )
     return "\n".join(lines) + "\n"
 

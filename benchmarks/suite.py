@@ -1,8 +1,13 @@
 """Benchmark cases: each losskit loss against torch.nn and every installed peer library with the same loss.
 
-A case builds its inputs for a target element count and returns callables that
-each run forward + backward once. Peers that do not import are skipped and
-listed in the output.
+A case builds its inputs for a target element count (and a variant: the class
+count C of the class cases) and returns callables that each run forward +
+backward once and return the loss value, which the harness compares before it
+times anything. Peers that do not import are skipped and listed in the output.
+
+Adding a case: ``Case(name, build)`` with ``build(size, device, peers, **variant)
+-> Built(ours, others, elements)``, steps made with :func:`_step`; append it
+to :func:`all_cases`.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +24,11 @@ import losskit.functional as LF
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-Step = Callable[[], None]
+Step = Callable[[], Optional[torch.Tensor]]
+
+#: the class counts every class case runs at (the realistic ones hide costs C = 10 does not show)
+CLASSES = (10, 100, 1000)
+CLASS_VARIANTS: Tuple[Dict[str, Any], ...] = tuple({"classes": c} for c in CLASSES)
 
 
 def _optional(module: str):
@@ -50,21 +59,44 @@ class Built:
     ours: Step
     others: Dict[str, Step]
     elements: int
+    #: tolerance of the value check (losskit against each other contender, before it is timed)
+    rtol: float = 1e-4
+    atol: float = 1e-6
+    #: contenders that compute a different quantity on purpose, with the reason (the check is reported, not failed)
+    differs: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class Case:
     name: str
-    build: Callable[[int, torch.device, Dict[str, object]], Built]
+    build: Callable[..., Built]
+    #: keyword sets passed to ``build`` (one table row each, per size); class cases: CLASS_VARIANTS
+    variants: Sequence[Dict[str, Any]] = ({},)
+    #: measure peak memory (a fresh subprocess per contender) for every row, not only with --memory
+    memory: bool = False
 
 
 def _step(fn: Callable[[], torch.Tensor], leaves) -> Step:
+    """Forward + backward once, returning the loss value; ``run.inputs`` lists the tensors the step reads
+    (the leaves and every tensor ``fn`` closes over), which saved-bytes counts do not charge to the loss."""
+    closure = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)]
+
     def run():
         for t in leaves:
             t.grad = None
-        fn().backward()
+        loss = fn()
+        loss.backward()
+        return loss.detach()
 
+    run.inputs = [*leaves, *(t for t in closure if isinstance(t, torch.Tensor))]  # type: ignore[attr-defined]
     return run
+
+
+def _filled(cell) -> bool:
+    try:
+        return cell.cell_contents is not cell  # reading an empty cell raises
+    except ValueError:
+        return False
 
 
 def _gen(seed: int = 0):
@@ -80,6 +112,7 @@ def _elementwise(size, device, positive=False):
 
 def _keras_pair(x: torch.Tensor, y: torch.Tensor, cols: int = 10):
     """Keras reduces per sample over the last axis: give it (N, cols) views of the same data."""
+    cols = min(cols, x.numel())
     n = x.numel() // cols
     return x[: n * cols].view(n, cols), y[: n * cols].view(n, cols)
 
@@ -100,7 +133,8 @@ def regression_case(name, ours, torch_fn=None, keras_name=None, positive=False, 
 
 
 def _logits(size, device, classes=10):
-    n = max(1, size // classes)
+    """(N, C) scores and class targets with N·C ≈ size; at least N = 8 rows (size 8: the per-call overhead)."""
+    n = max(8, size // classes)
     g = _gen(1)
     x = torch.randn(n, classes, generator=g).to(device).requires_grad_()
     y = torch.randint(0, classes, (n,), generator=g).to(device)
@@ -110,34 +144,34 @@ def _logits(size, device, classes=10):
 def classification_cases() -> List[Case]:
     cases = []
 
-    def ce(size, device, peers):
-        x, y = _logits(size, device)
+    def ce(size, device, peers, classes=10):
+        x, y = _logits(size, device, classes)
         others = {"torch.nn": _step(lambda: F.cross_entropy(x, y), [x])}
         if peers.get("keras") is not None:
             k_loss = peers["keras"].losses.SparseCategoricalCrossentropy(from_logits=True)
             others["keras"] = _step(lambda: k_loss(y, x), [x])
         return Built(_step(lambda: LF.cross_entropy(x, y), [x]), others, x.numel())
 
-    cases.append(Case("cross_entropy", ce))
+    cases.append(Case("cross_entropy", ce, CLASS_VARIANTS))
 
-    def ce_ls(size, device, peers):
-        x, y = _logits(size, device)
+    def ce_ls(size, device, peers, classes=10):
+        x, y = _logits(size, device, classes)
         return Built(
             _step(lambda: LF.cross_entropy(x, y, label_smoothing=0.1), [x]),
             {"torch.nn": _step(lambda: F.cross_entropy(x, y, label_smoothing=0.1), [x])},
             x.numel(),
         )
 
-    cases.append(Case("cross_entropy(label_smoothing=0.1)", ce_ls))
+    cases.append(Case("cross_entropy(label_smoothing=0.1)", ce_ls, CLASS_VARIANTS))
 
-    def nll(size, device, peers):
-        x, y = _logits(size, device)
+    def nll(size, device, peers, classes=10):
+        x, y = _logits(size, device, classes)
         lp = torch.log_softmax(x.detach(), 1).requires_grad_()
         return Built(
             _step(lambda: LF.nll_loss(lp, y), [lp]), {"torch.nn": _step(lambda: F.nll_loss(lp, y), [lp])}, lp.numel()
         )
 
-    cases.append(Case("nll", nll))
+    cases.append(Case("nll", nll, CLASS_VARIANTS))
 
     def bce(size, device, peers):
         x, t = _elementwise(size, device)
@@ -166,7 +200,14 @@ def classification_cases() -> List[Case]:
     def sigmoid_focal(size, device, peers):
         x, t = _elementwise(size, device)
         t = (t > 0).float()
-        others = {}
+
+        def torchvision_formula():  # torchvision.ops.sigmoid_focal_loss, written out in eager torch
+            p = torch.sigmoid(x)
+            ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+            p_t = p * t + (1 - p) * (1 - t)
+            return ((0.25 * t + 0.75 * (1 - t)) * ce * (1 - p_t) ** 2).mean()
+
+        others = {"torchvision formula (eager)": _step(torchvision_formula, [x])}
         if peers.get("kornia") is not None:
             others["kornia"] = _step(
                 lambda: peers["kornia"].binary_focal_loss_with_logits(
@@ -187,29 +228,39 @@ def classification_cases() -> List[Case]:
 
     cases.append(Case("sigmoid_focal", sigmoid_focal))
 
-    def softmax_focal(size, device, peers):
-        x, y = _logits(size, device)
-        others = {}
+    def softmax_focal(size, device, peers, classes=10):
+        # The same loss everywhere: kornia and MONAI read a scalar alpha as 1 − α for class 0 (background) and
+        # α for every other class, so losskit and Keras get that per-class alpha; reduction="sum", because
+        # kornia's and MONAI's "mean" divide by N·C (they reduce the one-hot elementwise loss) and MONAI's
+        # "sum" of an (N, C) input averages first (it takes every dimension after C as spatial): it gets (N, C, 1).
+        x, y = _logits(size, device, classes)
+        alpha = torch.full((classes,), 0.25, device=device)
+        alpha[0] = 0.75
+        others = {"torch.nn cross_entropy (floor)": _step(lambda: F.cross_entropy(x, y, reduction="sum"), [x])}
         if peers.get("kornia") is not None:
             others["kornia"] = _step(
-                lambda: peers["kornia"].focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="mean"), [x]
+                lambda: peers["kornia"].focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="sum"), [x]
             )
         if peers.get("monai") is not None:
-            m = peers["monai"].FocalLoss(gamma=2.0, alpha=0.25, use_softmax=True, to_onehot_y=True, reduction="mean")
-            others["monai"] = _step(lambda: m(x, y.unsqueeze(1)), [x])
+            m = peers["monai"].FocalLoss(gamma=2.0, alpha=0.25, use_softmax=True, to_onehot_y=True, reduction="sum")
+            others["monai"] = _step(lambda: m(x.unsqueeze(2), y.view(-1, 1, 1)), [x])
         if peers.get("keras") is not None:
-            k_loss = peers["keras"].losses.CategoricalFocalCrossentropy(from_logits=True)
+            k_loss = peers["keras"].losses.CategoricalFocalCrossentropy(
+                from_logits=True, alpha=alpha.tolist(), gamma=2.0, reduction="sum"
+            )
             onehot = F.one_hot(y, x.shape[1]).float()
             others["keras"] = _step(lambda: k_loss(onehot, x), [x])
-        return Built(_step(lambda: LF.softmax_focal_loss(x, y, alpha=0.25, gamma=2.0), [x]), others, x.numel())
+        ours = _step(lambda: LF.softmax_focal_loss(x, y, alpha=alpha, gamma=2.0, reduction="sum"), [x])
+        differs = {"torch.nn cross_entropy (floor)": "plain cross-entropy: the floor a focal loss is measured against"}
+        return Built(ours, others, x.numel(), differs=differs)
 
-    cases.append(Case("focal", softmax_focal))
+    cases.append(Case("focal", softmax_focal, CLASS_VARIANTS))
 
     def simple(name, ours, torch_fn=None, keras_name=None, keras_onehot=False, keras_probs=False, kw=None):
         kw = kw or {}
 
-        def build(size, device, peers):
-            x, y = _logits(size, device)
+        def build(size, device, peers, classes=10):
+            x, y = _logits(size, device, classes)
             others = {}
             if torch_fn is not None:
                 others["torch.nn"] = _step(lambda: torch_fn(x, y, **kw), [x])
@@ -223,7 +274,7 @@ def classification_cases() -> List[Case]:
                     others["keras"] = _step(lambda: k_loss(yk, x), [x])
             return Built(_step(lambda: ours(x, y, **kw), [x]), others, x.numel())
 
-        return Case(name, build)
+        return Case(name, build, CLASS_VARIANTS)
 
     cases += [
         simple("poly1", LF.poly1_cross_entropy),
@@ -278,8 +329,8 @@ def classification_cases() -> List[Case]:
 
     cases.append(Case("multilabel_soft_margin", multilabel_soft))
 
-    def multilabel_margin(size, device, peers):
-        x, _ = _logits(size, device)
+    def multilabel_margin(size, device, peers, classes=10):
+        x, _ = _logits(size, device, classes)
         g = _gen(3)
         labels = torch.argsort(torch.rand(x.shape, generator=g), dim=1).to(device)
         labels[:, 3:] = -1  # three labels per row, then the -1 terminator
@@ -289,7 +340,7 @@ def classification_cases() -> List[Case]:
             x.numel(),
         )
 
-    cases.append(Case("multilabel_margin", multilabel_margin))
+    cases.append(Case("multilabel_margin", multilabel_margin, CLASS_VARIANTS))
     return cases
 
 
@@ -398,16 +449,20 @@ def adversarial_cases() -> List[Case]:
 
 
 def large_vocab_case() -> Case:
-    """hidden (N, 256) @ weight (V = 32768, 256): ``elements`` counts the logits the naive path materialises."""
+    """input (N, 256) @ linear_weight (V = 32768, 256): ``elements`` counts the logits the naive path materialises."""
 
-    def build(size, device, peers):
-        vocab, width = 32768, 256
+    def build(size, device, peers, vocab=32768, width=256):
         n = max(8, size // vocab)
         g = _gen(2)
         hidden = torch.randn(n, width, generator=g).to(device).requires_grad_()
         weight = (torch.randn(vocab, width, generator=g) * 0.02).to(device).requires_grad_()
         target = torch.randint(0, vocab, (n,), generator=g).to(device)
         others = {"torch.nn (naive)": _step(lambda: F.cross_entropy(hidden @ weight.T, target), [hidden, weight])}
+        if hasattr(torch.nn, "LinearCrossEntropyOptions"):  # torch 2.13's own chunked path
+            options = torch.nn.LinearCrossEntropyOptions()
+            others["torch chunked"] = _step(
+                lambda: F.linear_cross_entropy(hidden, weight, target, options=options), [hidden, weight]
+            )
         if peers.get("liger") is not None:
             liger = peers["liger"].LigerFusedLinearCrossEntropyLoss()
             others["liger"] = _step(lambda: liger(weight, hidden, target), [hidden, weight])
@@ -419,7 +474,7 @@ def large_vocab_case() -> Case:
             _step(lambda: LF.linear_cross_entropy(hidden, weight, target), [hidden, weight]), others, n * vocab
         )
 
-    return Case("linear_cross_entropy", build)
+    return Case("linear_cross_entropy", build, memory=True)
 
 
 def ctc_case() -> Case:

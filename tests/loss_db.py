@@ -123,6 +123,12 @@ class LossInfo:
     owned_roles: Dict[int, str] = dataclasses.field(default_factory=dict)
     #: the constructor arguments such a module requires, from a sample's args (None: any valid values)
     module_args: Callable[[Optional[Sequence[Any]]], Dict[str, Any]] = lambda args: {}
+    #: a module that owns some of the functional's arguments (linear_cross_entropy's projection):
+    #: ``owned(args, call_kwargs) -> (constructor keywords, forward args, forward keywords, load)``, where
+    #: ``load(module)`` copies the owned tensors into the module's parameters; None: the module takes every role
+    owned: Optional[Callable[[Sequence[Any], Dict[str, Any]], Tuple[Dict[str, Any], list, dict, Callable]]] = None
+    #: constructor keywords a module needs when built without a sample (registry, construction errors)
+    module_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def spec(self) -> LossSpec:
@@ -149,6 +155,10 @@ class LossInfo:
         names = {h.name for h in self.spec.hparams}
         return {k: v for k, v in kwargs.items() if k in names}
 
+    def required_ctor(self, args: Optional[Sequence[Any]] = None) -> Dict[str, Any]:
+        """Constructor keywords the module needs (modules that own parameters), with or without a sample."""
+        return {**self.module_args(args), **self.module_kwargs}
+
     def new_module(self, args: Optional[Sequence[Any]] = None, **ctor: Any):
         """A module with the required constructor arguments; owned tensors in the dtype of the sample's roles."""
         module = self.module(**self.module_args(args), **ctor)
@@ -157,10 +167,20 @@ class LossInfo:
                 module = module.to(args[i].dtype)
         return module
 
-    def build_module(self, args: Sequence[Any], kwargs: Dict[str, Any]):
-        """(module, forward's positional args, forward's keywords) for a sample; owned roles go into the module."""
+    def build_module(self, args: Sequence[Any], kwargs: Dict[str, Any]) -> Tuple[Any, list, dict]:
+        """(module, forward's positional args, forward's keywords) for a sample.
+
+        Two kinds of modules own tensors: ``owned`` (linear_cross_entropy's projection: the entry says how to
+        build and load it) and ``owned_roles`` (CenterLoss's centres, ArcFace's weights: the sample's role
+        tensor becomes the module's attribute and forward no longer takes it).
+        """
         ctor = self.ctor_kwargs(kwargs)
         call = {k: v for k, v in kwargs.items() if k not in ctor}
+        if self.owned is not None:
+            extra, owned_args, call, load = self.owned(args, call)
+            module = self.module(**extra, **ctor)
+            load(module)
+            return module, list(owned_args), call
         module = self.new_module(args, **ctor)
         for i, attr in self.owned_roles.items():
             value = args[i].detach().clone()
@@ -1169,7 +1189,19 @@ def _lce_samples(rng):
         (9, 4, 7, {}),
         (12, 5, 11, {"label_smoothing": 0.2, "chunk_size": 5}),
         (10, 3, 6, {"softcap": 2.5, "z_loss": 1e-2, "chunk_size": 3}),
-        (7, 4, 5, {"bias": _t(rng.normal(size=5)), "ignore_index": 2, "chunk_size": 2}),
+        (7, 4, 5, {"linear_bias": _t(rng.normal(size=5)), "ignore_index": 2, "chunk_size": 2}),
+        (
+            11,
+            4,
+            6,
+            {
+                "weight": _t(rng.uniform(0.5, 2.0, size=6)),
+                "label_smoothing": 0.1,
+                "z_loss": 1e-2,
+                "ignore_index": 1,
+                "chunk_size": 4,
+            },
+        ),
     ]:
         kw = {"ignore_index": -100, **kw}
         y = rng.integers(0, v, size=n)
@@ -1182,7 +1214,34 @@ def _lce_samples(rng):
                 desc=f"N={n} V={v} {sorted(kw)}",
             )
         )
+    # torch's other inputs: probability targets (the unfused path, as in torch) and one unbatched row
+    out.append(
+        Sample(
+            (_t(rng.normal(size=(6, 3))), _t(rng.normal(size=(5, 3))), _t(probs(rng, (6, 5)))),
+            {"weight": _t(rng.uniform(0.5, 2.0, size=5)), "label_smoothing": 0.1, "z_loss": 1e-2},
+            desc="probability targets (6, 5)",
+        )
+    )
+    out.append(
+        Sample((_t(rng.normal(size=4)), _t(rng.normal(size=(6, 4))), _long(np.int64(3))), {}, desc="unbatched (4,)")
+    )
     return out
+
+
+def _lce_owned(args, call):
+    """LinearCrossEntropyLoss owns linear_weight (and linear_bias): the battery copies the sample's into it."""
+    x, w, y = args
+    call = dict(call)
+    b = call.pop("linear_bias", None)
+
+    def load(module):
+        with torch.no_grad():
+            module.linear.weight.copy_(w)
+            if b is not None:
+                module.linear.bias.copy_(b)
+
+    ctor = {"in_features": w.shape[1], "num_classes": w.shape[0], "bias": b is not None, "dtype": w.dtype}
+    return ctor, [x, y], call, load
 
 
 ENTRIES.append(
@@ -1190,6 +1249,8 @@ ENTRIES.append(
         name="linear_cross_entropy",
         reference=ref_cls.linear_cross_entropy,
         samples=_lce_samples,
+        owned=_lce_owned,
+        module_kwargs={"in_features": 4, "num_classes": 7},
         empty=lambda: Sample(
             (
                 torch.zeros(0, 4, dtype=torch.float64),
@@ -1209,7 +1270,7 @@ ENTRIES.append(
                 (torch.randn(2, 4, 3), torch.randn(6, 3), torch.zeros(2, 4, dtype=torch.long)),
                 {},
                 ValueError,
-                r"hidden must be \(N, H\)",
+                r"input must be \(N, H\) or \(H,\)",
             ),
             ErrorCase(
                 (torch.randn(4, 3), torch.randn(6, 3), torch.tensor([0, 1, 6, 2])),
@@ -1220,9 +1281,21 @@ ENTRIES.append(
             ErrorCase((torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4)), {}, TypeError, r"integer tensor"),
             ErrorCase(
                 (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
-                {"bias": torch.zeros(5)},
+                {"linear_bias": torch.zeros(5)},
                 ValueError,
-                r"bias must be \(6,\)",
+                r"linear_bias must be \(6,\)",
+            ),
+            ErrorCase(
+                (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),
+                {"weight": torch.ones(5)},
+                ValueError,
+                r"weight must have one entry per class \(6\)",
+            ),
+            ErrorCase(
+                (torch.randn(3), torch.randn(6, 2, 3), torch.zeros(2, dtype=torch.long)),
+                {},
+                ValueError,
+                r"K-dimensional loss .* needs a batched input",
             ),
             ErrorCase(
                 (torch.randn(4, 3), torch.randn(6, 3), torch.zeros(4, dtype=torch.long)),

@@ -17,28 +17,40 @@ def test_harness_smoke(tmp_path):
     from benchmarks.__main__ import main
 
     out = tmp_path / "bench"
-    main(
-        [
-            "--sizes",
-            "200",
-            "--rounds",
-            "1",
-            "--min-time",
-            "0",
-            "--cases",
-            "huber,focal,linear_cross_entropy",
-            "--out",
-            str(out),
-        ]
-    )
+    main(["--quick", "--cases", "huber,focal,linear_cross_entropy", "--classes", "10,1000", "--out", str(out)])
     data = json.loads(out.with_suffix(".json").read_text())
     assert {row["case"] for row in data["rows"]} == {"huber", "focal", "linear_cross_entropy"}
+    assert data["meta"]["rounds"] == 2
     huber = next(r for r in data["rows"] if r["case"] == "huber")
     torch_nn = huber["others"]["torch.nn"]
     # the reported ratio is consistent with the recorded times and inside the per-round range
     assert torch_nn["ratio_min"] <= torch_nn["ratio_median"] <= torch_nn["ratio_max"]
     assert huber["losskit_ms"] > 0 and torch_nn["other_ms"] > 0
+    # every timed pair was value-checked first, and the compared losses are the same loss
+    for row in data["rows"]:
+        for label, other in row["others"].items():
+            check = other["value_check"]
+            assert check["ok"] or check.get("differs"), (row["case"], row["variant"], label, check)
+    # focal runs at each requested class count, with tiny (N = 8) inputs for the per-call overhead
+    assert {(r["variant"]["classes"], r["elements"]) for r in data["rows"] if r["case"] == "focal"} >= {
+        (10, 80),
+        (1000, 8000),
+    }
+    # saved-for-backward bytes and, for linear_cross_entropy, peak memory from a fresh process
+    lce = next(r for r in data["rows"] if r["case"] == "linear_cross_entropy")
+    assert lce["losskit_peak_mib"] is not None and lce["others"]["torch.nn (naive)"]["peak_mib"] > 0
+    assert huber["losskit_saved_bytes"] >= 0
     assert out.with_suffix(".md").read_text().startswith("# losskit benchmarks")
+
+
+def test_pairs_alternate_their_order():
+    import torch
+    from benchmarks.measure import paired
+
+    calls = []
+    paired(lambda: calls.append("a"), lambda: calls.append("b"), torch.device("cpu"), 4, 0.0, ours_first=False)
+    timed = calls[-8:]  # after the warm-up and the loop calibration: one call per sample
+    assert timed == ["b", "a", "a", "b", "b", "a", "a", "b"]
 
 
 def test_unknown_case_is_an_error():

@@ -133,6 +133,40 @@ def test_binary_losses_torch_parity(shape, reduction, weighted):
     )
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_soft_margin_is_one_function_finite_where_torch_overflows(dtype, reduction):
+    """softplus forward, sigmoid backward: torch's values and gradients, the linear tail where torch's
+    log(1 + exp(-y x)) is inf, nothing saved for backward beyond the inputs, exact double backward."""
+    edge = torch.tensor([100.0, -100.0, 1e4, -1e4, 30.0, 0.0], dtype=dtype)
+    y = torch.tensor([-1.0, -1.0, -1.0, 1.0, 1.0, -1.0], dtype=dtype)
+    x = edge.clone().requires_grad_()
+    out = LF.soft_margin_loss(x, y, reduction="none")
+    expected = torch.log1p(torch.exp(-(y * edge).double()))
+    expected[[0, 2, 3]] = torch.tensor([100.0, 1e4, 1e4], dtype=torch.float64)  # log(1 + e^t) = t there
+    torch.testing.assert_close(out.double(), expected, rtol=1e-6, atol=1e-30)
+    assert torch.isinf(F.soft_margin_loss(edge, y, reduction="none")[[2, 3]]).all()  # torch overflows there
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    torch.testing.assert_close(grad, -y * torch.sigmoid(-y * edge))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 3, generator=g, dtype=dtype, requires_grad=True)
+    s = torch.where(torch.rand(40, 3, generator=g) > 0.5, 1.0, -1.0).to(dtype)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        out = LF.soft_margin_loss(x, s, reduction=reduction)
+    assert all(
+        t.untyped_storage().data_ptr() in (x.untyped_storage().data_ptr(), s.untyped_storage().data_ptr())
+        for t in saved
+    )
+    go = torch.randn_like(out)
+    torch.testing.assert_close(out, F.soft_margin_loss(x, s, reduction=reduction))
+    torch.testing.assert_close(
+        torch.autograd.grad(out, x, go)[0], torch.autograd.grad(F.soft_margin_loss(x, s, reduction=reduction), x, go)[0]
+    )
+    if dtype == torch.float64:
+        assert torch.autograd.gradgradcheck(lambda a: LF.soft_margin_loss(a, s, reduction=reduction), (x,))
+
+
 def test_binary_modules_equal_torch_modules():
     x = _logits((6, 4))
     t = torch.rand(6, 4, dtype=torch.float64)

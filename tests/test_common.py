@@ -190,7 +190,7 @@ def test_registry(entry):
     names = (entry.name, *aliases_of(entry.name), entry.module.__name__)
     for name in names:
         for spelled in (name, name.upper()):
-            assert isinstance(lk.get(spelled, **entry.module_args(None)), entry.module), spelled
+            assert isinstance(lk.get(spelled, **entry.required_ctor()), entry.module), spelled
             assert lk.get_fn(spelled) is entry.fn
     assert entry.name in lk.available()
     assert entry.name in lk.available(family=entry.module.family)
@@ -209,13 +209,15 @@ def test_config_pickle_state_dict(entry):
         if entry.owned_roles:  # the config holds hyperparameters; learned tensors travel in the state_dict
             rebuilt = rebuilt.to(torch.float64)
             rebuilt.load_state_dict(module.state_dict())
+        if entry.owned is not None:  # the config rebuilds the architecture; the weights come from the state_dict
+            rebuilt.to(next(module.parameters()).dtype).load_state_dict(module.state_dict())
         torch.testing.assert_close(rebuilt(*args, **call), expected, rtol=1e-6, atol=1e-7)
         for clone in (pickle.loads(pickle.dumps(module)), copy.deepcopy(module)):
             torch.testing.assert_close(clone(*args, **call), expected, rtol=0, atol=0)
         buf = io.BytesIO()
         torch.save(module.state_dict(), buf)
         buf.seek(0)
-        fresh = entry.new_module(sample_args, **entry.ctor_kwargs(kwargs))
+        fresh, _, _ = entry.build_module(_resolve(sample.materialize()[0]), kwargs)
         fresh.load_state_dict(torch.load(buf))
         torch.testing.assert_close(fresh(*args, **call), expected, rtol=0, atol=0)
         assert repr(module).startswith(entry.module.__name__ + "(")
@@ -322,7 +324,7 @@ def test_hyperparameter_errors_at_construction(entry):
         pytest.skip(f"{entry.name}: no hyperparameter with a range to violate (types: test_hyperparameter_types)")
     for case in cases:
         with pytest.raises(case.exc, match=case.match):
-            entry.module(**entry.module_args(None), **case.kwargs)
+            entry.module(**entry.required_ctor(), **case.kwargs)
 
 
 def test_hyperparameter_types(entry):
@@ -332,7 +334,7 @@ def test_hyperparameter_types(entry):
     args = _resolve(args)
     for h in entry.spec.hparams:
         with pytest.raises((TypeError, ValueError), match=rf"{entry.module.__name__}: .*{h.name}"):
-            entry.module(**entry.module_args(None), **{h.name: "not a valid value"})
+            entry.module(**entry.required_ctor(), **{h.name: "not a valid value"})
         with pytest.raises((TypeError, ValueError), match=rf"{entry.fn.__name__}: .*{h.name}"):
             entry.fn(*args, **{**kwargs, h.name: "not a valid value"})
 
@@ -392,8 +394,13 @@ def test_compile_fullgraph(entry):
     samples = _samples(entry, salt=8)
     sample = samples[min(2, len(samples) - 1)]
     args, kwargs = sample.materialize(requires_grad=True)
-    module, forward_args, call = entry.build_module(_resolve(args), kwargs)
+    args = _resolve(args)
+    module, forward_args, call = entry.build_module(args, kwargs)
     grad_args = [args[i] for i in sample.grad_args if i not in entry.owned_roles]
+    if entry.owned is not None:  # the module's own parameters, and the roles it still takes
+        grad_args = [a for a in forward_args if isinstance(a, torch.Tensor) and a.requires_grad] + list(
+            module.parameters()
+        )
     eager = module(*forward_args, **call)
     grads = torch.autograd.grad(eager, grad_args)
     compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
@@ -415,9 +422,7 @@ def test_compile_inductor(name):
     samples = _samples(entry, salt=9)
     sample = samples[min(2, len(samples) - 1)]
     args, kwargs = sample.materialize(torch.float32)
-    ctor = entry.ctor_kwargs(kwargs)
-    call = {k: v for k, v in kwargs.items() if k not in ctor}
-    module = entry.module(**ctor)
+    module, args, call = entry.build_module(args, kwargs)
     torch.testing.assert_close(
         torch.compile(module, fullgraph=True)(*args, **call), module(*args, **call), rtol=1e-5, atol=1e-6
     )
@@ -434,7 +439,7 @@ def test_every_registered_loss_has_an_entry():
     assert registered - declared == set(), f"registered without a loss_db entry: {sorted(registered - declared)}"
     assert declared - registered == set(), f"loss_db entries that are not registered: {sorted(declared - registered)}"
     for e in ENTRIES:
-        assert lk.get(e.name, **e.module_args(None)).__class__ is e.module
+        assert lk.get(e.name, **e.required_ctor()).__class__ is e.module
 
 
 def test_every_declaration_is_complete():

@@ -90,7 +90,7 @@ from losskit.cli import app
         ),
         (lambda: lk.MultiMarginLoss(p=1.0), ValueError, r"p must be 1 or 2; got 1.0"),
         (lambda: lk.QuantileLoss(quantile=float("nan")), ValueError, r"quantile must be a finite number"),
-        (lambda: lk.LinearCrossEntropyLoss(softcap=float("inf")), ValueError, r"softcap must be a finite number"),
+        (lambda: lk.LinearCrossEntropyLoss(4, 7, softcap=float("inf")), ValueError, r"softcap must be a finite number"),
     ],
 )
 def test_item08_every_argument_is_checked_for_type_and_finiteness(call, exc, match):

@@ -380,7 +380,7 @@ def test_item11_zero_classes_other_layouts():
         LF.multilabel_soft_margin_loss(torch.randn(4, 0), torch.zeros(4, 0))
     with pytest.raises(ValueError, match=r"multilabel_margin_loss: input must have at least one class"):
         LF.multilabel_margin_loss(torch.randn(4, 0), torch.zeros(4, 0, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"linear_cross_entropy: weight must have at least one row"):
+    with pytest.raises(ValueError, match=r"linear_cross_entropy: linear_weight must have at least one row"):
         LF.linear_cross_entropy(torch.randn(4, 3), torch.randn(0, 3), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match=r"probability|at least one class"):
         LF.cross_entropy(torch.randn(4, 0), torch.zeros(4, 0))

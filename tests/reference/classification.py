@@ -221,7 +221,8 @@ def linear_cross_entropy(
     h,
     w,
     y,
-    bias=None,
+    linear_bias=None,
+    weight=None,
     ignore_index=-100,
     label_smoothing=0.0,
     softcap=None,
@@ -229,16 +230,33 @@ def linear_cross_entropy(
     chunk_size=None,
     reduction="mean",
 ):
-    """Cross-entropy of h @ w.T + b (optionally soft-capped) plus z_loss * lse^2, from the formula."""
-    z = h @ w.T + (0.0 if bias is None else bias)
+    """Cross-entropy of h @ w.T + b (optionally soft-capped, class-weighted) plus z_loss * w_y * lse^2, from the formula.
+
+    Index targets: l_i = (1-e) w_y (lse - z_y) + e/V sum_v w_v (lse - z_v) + z w_y lse^2, "mean" over sum w_y.
+    Probability targets t (N, V): l_i = -sum_v w_v t'_v (z_v - lse) + z lse^2, t' = (1-e) t + e/V, "mean" over N.
+    """
+    unbatched = h.ndim == 1
+    h = np.atleast_2d(h)
+    z = h @ w.T + (0.0 if linear_bias is None else linear_bias)
     if softcap:
         z = softcap * np.tanh(z / softcap)
     v = z.shape[1]
+    cw = np.ones(v) if weight is None else weight
     lse = np.logaddexp.reduce(z, axis=1)
+    log_p = z - lse[:, None]
+    e = label_smoothing
+    if np.issubdtype(np.asarray(y).dtype, np.floating):
+        t = (1 - e) * np.atleast_2d(y) + e / v
+        loss = -(cw * t * log_p).sum(1) + z_loss * lse**2
+        loss = loss[0] if unbatched and reduction == "none" else loss
+        return loss.mean() if reduction == "mean" else reduce(loss, reduction)
+    y = np.atleast_1d(y)
     valid = y != ignore_index
     safe = np.where(valid, y, 0)
-    loss = lse - (1 - label_smoothing) * z[np.arange(len(y)), safe] - label_smoothing / v * z.sum(1) + z_loss * lse**2
+    w_y = cw[safe] * valid
+    loss = -(1 - e) * w_y * log_p[np.arange(len(y)), safe] - e / v * (cw * log_p).sum(1) + z_loss * w_y * lse**2
     loss = np.where(valid, loss, 0.0)
     if reduction == "mean":
-        return loss.sum() / valid.sum() if valid.any() else np.float64(0.0)
+        return loss.sum() / w_y.sum() if w_y.sum() else np.float64(0.0) * loss.sum()
+    loss = loss[0] if unbatched and reduction == "none" else loss
     return reduce(loss, reduction)

@@ -331,6 +331,38 @@ def multilabel_margin_loss(
     return reduce_loss(loss.reshape(input.shape[:-1]), reduction, fn=fn)
 
 
+class _SoftMargin(torch.autograd.Function):
+    """log(1 + exp(-y x)) reduced, in one Function: softplus forward, sigmoid backward, only the inputs saved.
+
+    ``scale`` is 1/N for "mean", 1 for "sum", None for "none". The forward evaluates
+    ``-softplus(y x, beta=-1)``, which is linear (exact, finite) where ``-y x`` is large and torch's
+    ``log(1 + exp(-y x))`` overflows; the backward recomputes ``y x`` from the saved inputs and writes
+    ``-y σ(-y x)`` in place. Under ``create_graph=True`` the backward is written with differentiable
+    operations instead, so second derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, scale):
+        ctx.save_for_backward(input, target)
+        ctx.scale = scale
+        neg_loss = F.softplus(torch.mul(input, target), beta=-1.0)  # -log(1 + exp(-y x))
+        if scale is None:
+            return neg_loss.neg_()
+        return neg_loss.sum().mul_(-scale)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, target = ctx.saved_tensors
+        go = grad_output if ctx.scale is None else grad_output * ctx.scale
+        if torch.is_grad_enabled():  # double backward: the composite gradient, recorded by autograd
+            s = torch.sigmoid(-(input * target))
+            return -target * s * go, (-input * s * go if ctx.needs_input_grad[1] else None), None
+        s = torch.mul(input, target).neg_().sigmoid_()  # σ(-y x)
+        grad_target = torch.mul(s, input).mul_(-go) if ctx.needs_input_grad[1] else None
+        grad_input = s.mul_(target).mul_(-go) if ctx.needs_input_grad[0] else None
+        return grad_input, grad_target, None
+
+
 @loss(
     "soft_margin",
     family=FAMILY,
@@ -352,9 +384,11 @@ def soft_margin_loss(
     .. math::
         \ell_i = \log(1 + e^{-y_i x_i}) = -\log\sigma(y_i x_i), \qquad y_i \in \{-1, 1\}
 
-    Computed as ``-logsigmoid(y x)``: torch's kernel evaluates
-    ``log(1 + exp(-y x))`` and overflows to inf once ``-y x`` passes ~89
-    (float32) or ~710 (float64); losskit stays finite and exact.
+    Computed as a softplus that turns linear where ``-y x`` is large: torch's
+    kernel evaluates ``log(1 + exp(-y x))`` and overflows to inf once ``-y x``
+    passes ~89 (float32) or ~710 (float64); losskit stays finite and exact.
+    One autograd Function (softplus forward, sigmoid backward) that saves only
+    the inputs, as torch's kernel does; twice differentiable.
 
     Args:
         input: scores, any shape ``(*)``.
@@ -374,6 +408,9 @@ def soft_margin_loss(
     """
     fn = "soft_margin_loss"
     input, target = prepare_pair(fn, input, target)
+    if sample_weight is None and input.numel() and reduction in ("mean", "sum", "none"):
+        scale = None if reduction == "none" else (1.0 / input.numel() if reduction == "mean" else 1.0)
+        return _SoftMargin.apply(input, target, scale)
     return reduce_loss(-F.logsigmoid(target * input), reduction, weight=sample_weight, fn=fn)
 
 

@@ -72,8 +72,13 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
         return _evaluate_embedding(name, x, params)
     if axis == "distance":  # hinge_embedding: a dissimilar pair at distance x
         return cls(**{**params, "reduction": "none"})(x, -torch.ones_like(x))
-    per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
-    module = cls(**{**per_point, **params, "reduction": "none"})
+    if cls.name == "linear_cross_entropy":  # the module owns its projection: 2 features, 2 classes, the identity
+        module = cls(2, 2, dtype=x.dtype, **{**params, "reduction": "none"})
+        with torch.no_grad():
+            module.linear.weight.copy_(torch.eye(2, dtype=x.dtype))
+    else:
+        per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
+        module = cls(**{**per_point, **params, "reduction": "none"})
     n = x.shape[0]
     if axis == "residual":
         if cls.name == "gaussian_nll":
@@ -116,8 +121,8 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     logits = torch.stack([x.log(), (1 - x).log()], 1)
     if cls.name == "nll":
         logits = torch.log_softmax(logits, 1)
-    if cls.name == "linear_cross_entropy":  # hidden = the logits themselves, through an identity projection
-        return module(logits, torch.eye(2, dtype=logits.dtype), torch.zeros(n, dtype=torch.long))
+    if cls.name == "linear_cross_entropy":  # input = the logits themselves, through the identity projection
+        return module(logits, torch.zeros(n, dtype=torch.long))
     return module(logits, torch.zeros(n, dtype=torch.long))
 
 

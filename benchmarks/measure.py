@@ -1,0 +1,173 @@
+"""The measurements the harness makes, one function each: paired timing, the value check, saved bytes, peak memory.
+
+* :func:`paired` times two steps in one process: after a warm-up, each round
+  takes one sample of each, alternating which goes first (A B, B A, ...), and
+  which starts the first round alternates between comparisons too. A sample
+  repeats the step until it lasts at least ``min_time`` seconds.
+* :func:`value_check` runs both steps once and compares the losses they
+  return, so a ratio is only ever reported between two computations of the
+  same loss (or flagged).
+* :func:`saved_bytes` runs one step under ``torch.autograd.graph.saved_tensors_hooks``
+  and counts the bytes autograd keeps for backward beyond the step's inputs.
+* :func:`peak_extra_mib` measures a step's peak extra resident memory in a
+  fresh subprocess: the inputs are built, the high-water mark is reset
+  (``/proc/self/clear_refs``) and the step's peak (``VmHWM``) is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import torch
+
+Step = Callable[[], Optional[torch.Tensor]]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(step: Step, device: torch.device, loops: int) -> float:
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(loops):
+        step()
+    sync(device)
+    return (time.perf_counter() - start) / loops
+
+
+def loops_for(step: Step, device: torch.device, min_time: float) -> int:
+    """Calls per sample so that a sample lasts at least ``min_time`` (the step is warm: it ran already)."""
+    once = max(min(_time(step, device, 1), _time(step, device, 1)), 1e-7)
+    return max(1, -int(-min_time // once))
+
+
+def paired(
+    ours: Step, other: Step, device: torch.device, rounds: int, min_time: float, ours_first: bool = True
+) -> Dict[str, Any]:
+    """Median and range of ours/other over ``rounds`` paired samples, the order alternating every round."""
+    for _ in range(2):  # warm-up: allocator, thread pools, lazy imports
+        ours()
+        other()
+    loops_a, loops_b = loops_for(ours, device, min_time), loops_for(other, device, min_time)
+    a: List[float] = []
+    b: List[float] = []
+    for r in range(rounds):
+        if (r % 2 == 0) == ours_first:
+            a.append(_time(ours, device, loops_a))
+            b.append(_time(other, device, loops_b))
+        else:
+            b.append(_time(other, device, loops_b))
+            a.append(_time(ours, device, loops_a))
+    ratios = [x / y for x, y in zip(a, b)]
+    return {
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "losskit_ms": statistics.median(a) * 1e3,
+        "other_ms": statistics.median(b) * 1e3,
+        "loops": [loops_a, loops_b],
+        "rounds": rounds,
+        "first": "losskit" if ours_first else "other",
+    }
+
+
+def value_check(ours: Step, other: Step, rtol: float, atol: float) -> Dict[str, Any]:
+    """Both losses on the exact configuration timed; ``ok`` is None when a step returns no value."""
+    a, b = ours(), other()
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        return {"ok": None, "note": "a step returns no value"}
+    a, b = a.detach().double().cpu().reshape(-1), b.detach().double().cpu().reshape(-1)
+    if a.shape != b.shape:
+        return {"ok": False, "note": f"shapes {tuple(a.shape)} vs {tuple(b.shape)}"}
+    diff = (a - b).abs()
+    ok = bool((diff <= atol + rtol * b.abs()).all())
+    rel = float((diff / b.abs().clamp_min(atol)).max()) if a.numel() else 0.0
+    return {"ok": ok, "losskit": float(a.sum()), "other": float(b.sum()), "max_rel_diff": rel, "rtol": rtol}
+
+
+def saved_bytes(step: Step, inputs: Sequence[torch.Tensor]) -> int:
+    """Bytes autograd saves for backward during one step, beyond the storages of ``inputs`` (counted once each)."""
+    skip = {t.untyped_storage().data_ptr() for t in inputs if isinstance(t, torch.Tensor)}
+    seen: Dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.layout == torch.strided and t.device.type != "meta":
+            storage = t.untyped_storage()
+            if storage.data_ptr() not in skip:
+                seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return sum(seen.values())
+
+
+def _read_status(field: str) -> int:
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def measure_peak_here(step: Step) -> float:
+    """Peak extra resident MiB of one step in this process (run in a fresh subprocess: see peak_extra_mib)."""
+    import gc
+
+    step()  # warm-up: one-time allocations (thread pools, kernels' scratch) are not the step's
+    for t in getattr(step, "inputs", ()):  # the gradients are the step's: drop the warm-up's before the reset
+        if isinstance(t, torch.Tensor) and t.grad is not None:
+            t.grad = None
+    gc.collect()
+    rss = _read_status("VmRSS")
+    pathlib.Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    step()
+    return (_read_status("VmHWM") - rss) / 2**20
+
+
+def peak_extra_mib(case: str, size: int, variant: Dict[str, Any], label: str, device: str = "cpu") -> Optional[float]:
+    """Peak extra MiB of one contender's step, measured in a fresh subprocess (None where /proc is not available)."""
+    if not pathlib.Path("/proc/self/clear_refs").exists() or device != "cpu":
+        return None
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    # a fixed mmap threshold: glibc then returns every large block to the system when it is freed,
+    # so the resident size follows the live tensors (its dynamic threshold would keep freed blocks cached)
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    args = json.dumps(
+        {"case": case, "size": size, "variant": variant, "label": label, "threads": torch.get_num_threads()}
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.measure", args], capture_output=True, text=True, env=env, cwd=root
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"memory subprocess failed for {case} {label}: {out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _subprocess_main(spec: str) -> None:
+    from .suite import peer_modules, select
+
+    args = json.loads(spec)
+    if args.get("threads"):
+        torch.set_num_threads(args["threads"])
+    (case,) = [c for c in select([args["case"]]) if c.name == args["case"]]
+    # peers are imported only when the contender is one (Keras, MONAI, ... take seconds to import)
+    built = case.build(args["size"], torch.device("cpu"), {}, **args["variant"])
+    if args["label"] != "losskit" and args["label"] not in built.others:
+        built = case.build(args["size"], torch.device("cpu"), peer_modules(), **args["variant"])
+    step = built.ours if args["label"] == "losskit" else built.others[args["label"]]
+    print(measure_peak_here(step))
+
+
+if __name__ == "__main__":
+    _subprocess_main(sys.argv[1])
