@@ -455,5 +455,3 @@ def test_every_declaration_is_complete():
         doc = own_doc or cls.__doc__
         assert doc and doc != lk.Loss.__doc__, f"{spec.name}: the module needs its own docstring"
         assert own_doc or doc.startswith(spec.summary), f"{spec.name}: the generated docstring starts with the summary"
-            f"{spec.name}: the module needs its own docstring"
-        )
