@@ -75,7 +75,8 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
     if cls.name == "linear_cross_entropy":  # the module owns its projection: 2 features, 2 classes, the identity
         module = cls(2, 2, dtype=x.dtype, **{**params, "reduction": "none"})
         with torch.no_grad():
-            module.linear.weight.copy_(torch.eye(2, dtype=x.dtype))
+            projection: Any = module.linear  # an nn.Linear (nn.Module's attributes are typed loosely)
+            projection.weight.copy_(torch.eye(2, dtype=x.dtype))
     else:
         per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
         module = cls(**{**per_point, **params, "reduction": "none"})
