@@ -228,3 +228,53 @@ def test_property_huber_between_l1_and_l2(x, delta):
     assert (h <= 0.5 * xt.square() + 1e-9).all()
     assert (h <= delta * xt.abs() + 1e-9).all()
     torch.testing.assert_close(LF.smooth_l1_loss(xt, zero, beta=delta), LF.huber_loss(xt, zero, delta=delta) / delta)
+
+
+# --- mutation-testing survivors (issue 11 item 32, docs/mutation.md) ---------------------------------
+
+
+def test_log_cosh_target_gradient_and_second_derivatives():
+    """d/dy = -tanh(x - y) and the double-backward path (create_graph) against NumPy: sech² and -sech²."""
+    xs = np.linspace(-4.0, 4.0, 9)
+    ys = np.linspace(1.5, -0.5, 9)  # a residual other than x, and other than x + y
+    x = torch.tensor(xs, requires_grad=True)
+    y = torch.tensor(ys, requires_grad=True)
+    gx, gy = torch.autograd.grad(LF.log_cosh_loss(x, y, reduction="sum"), (x, y), create_graph=True)
+    np.testing.assert_allclose(gx.detach().numpy(), np.tanh(xs - ys), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gy.detach().numpy(), -np.tanh(xs - ys), rtol=1e-12, atol=1e-15)
+    hxx, hxy = torch.autograd.grad(gx.sum(), (x, y))
+    sech2 = 1.0 / np.cosh(xs - ys) ** 2
+    np.testing.assert_allclose(hxx.numpy(), sech2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(hxy.numpy(), -sech2, rtol=1e-12, atol=1e-15)
+    # first order without create_graph, the target alone requiring grad
+    y1 = torch.tensor(ys, requires_grad=True)
+    LF.log_cosh_loss(torch.tensor(xs), y1, reduction="sum").backward()
+    np.testing.assert_allclose(y1.grad.numpy(), -np.tanh(xs - ys), rtol=1e-12, atol=1e-15)
+
+
+def test_quantile_tensor_of_one_quantile():
+    x = torch.zeros(2, 1, dtype=torch.float64)
+    y = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    out = LF.quantile_loss(x, y, quantile=torch.tensor([0.25], dtype=torch.float64), reduction="none")
+    torch.testing.assert_close(out, torch.tensor([[0.25], [0.75]], dtype=torch.float64), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "quantile, exc, match",
+    [
+        (
+            torch.tensor([[0.5]]),
+            ValueError,
+            r"quantile must be a number or a 1-D tensor of quantiles; got shape \(1, 1\)",
+        ),
+        (torch.tensor([]), ValueError, r"quantile must be a number or a 1-D tensor of quantiles; got shape \(0,\)"),
+        (torch.tensor([1, 0]), TypeError, r"quantile must be a floating tensor; got torch.int64"),
+        (torch.tensor([0.0, 0.5]), ValueError, r"every quantile must be in \(0, 1\); got \[0.0, 0.5\]"),
+        (torch.tensor([0.5, 1.0]), ValueError, r"every quantile must be in \(0, 1\); got \[0.5, 1.0\]"),
+    ],
+)
+def test_quantile_tensor_errors(quantile, exc, match):
+    with pytest.raises(exc, match=r"quantile_loss: " + match):
+        LF.quantile_loss(torch.zeros(3, 2), torch.zeros(3), quantile=quantile)
+    with pytest.raises(exc, match=r"QuantileLoss: " + match):
+        lk.QuantileLoss(quantile=quantile)
