@@ -507,9 +507,9 @@ def _positive_int(owner: str, name: str, value: Any) -> int:
 
 @module_for(linear_cross_entropy)
 class LinearCrossEntropyLoss(Loss):
-    """Cross-entropy of a learned linear projection: torch 2.13's ``nn.LinearCrossEntropyLoss``, chunked.
+    """Cross-entropy of a linear projection, without materialising the ``(N, V)`` logits.
 
-    Owns the projection as ``self.linear`` (an ``nn.Linear(in_features, num_classes)``,
+    torch 2.13's ``nn.LinearCrossEntropyLoss``, chunked. Owns the projection as ``self.linear`` (an ``nn.Linear(in_features, num_classes)``,
     initialised like torch's, so its ``state_dict`` is torch's: ``linear.weight``,
     ``linear.bias`` and the class ``weight`` buffer); ``forward(input, target)`` calls
     :func:`losskit.functional.linear_cross_entropy` with it, which never builds the
