@@ -191,8 +191,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         eager = reduction != "none" and any(needs)
         per_row = torch.empty(n, dtype=dtype, device=hidden.device)
         grad_h = torch.empty_like(h_c) if eager and needs[0] else None
-        grad_w = torch.zeros_like(w_c) if eager and needs[1] else None
-        grad_b = torch.zeros_like(b_c) if eager and needs[2] else None
+        # the first chunk writes the weight and bias gradients, the others add to them (no zero-filling pass)
+        grad_w = torch.empty_like(w_c) if eager and needs[1] else None
+        grad_b = torch.empty_like(b_c) if eager and needs[2] else None
         for start in range(0, n, chunk):
             sl = slice(start, min(start + chunk, n))
             loss, grad = _chunk_fast(h_c[sl], w_c, b_c, rows, sl, ls, softcap, z_loss, scale, eager)
@@ -202,9 +203,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
             if grad_h is not None:
                 torch.mm(grad, w_c, out=grad_h[sl])
             if grad_w is not None:
-                grad_w.addmm_(grad.T, h_c[sl])
+                if start == 0:
+                    torch.mm(grad.T, h_c[sl], out=grad_w)
+                else:
+                    grad_w.addmm_(grad.T, h_c[sl])
             if grad_b is not None:
-                grad_b.add_(grad.sum(0))
+                if start == 0:
+                    torch.sum(grad, 0, out=grad_b)
+                else:
+                    grad_b.add_(grad.sum(0))
             del grad
         ctx.reduction, ctx.chunk_size, ctx.ignore_index = reduction, chunk, ignore_index
         ctx.options = (ls, softcap, z_loss)
