@@ -124,9 +124,10 @@ def test_half_inputs_accumulate_in_float32(dtype):
 
 def test_auto_chunk_size_bounds_the_block():
     assert auto_chunk_size(4096, 65536) * 65536 * 4 <= 16 * 2**20
-    assert auto_chunk_size(4096, 65536, 256) * 65536 * 4 <= 16 * 2**20  # the case: still 16 MiB
-    # a wide H: the block may grow to an eighth of the (V, H) weight gradient, which exists anyway
-    assert auto_chunk_size(8192, 2**18, 4096) * 2**18 * 4 == 2**18 * 4096 * 4 // 8
+    # the case: 3H/4 = 192 rows, a 48 MiB block beside the 64 MiB weight gradient
+    assert auto_chunk_size(4096, 65536, 256) == 192
+    assert auto_chunk_size(8192, 2**18, 4096) == 3072  # a wide H: three quarters of the weight gradient
+    assert auto_chunk_size(4096, 1000, 64) == 4096  # a small vocabulary: every row in one 16 MiB chunk
     assert auto_chunk_size(3, 10) == 8  # never fewer than 8 rows, even for a 3-row input
     assert auto_chunk_size(100, 10) == 100  # a small vocabulary takes every row in one chunk
     assert auto_chunk_size(10**6, 2**20) == 8  # a huge vocabulary still gets the 8-row floor
