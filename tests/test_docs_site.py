@@ -28,7 +28,7 @@ import sys
 import threading
 import urllib.parse
 from pathlib import Path
-from typing import Dict, Iterator, List, Set, Tuple
+from typing import Iterator, List, Set, Tuple
 
 import pytest
 
@@ -97,7 +97,7 @@ class _Page(html.parser.HTMLParser):
         self.links: List[str] = []
         self.images: List[str] = []
 
-    def handle_starttag(self, tag: str, attrs: List[Tuple[str, "str | None"]]) -> None:
+    def handle_starttag(self, tag: str, attrs: List[Tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if values.get("id"):
             self.ids.add(values["id"] or "")
@@ -109,7 +109,7 @@ class _Page(html.parser.HTMLParser):
             self.links.append(values["href"] or "")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(path: Path) -> _Page:
     page = _Page()
     page.feed(path.read_text(encoding="utf-8"))
@@ -127,7 +127,7 @@ def _html_files(site: Path) -> List[Path]:
     return sorted(site.rglob("*.html"))
 
 
-def _target(site: Path, page: Path, href: str) -> "Tuple[Path, str] | None":
+def _target(site: Path, page: Path, href: str) -> Tuple[Path, str] | None:
     """The file and fragment an internal link points at; None for external links."""
     parsed = urllib.parse.urlparse(href)
     if parsed.scheme or parsed.netloc or href.startswith(("mailto:", "javascript:", "data:")):
@@ -322,7 +322,7 @@ def served(site: Path) -> Iterator[str]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -363,6 +363,7 @@ def _screenshot(page: object, name: str, tmp_path: Path) -> Path:
     folder = Path(os.environ.get("LOSSKIT_SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]  # let the header's title transition finish
     page.screenshot(path=str(path))  # type: ignore[attr-defined]
     return path
 

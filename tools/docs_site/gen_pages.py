@@ -34,7 +34,7 @@ import mkdocs_gen_files  # noqa: E402
 from site_pages import write_site  # noqa: E402
 
 
-def _write(path: str, content: "str | bytes") -> None:
+def _write(path: str, content: str | bytes) -> None:
     mode = "wb" if isinstance(content, bytes) else "w"
     with mkdocs_gen_files.open(path, mode) as handle:
         handle.write(content)

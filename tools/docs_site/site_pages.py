@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import peers
 
@@ -190,10 +190,7 @@ def family_page(family: str, specs: list) -> str:
         f"`losskit list --family {family}` lists them in a terminal, `losskit info NAME` prints one.\n",
         table(
             ["loss", "module", "summary"],
-            [
-                (f"[`{s.name}`](#{s.name})", f"`{s.module_name}`", _summary_markdown(s))
-                for s in specs
-            ],
+            [(f"[`{s.name}`](#{s.name})", f"`{s.module_name}`", _summary_markdown(s)) for s in specs],
         ),
     ]
     return "\n".join(head) + "\n" + "\n".join(loss_section(s, f"../gallery/{s.name}.png") for s in specs)
@@ -215,7 +212,9 @@ def families_index(groups: Dict[str, list]) -> str:
     ]
     for family, specs in groups.items():
         out.append(f"## [{family_title(family)}]({family}.md)\n")
-        out.append(table(["loss", "summary"], [(f"[`{s.name}`]({family}.md#{s.name})", _summary_markdown(s)) for s in specs]))
+        out.append(
+            table(["loss", "summary"], [(f"[`{s.name}`]({family}.md#{s.name})", _summary_markdown(s)) for s in specs])
+        )
     return "\n".join(out)
 
 
@@ -365,14 +364,17 @@ def guide_page(root: Path) -> str:
         "A decision guide by problem: what to try first and why, and the lab task (`losskit compare --task T`) "
         "that tests the advice, with its latest recorded verdict. The same guide in a terminal: "
         "`losskit guide` (all problems) or `losskit guide PROBLEM`.\n",
-        table(["problem", "try first", "lab task"], [
-            (
-                f"[{p.title}](#{p.key})",
-                ", ".join(f"`{c.loss}`" for c in guide.choices(p)),
-                f"`{p.lab_task}`" if p.lab_task else "—",
-            )
-            for p in guide.PROBLEMS
-        ]),
+        table(
+            ["problem", "try first", "lab task"],
+            [
+                (
+                    f"[{p.title}](#{p.key})",
+                    ", ".join(f"`{c.loss}`" for c in guide.choices(p)),
+                    f"`{p.lab_task}`" if p.lab_task else "—",
+                )
+                for p in guide.PROBLEMS
+            ],
+        ),
     ]
     for p in guide.PROBLEMS:
         out.append(f"## {p.title} {{#{p.key}}}\n")
@@ -395,7 +397,7 @@ def guide_page(root: Path) -> str:
         out.append(f"**Lab task**: {guide.lab_line(p)}\n")
         out.append(f"**Latest verdict**: {guide.verdict_line(p, verdicts)}\n")
     out.append(
-        "Verdicts are read from `docs/lab-verdicts.json` (`{\"<task>\": {\"verdict\": \"...\", \"date\": \"...\"}}`), "
+        'Verdicts are read from `docs/lab-verdicts.json` (`{"<task>": {"verdict": "...", "date": "..."}}`), '
         "written from the lab's runs; a problem without one says so.\n"
     )
     return "\n".join(out)
@@ -524,4 +526,3 @@ def pages(root: Path, with_pictures: bool = True) -> Dict[str, Union[str, bytes]
 def write_site(write: Writer, root: Path) -> None:
     for path, content in pages(root).items():
         write(path, content)
-
