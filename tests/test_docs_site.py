@@ -416,3 +416,60 @@ def test_browser_home_search_maths_pictures_and_console(browser: object, served:
     for path in ("/guide/", "/migration/torch-nn/", "/api/regression/", "/benchmarks/", "/examples/wgan-gp/"):
         watched.open(path)
     assert watched.problems == [], "\n".join(watched.problems)
+
+
+# --- the generator without mkdocs -------------------------------------------------------------------------------
+
+
+def test_generated_pages_cover_the_registry_without_a_build() -> None:
+    """The generator alone (no mkdocs): a family page and an API page per family, a section per loss."""
+    import site_pages
+
+    pages = site_pages.pages(ROOT, with_pictures=False)
+    for family in losskit._core.registry.families():
+        page = pages[f"families/{family}.md"]
+        api = pages[f"api/{family}.md"]
+        assert isinstance(page, str) and isinstance(api, str)
+        for name in losskit.available(family=family):
+            spec = describe(name)
+            assert f"## {name} {{#{name}}}" in page
+            assert f"(../gallery/{name}.png)" in page
+            assert f"::: {spec.functional.__module__}.{spec.functional.__name__}" in api
+            assert f"(gallery/{name}.png)" in pages["gallery.md"]
+    for library in peers.LIBRARIES:
+        assert f"migration/{library.slug}.md" in pages
+
+
+def test_markdown_sections_keep_the_maths_for_katex() -> None:
+    from losskit._core.rst import doc_sections, doc_sections_markdown
+
+    doc = describe("focal").functional.__doc__
+    markdown = doc_sections_markdown(doc)
+    assert markdown["formula"].startswith("$$\n\\ell_i = ") and markdown["formula"].endswith("\n$$")
+    assert "\n$$\n\\ell_i = " in markdown["summary"]  # the block also stays where the docstring has it
+    assert "$\\sum_i \\ell_i / \\sum_i w_{y_i}$" in markdown["summary"]
+    assert ":math:" not in markdown["summary"] and "``" not in markdown["summary"]
+    assert markdown["Example"].startswith(">>> softmax_focal_loss(")
+    # the terminal's rendering of the same docstring is plain text
+    assert doc_sections(doc)["formula"].startswith("ℓ_i = -α_y_i")
+
+
+def test_table_cells_escape_pipes_outside_and_inside_maths() -> None:
+    import site_pages
+
+    assert site_pages.cell("a | b") == "a \\| b"
+    assert site_pages.cell("norm $\\|x\\|$ and $|y|$") == "norm $\\Vert x\\Vert $ and $\\vert y\\vert $"
+    assert site_pages.cell("two\nlines") == "two lines"
+
+
+def test_api_docstrings_become_markdown_for_mkdocstrings() -> None:
+    if importlib.util.find_spec("griffe") is None:
+        pytest.skip("griffe (the docs extra) is not installed")
+    import griffe_rst_math
+
+    text = griffe_rst_math._markdown(
+        "Summary with :math:`x^2` and ``code``.\n\n.. math::\n    a = b\n\nExample:\n    >>> f(``1``)\n    2\n"
+    )
+    assert "$x^2$" in text and "`code`" in text
+    assert "$$\na = b\n$$" in text
+    assert "Examples:" in text and ">>> f(``1``)" in text  # doctest lines untouched

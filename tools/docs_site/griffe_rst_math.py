@@ -37,6 +37,10 @@ def _markdown(doc: str) -> str:
                 continue
             out += [indent + "$$", ""]
             in_math = False
+        if re.match(r"^\s*Example:\s*$", line):
+            # griffe reads doctests only in an "Examples:" section; "Example:" would be an admonition of text
+            out.append(line.replace("Example:", "Examples:"))
+            continue
         out.append(line if re.match(r"^\s*>>>|^\s*\.\.\.", line) else rst_to_markdown(line))
     if in_math:
         out += [indent + "$$"]

@@ -34,6 +34,8 @@ def _rank(item: Any) -> int:
 def on_nav(nav: Any, config: Any, files: Any) -> Any:
     nav.items.sort(key=_rank)  # stable: pages the order does not name keep mkdocs's order, last
     for section in nav.items:
+        if getattr(section, "title", None) == "Api":  # the folder's name, capitalised
+            section.title = "API reference"
         children = getattr(section, "children", None)
         if children:  # the section's index page first (Losses by family, Migration guides, Examples)
             children.sort(key=lambda c: 0 if getattr(c, "file", None) and c.file.src_uri.endswith("index.md") else 1)
