@@ -365,6 +365,13 @@ def _screenshot(page: object, name: str, tmp_path: Path) -> Path:
     path = folder / f"{name}.png"
     page.wait_for_timeout(600)  # type: ignore[attr-defined]  # let the header's title transition finish
     page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    try:  # a 256-colour palette keeps the committed screenshots small (a third of the size)
+        from PIL import Image
+
+        with Image.open(path) as image:
+            image.convert("RGB").quantize(256).save(path, optimize=True)
+    except ImportError:
+        pass
     return path
 
 

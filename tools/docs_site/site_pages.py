@@ -161,7 +161,7 @@ def loss_section(spec: Any, picture: str) -> str:
     capabilities = ", ".join(CAPABILITY_TEXT.get(c, c) for c in sorted(spec.capabilities)) or "none declared"
     out.append(f"**Capabilities**: {capabilities}\n")
     verified = ", ".join(spec.references) or "its independent NumPy reference in the test battery"
-    out.append(f"**Verified against**: {verified} (float64, in the test battery)\n")
+    out.append(f"**Verified against** (in the test suite): {verified}\n")
     replaced = peers.replaced_by(spec.name)
     if replaced:
         items = "; ".join(f"{lib}: {', '.join(code(n) for n in names)}" for lib, names in replaced.items())
