@@ -193,6 +193,8 @@ def paired(ours: Step, theirs: Step, leaf: torch.Tensor, rounds: int) -> Dict[st
         t_theirs.append(b)
     return {
         "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
         "ours_ms": statistics.median(t_ours) * 1e3,
         "peer_ms": statistics.median(t_theirs) * 1e3,
     }
@@ -239,6 +241,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 rows.append(row)
                 print(
                     f"{shape_name} {name:17s} vs {peer:26s} time {row['ratio']:.2f}x "
+                    f"[{row['ratio_min']:.2f}-{row['ratio_max']:.2f}] "
                     f"({row['ours_ms']:.1f} / {row['peer_ms']:.1f} ms)  "
                     f"peak {row['ours_peak_mb']:.1f} / {row['peer_peak_mb']:.1f} MB ({row['memory_ratio']:.2f}x)"
                 )
