@@ -26,6 +26,17 @@ MONAI does); ``weight`` always has one entry per class ``C`` (MONAI wants
 weighted scores ``w_c l_nc``: ``"sum"`` is their sum and ``"mean"``
 :math:`\sum w_c l_{nc} / (N \sum_c w_c)` (MONAI divides by :math:`N C`).
 
+``gather=True`` (Dice, Jaccard, Tversky, focal Tversky, generalized Dice)
+computes over the global batch across ``torch.distributed`` ranks: with
+``batch=True`` each rank's per-class sums are all-gathered with gradient and
+added, so every rank computes the loss of the whole batch; with
+``batch=False`` the per-sample scores stay local and "mean" / "sum" pool them
+over the global batch (:func:`losskit.distributed.global_reduce`); "none" is
+this rank's scores. Gradients are scaled so that DistributedDataParallel's
+average of the ranks' gradients is the single-process gradient of the
+concatenated batch. Without an initialised process group (or with one rank)
+``gather=True`` is a no-op, as for the embedding losses.
+
 ``ignore_index`` pixels count nowhere: their probabilities and targets are
 masked out of every sum, so changing the logits there changes neither the
 loss nor any gradient, and they get exactly zero gradient. Data checks (class
@@ -816,6 +827,33 @@ def generalized_dice_loss(
 # ---------------------------------------------------------------------------------------------
 
 
+def _descending_order(key: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """``key.argsort(-1, descending=True)`` of errors >= 0 (rows, L), invalid positions last.
+
+    For float32 the sort runs on integers, all rows in one 1-D stable sort: a
+    non-negative float32's bit pattern read as an integer orders exactly as
+    its value (NaN above +inf), so ``row · 2³² + (2³¹ − 1 − bits)`` sorts the
+    rows one after the other, each in decreasing order, and torch sorts 1-D
+    int64 with a radix sort (about 2.5× faster than a float argsort per row on
+    CPU, where the sort is most of the Lovász losses' time). Ties keep their
+    order (stable); the value of the Lovász extension does not depend on how
+    ties are broken. Other dtypes take the float argsort.
+    """
+    if key.dtype != torch.float32 or key.dim() != 2:
+        if valid is not None:
+            key = torch.where(valid, key, torch.full_like(key, -math.inf))
+        return key.argsort(-1, descending=True)
+    rows, length = key.shape
+    # the mask drops the sign bit: -0.0 reads as 0 (and a NaN with its sign bit set as a NaN)
+    bits = key.view(torch.int32).bitwise_and(0x7FFFFFFF).to(torch.int64)
+    if valid is not None:
+        bits = torch.where(valid, bits, torch.full_like(bits, -1))  # one past the largest key: last in its row
+    row_start = torch.arange(rows, device=key.device).unsqueeze(1)
+    ranked = (row_start << 32) + ((2**31 - 1) - bits)
+    order = ranked.view(-1).sort(stable=True).indices.view(rows, length)
+    return order - row_start * length
+
+
 def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
     """Berman et al.'s Lovász extension of the Jaccard loss along the last dimension, batched over the others.
 
@@ -825,12 +863,10 @@ def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[to
     sort last with zero error and zero ground truth, so they change neither
     the value nor any gradient.
     """
-    key = errors.detach()
+    order = _descending_order(errors.detach(), valid)
     if valid is not None:
-        key = torch.where(valid, key, torch.full_like(key, -math.inf))
         errors = torch.where(valid, errors, torch.zeros_like(errors))
         fg = torch.where(valid, fg, torch.zeros_like(fg))
-    order = key.argsort(-1, descending=True)
     errors_sorted = errors.gather(-1, order)
     fg_sorted = fg.gather(-1, order)
     total = fg_sorted.sum(-1, keepdim=True)
