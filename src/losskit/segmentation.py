@@ -264,27 +264,26 @@ class _IndexOverlap(torch.autograd.Function):
                 dx = dx + (p * g.unsqueeze(1)).scatter_add(1, target, -g.unsqueeze(1))
             return dx, None, None, None, None, None
         g_target = grad_inter.gather(1, index)  # gI_y, (N, S)
-        if squared:  # h = 2 p gP + gI_y e_y; the one (N, C, S) buffer, every later step in place
-            h = p * (2.0 * grad_pred).unsqueeze(-1)
-        else:
-            h = grad_pred.unsqueeze(-1).expand_as(p).clone(memory_format=torch.contiguous_format)
+        # h = gP (2 p gP when squared) + gI_y e_y = dL/dp; one (N, C, S) buffer, every later step in place
         if activation == "softmax":
-            # dx = p ⊙ (h − Σ_c p h) (+ gN (p − e_y)); Σ_c p h = Σ_c p gP' + p_y gI_y, gP' the h before the target term
-            if squared:
-                r = (p * h).sum(1)
-            else:
-                r = torch.bmm(grad_pred.unsqueeze(1), p).squeeze(1)
-            py_gy = picked * g_target
-            r = r + py_gy
-            at_target = py_gy
+            # dx = p ⊙ (h − Σ_c p h) (+ gN (p − e_y)) with Σ_c p h = Σ_c p h' + p_y gI_y, h' = h before the
+            # target term: dx = p ⊙ (h' − r) + (p_y gI_y − gN) e_y with r = Σ_c p h' + p_y gI_y − gN
+            at_target = g_target.mul_(picked)  # (N, S) temporaries in place: peak memory
             if grad_nll is not None:
-                r = r - grad_nll
-                at_target = at_target - grad_nll
-            h.sub_(r.unsqueeze(1)).mul_(p).scatter_add_(1, target, at_target.unsqueeze(1))
+                at_target.sub_(grad_nll)
+            if squared:
+                h = p * (2.0 * grad_pred).unsqueeze(-1)
+                h.sub_((p * h).sum(1, keepdim=True).add_(at_target.unsqueeze(1)))
+            else:  # Σ_c p gP as a (1, C) x (C, S) product per sample; the subtraction allocates the buffer
+                r = torch.bmm(grad_pred.unsqueeze(1), p).add_(at_target.unsqueeze(1))
+                h = grad_pred.unsqueeze(-1) - r
+            h.mul_(p).scatter_add_(1, target, at_target.unsqueeze(1))
         elif activation == "sigmoid":  # p (1 − p) h
+            h = p * (2.0 * grad_pred).unsqueeze(-1) if squared else grad_pred.unsqueeze(-1).expand_as(p).clone()
             slope = (1.0 - p).mul_(p)
             h.mul_(slope).scatter_add_(1, target, (slope.gather(1, target).squeeze(1) * g_target).unsqueeze(1))
         else:
+            h = p * (2.0 * grad_pred).unsqueeze(-1) if squared else grad_pred.unsqueeze(-1).expand_as(p).clone()
             h.scatter_add_(1, target, g_target.unsqueeze(1))
         if valid is not None:
             h.masked_fill_(~valid.unsqueeze(1), 0.0)
@@ -373,7 +372,8 @@ def _overlap_loss(
 def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     """numerator / denominator, and a perfect score 1 where the denominator is 0 (smooth = 0, empty class)."""
     empty = denominator == 0
-    return torch.where(empty, torch.ones_like(numerator), safe_divide(numerator, denominator))
+    # dividing by 1 where the score is replaced keeps that branch's gradient finite (0 · inf would be NaN)
+    return torch.where(empty, 1.0, numerator / torch.where(empty, 1.0, denominator))
 
 
 def _reduce_scores(
@@ -845,36 +845,45 @@ def _descending_order(key: torch.Tensor, valid: Optional[torch.Tensor]) -> torch
         return key.argsort(-1, descending=True)
     rows, length = key.shape
     # the mask drops the sign bit: -0.0 reads as 0 (and a NaN with its sign bit set as a NaN)
-    bits = key.view(torch.int32).bitwise_and(0x7FFFFFFF).to(torch.int64)
+    ranked = key.view(torch.int32).bitwise_and(0x7FFFFFFF).to(torch.int64)
     if valid is not None:
-        bits = torch.where(valid, bits, torch.full_like(bits, -1))  # one past the largest key: last in its row
-    row_start = torch.arange(rows, device=key.device).unsqueeze(1)
-    ranked = (row_start << 32) + ((2**31 - 1) - bits)
-    order = ranked.view(-1).sort(stable=True).indices.view(rows, length)
-    return order - row_start * length
+        ranked.masked_fill_(~valid, -1)  # one past the largest key: last in its row
+    row = torch.arange(rows, device=key.device).unsqueeze(1)
+    ranked.neg_().add_((row << 32) + (2**31 - 1))  # in place: the int64 temporaries are the peak here
+    order = ranked.view(-1).sort(stable=True)[1].view(rows, length)
+    del ranked
+    return order.sub_(row * length)
 
 
-def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
-    """Berman et al.'s Lovász extension of the Jaccard loss along the last dimension, batched over the others.
+def _lovasz_weights(key: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """The Lovász extension's weights (rows, L): ``Σ_s e_s w_s`` is Berman et al.'s extension of errors ``e``.
 
-    ``errors`` (…, S) are sorted in decreasing order and dotted with the
+    The errors' detached values ``key`` are sorted in decreasing order; the
     increments of the Jaccard loss of the sorted ground truth ``fg``
-    (``lovasz_grad`` of the reference). Invalid positions (``valid`` False)
-    sort last with zero error and zero ground truth, so they change neither
-    the value nor any gradient.
+    (``lovasz_grad`` of the reference) are the weights of the sorted
+    positions, scattered back to where they came from. They depend on the
+    errors only through their order, so they are constants of the backward,
+    and the loss is linear in the errors with no gather or scatter on the
+    graph. Invalid positions (``valid`` False) sort last with zero ground
+    truth and get weight 0 (or a weight on a zero error when nothing is valid).
     """
-    order = _descending_order(errors.detach(), valid)
+    order = _descending_order(key, valid)
     if valid is not None:
-        errors = torch.where(valid, errors, torch.zeros_like(errors))
-        fg = torch.where(valid, fg, torch.zeros_like(fg))
-    errors_sorted = errors.gather(-1, order)
+        fg = torch.where(valid, fg, torch.zeros((), dtype=fg.dtype, device=fg.device))
     fg_sorted = fg.gather(-1, order)
     total = fg_sorted.sum(-1, keepdim=True)
     intersection = total - fg_sorted.cumsum(-1)
     union = total + (1.0 - fg_sorted).cumsum(-1)  # >= 1 at every position
     jaccard = 1.0 - intersection / union
-    grad = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], -1)
-    return (errors_sorted * grad).sum(-1)
+    increments = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], -1)
+    return torch.empty_like(increments).scatter_(-1, order, increments)
+
+
+def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """Berman et al.'s Lovász extension of the Jaccard loss along the last dimension, batched over the others."""
+    if valid is not None:  # a where, not a product: NaN at ignored positions stays out
+        errors = torch.where(valid, errors, torch.zeros((), dtype=errors.dtype, device=errors.device))
+    return (errors * _lovasz_weights(errors.detach(), fg.detach(), valid)).sum(-1)
 
 
 def _per_image_reduce(losses: torch.Tensor, reduction: str, fn: str) -> torch.Tensor:
@@ -959,22 +968,28 @@ def lovasz_softmax_loss(
     p = _activate(x, activation).reshape(n, c, s)
     shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
     valid = targets.valid.reshape(shape) if targets.valid is not None else None
-    # one class at a time, as the reference: no (N, C, S) one-hot, and the sort's temporaries (keys, int64
-    # order, cumsums) stay at one class's size
-    per_class, fg_total = [], []
+    if targets.prob is not None:
+        fg = targets.prob.detach()
+    else:
+        assert targets.index is not None
+        fg = torch.zeros(p.shape, dtype=p.dtype, device=p.device).scatter_(1, targets.index.unsqueeze(1), 1.0)
+    if targets.valid is not None:
+        fg = fg * targets.valid.unsqueeze(1)
+    errors = (fg - p).abs()
+    if targets.valid is not None:  # a where, not a product: NaN at ignored positions stays out
+        errors = torch.where(targets.valid.unsqueeze(1), errors, torch.zeros((), dtype=p.dtype, device=p.device))
+    # all classes' errors in one differentiable expression; the weights are sorted one class at a time, as the
+    # reference does, so the sort's temporaries (int64 keys and order, cumsums) stay at one class's size
+    weights = torch.empty_like(errors, requires_grad=False)
+    plain = errors.detach()
     for k in range(c):
-        if targets.prob is not None:
-            fg_k = targets.prob[:, k].detach().reshape(shape)
-        else:
-            assert targets.index is not None
-            fg_k = (targets.index == k).to(p.dtype).reshape(shape)
-        if valid is not None:
-            fg_k = torch.where(valid, fg_k, torch.zeros((), dtype=fg_k.dtype, device=fg_k.device))
-        per_class.append(_lovasz_extension((fg_k - p[:, k].reshape(shape)).abs(), fg_k, valid))
-        fg_total.append(fg_k.sum(-1))
-    losses_by_class = torch.stack(per_class, -1)  # (images, C)
+        weights[:, k] = _lovasz_weights(plain[:, k].reshape(shape), fg[:, k].reshape(shape), valid).reshape(n, s)
+    weighted = errors * weights
+    dims = (-1,) if per_image else (0, 2)
+    losses_by_class = weighted.sum(dims).reshape(-1, c)  # (images, C)
+    fg_total = fg.sum(dims).reshape(-1, c)
     if classes == "present":
-        present = torch.stack(fg_total, -1) > 0
+        present = fg_total > 0
         counted = present.sum(-1).to(losses_by_class.dtype)
         kept = torch.where(present, losses_by_class, torch.zeros_like(losses_by_class))
         losses = safe_divide(kept.sum(-1), counted)
