@@ -330,6 +330,40 @@ def test_lovasz_matches_reference_loop():
         )
 
 
+def test_lovasz_float32_integer_sort_matches_the_float64_path():
+    """float32 errors sort as int64 keys (one radix sort over the rows): the same order, loss and gradients as the
+    float argsort that float64 takes, with ignored positions (and NaN there), ties and -0.0 included."""
+    from losskit.segmentation import _descending_order
+
+    g = torch.Generator().manual_seed(11)
+    key = torch.rand(3, 200, generator=g)
+    key[0, :20] = 0.25  # ties
+    key[1, :5] = -0.0
+    key[2, :3] = float("inf")
+    valid = torch.rand(3, 200, generator=g) > 0.3
+    for mask in (None, valid):
+        order = _descending_order(key, mask)
+        assert torch.equal(order.sort(-1).values, torch.arange(200).expand(3, 200))  # a permutation of each row
+        masked = key if mask is None else torch.where(mask, key, torch.full_like(key, -1.0))
+        reference = masked.double().sort(-1, descending=True).values
+        torch.testing.assert_close(masked.gather(-1, order).double(), reference, rtol=0, atol=0)
+    x, y = _data((3, 4, 6, 5), seed=12)
+    y[1, 0] = 255
+    x[1, :, 0] = float("nan")
+    for kw in ({}, {"per_image": True}, {"classes": "all"}):
+        v64, g64 = _value_and_grad(LF.lovasz_softmax_loss, x, y, ignore_index=255, reduction="none", **kw)
+        v32, g32 = _value_and_grad(LF.lovasz_softmax_loss, x.float(), y, ignore_index=255, reduction="none", **kw)
+        torch.testing.assert_close(v32.double(), v64, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g32.double(), g64, rtol=1e-4, atol=1e-6)
+        assert (g32[1, :, 0] == 0).all()
+    labels = (y > 1).long().masked_fill(y == 255, 255)
+    for per_image in (True, False):
+        v64, g64 = _value_and_grad(LF.lovasz_hinge_loss, x[:, 0], labels, ignore_index=255, per_image=per_image)
+        v32, g32 = _value_and_grad(LF.lovasz_hinge_loss, x[:, 0].float(), labels, ignore_index=255, per_image=per_image)
+        torch.testing.assert_close(v32.double(), v64, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g32.double(), g64, rtol=1e-4, atol=1e-6)
+
+
 def test_lovasz_gradcheck():
     x, y = _data((2, 3, 3, 4), seed=10)
     x = x.requires_grad_(True)

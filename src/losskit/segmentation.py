@@ -965,7 +965,10 @@ def lovasz_softmax_loss(
     n, c = x.shape[:2]
     s = math.prod(x.shape[2:])
     targets = _flat_targets(fn, x, target, ignore_index)
-    p = _activate(x, activation).reshape(n, c, s)
+    flat = x.reshape(n, c, s)
+    if targets.valid is not None:  # ignored logits (NaN included) out before the activation: exactly 0 gradient there
+        flat = torch.where(targets.valid.unsqueeze(1), flat, torch.zeros((), dtype=x.dtype, device=x.device))
+    p = _activate(flat, activation)
     shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
     valid = targets.valid.reshape(shape) if targets.valid is not None else None
     if targets.prob is not None:
