@@ -391,7 +391,7 @@ def _reduce_scores(
     weighted = loss if w is None else loss * w
     if reduction == "sum":
         return _dist.global_reduce(weighted.sum(), None, True)
-    per_row = loss.new_tensor(float(loss.shape[-1])) if w is None else w.detach().sum()
+    per_row = loss.new_full((), float(loss.shape[-1])) if w is None else w.detach().sum()
     return _dist.global_reduce(weighted.sum(), per_row * loss.shape[0], True)
 
 
@@ -817,7 +817,7 @@ def generalized_dice_loss(
     denominator = (g * (pred + truth)).sum(-1) + smooth
     loss = 1.0 - _ratio(numerator, denominator)
     if gathered and reduction != "none":  # per-sample losses pooled over the global batch
-        count = None if reduction == "sum" else loss.new_tensor(float(loss.shape[0]))
+        count = None if reduction == "sum" else loss.new_full((), float(loss.shape[0]))
         return _dist.global_reduce(loss.sum(), count, True)
     return reduce_loss(loss, reduction, fn=fn)
 
