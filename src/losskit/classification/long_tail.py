@@ -58,11 +58,12 @@ def _check_positive_per_class(fn: str, name: str, value: object) -> None:
         raise ValueError(
             f"{fn}: {name} must be a 1-D tensor with one entry per class; got shape {fmt_shape(value.shape)}"
         )
+    # runs on every call of the functional (a module passes its buffer): one min/max pass, then the slow path
+    # only to name the bad class; NaN propagates through aminmax and fails the comparison
     if data_checks_active(value):
-        bad = ~(value > 0)
-        if value.is_floating_point():
-            bad = bad | ~torch.isfinite(value)
-        if bool(bad.any()):
+        low, high = torch.aminmax(value)
+        if not (low > 0 and high < math.inf):
+            bad = ~(value > 0) | ~torch.isfinite(value)
             k = int(bad.nonzero()[0, 0])
             raise ValueError(
                 f"{fn}: {name} must be positive and finite for every class; got {value[k].item()!r} for class {k} "
@@ -227,7 +228,7 @@ def logit_adjusted_cross_entropy(
     else:
         target, _ = class_index_target(fn, input, target, ignore_index=ignore_index)
         check_broadcastable_to(fn, "sample_weight", sample_weight, target.shape)
-    adjusted = input + float(tau) * log_prior.view(_class_shape(input, cdim))
+    adjusted = torch.add(input, log_prior.view(_class_shape(input, cdim)), alpha=float(tau))
     return cross_entropy(
         adjusted,
         target,
