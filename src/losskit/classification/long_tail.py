@@ -58,10 +58,10 @@ def _check_positive_per_class(fn: str, name: str, value: object) -> None:
         raise ValueError(
             f"{fn}: {name} must be a 1-D tensor with one entry per class; got shape {fmt_shape(value.shape)}"
         )
-    # runs on every call of the functional (a module passes its buffer): one min/max pass, then the slow path
-    # only to name the bad class; NaN propagates through aminmax and fails the comparison
+    # runs on every call of the functional (a module passes its buffer): one min/max pass compared in Python,
+    # then the slow path only to name the bad class; NaN propagates through aminmax and fails the comparison
     if data_checks_active(value):
-        low, high = torch.aminmax(value)
+        low, high = (v.item() for v in torch.aminmax(value))
         if not (low > 0 and high < math.inf):
             bad = ~(value > 0) | ~torch.isfinite(value)
             k = int(bad.nonzero()[0, 0])
