@@ -596,11 +596,18 @@ def all_cases() -> List[Case]:
         *segmentation_cases(),
         *_detection_cases(),
         *embedding_cases(),
+        *_long_tail_cases(),
     ]
 
 
 def _detection_cases() -> List[Case]:
     from .detection import suite_cases  # box losses and their baselines live in benchmarks/detection.py
+
+    return suite_cases()
+
+
+def _long_tail_cases() -> List[Case]:
+    from .long_tail import suite_cases  # logit_adjusted, ldam, symmetric_cross_entropy: benchmarks/long_tail.py
 
     return suite_cases()
 

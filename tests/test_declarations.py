@@ -320,3 +320,45 @@ def test_a_callable_role_is_checked_as_a_callable():
 
 
 _unused = (ErrorCase, Sample)  # re-exported helpers some readers look for here
+
+
+def test_a_rule_between_hyperparameters_runs_in_the_module_and_the_functional():
+    """``hparam_rule=``: a rule no single validator sees runs after the per-argument validators, in the module
+    constructor on every argument and in the functional with the defaults filled in."""
+    seen = []
+
+    def ordered(fn, values):
+        seen.append(dict(values))
+        if values["low"] >= values["high"]:
+            raise ValueError(f"{fn}: low must be below high; got low={values['low']}, high={values['high']}")
+
+    @loss(
+        "test_band",
+        family="regression",
+        module="TestBandLoss",
+        hparams={"low": checks.real, "high": checks.real},
+        references=("this test",),
+        hparam_rule=ordered,
+    )
+    def test_band_loss(input, target, *, low=-1.0, high=1.0, reduction="mean"):
+        """Distance outside a band, a throwaway loss."""
+        r = input - target
+        return reduce_loss((r - high).clamp(min=0) + (low - r).clamp(min=0), reduction, fn="test_band_loss")
+
+    try:
+        cls = lk.get_class("test_band")
+        assert lk.describe("test_band").hparam_rule is ordered
+        with pytest.raises(ValueError, match=r"TestBandLoss: low must be below high; got low=2.0, high=1.0"):
+            cls(low=2.0)  # the default high takes part
+        with pytest.raises(ValueError, match=r"test_band_loss: low must be below high; got low=-1.0, high=-3.0"):
+            test_band_loss(torch.zeros(2), torch.zeros(2), high=-3.0)  # the default low takes part
+        with pytest.raises(TypeError, match=r"TestBandLoss: low must be a real number"):
+            cls(low="x")  # the argument's own validator first: the rule never sees a bad value
+        assert all(isinstance(v["low"], float) for v in seen)
+        module = cls(low=-0.5, high=0.5)
+        assert lk.from_config(module.get_config()).hparams() == module.hparams()
+        x = torch.tensor([0.0, 1.0, -2.0])
+        torch.testing.assert_close(module(x, torch.zeros(3)), torch.tensor((0.5 + 1.5) / 3))
+    finally:
+        unregister("test_band")
+    assert "test_band" not in lk.available()
