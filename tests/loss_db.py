@@ -1395,6 +1395,10 @@ from .loss_db_detection import ENTRIES as _DETECTION_ENTRIES  # noqa: E402
 
 ENTRIES += _DETECTION_ENTRIES
 
+from .loss_db_long_tail import ENTRIES as _LONG_TAIL_ENTRIES  # noqa: E402
+
+ENTRIES += _LONG_TAIL_ENTRIES
+
 
 def _finalize_entry(entry: LossInfo) -> LossInfo:
     """Every sample the battery sees gets its grad_args from the declaration's differentiable roles."""

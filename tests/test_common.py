@@ -324,7 +324,8 @@ def test_hyperparameter_errors_at_construction(entry):
         pytest.skip(f"{entry.name}: no hyperparameter with a range to violate (types: test_hyperparameter_types)")
     for case in cases:
         with pytest.raises(case.exc, match=case.match):
-            entry.module(**entry.required_ctor(), **case.kwargs)
+            # merged, not unpacked twice: a case may replace a required argument (a bad class_counts)
+            entry.module(**{**entry.required_ctor(), **case.kwargs})
 
 
 def test_hyperparameter_types(entry):
@@ -334,7 +335,7 @@ def test_hyperparameter_types(entry):
     args = _resolve(args)
     for h in entry.spec.hparams:
         with pytest.raises((TypeError, ValueError), match=rf"{entry.module.__name__}: .*{h.name}"):
-            entry.module(**entry.required_ctor(), **{h.name: "not a valid value"})
+            entry.module(**{**entry.required_ctor(), h.name: "not a valid value"})
         with pytest.raises((TypeError, ValueError), match=rf"{entry.fn.__name__}: .*{h.name}"):
             entry.fn(*args, **{**kwargs, h.name: "not a valid value"})
 

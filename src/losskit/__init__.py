@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from ._core.module import Loss
     from ._core.registry import available, describe, from_config, get, get_class, get_fn
     from ._core.validation import set_validation, validation, validation_enabled
+    from .classification.long_tail import class_balanced_weights
 
 #: the API functions, by the module that defines them (imported on first use)
 _API = {
@@ -42,6 +43,7 @@ _API = {
     "validation_enabled": "._core.validation",
     "combine": "._core.combine",
     "Combined": "._core.combine",
+    "class_balanced_weights": ".classification.long_tail",
 }
 
 

@@ -62,7 +62,9 @@ def cross_entropy(x, y, weight=None, ignore_index=-100, label_smoothing=0.0, red
     axis, valid, safe, wy = _index_parts(x, y, weight, ignore_index)
     nll = -_take(logp, safe, axis) * wy
     smooth = -(wc.reshape(shape) * logp).sum(axis)
-    loss = np.where(valid, (1 - label_smoothing) * nll + label_smoothing / c * smooth, 0.0)
+    # without smoothing the smoothing term is absent, not 0 * smooth (NaN where a -inf logit makes smooth inf)
+    smoothed = label_smoothing / c * smooth if label_smoothing else 0.0
+    loss = np.where(valid, (1 - label_smoothing) * nll + smoothed, 0.0)
     return reduce_targets(loss, reduction, wy, sample_weight)
 
 

@@ -142,6 +142,10 @@ class LossSpec:
     references: Tuple[str, ...]
     curve: Optional[Curve]
     module_name: str
+    #: a rule over several hyperparameters at once (exactly one of ``class_counts`` and ``class_prior``):
+    #: ``rule(fn, values)`` raises; the module constructor runs it on every argument, the functional on its
+    #: keywords with the defaults filled in (see :func:`loss`, ``hparam_rule=``)
+    hparam_rule: Optional[Callable[[str, Mapping[str, Any]], None]] = None
 
     @property
     def summary(self) -> str:
@@ -175,6 +179,8 @@ class LossSpec:
             check = checks.get(key)
             if check is not None:
                 check(fn, key, value)
+        if self.hparam_rule is not None:  # each argument is valid on its own: now the rule between them
+            self.hparam_rule(fn, values)
 
     def as_dict(self) -> Dict[str, Any]:
         """Plain-Python form (for docs and ``losskit info --json``)."""
@@ -211,12 +217,19 @@ def _reduction_check(reductions: Tuple[str, ...]) -> Check:
 
 
 def _with_checks(
-    fn: Callable[..., Any], checks: Dict[str, Check], roles: Tuple[Role, ...], fn_name: str
+    fn: Callable[..., Any],
+    checks: Dict[str, Check],
+    roles: Tuple[Role, ...],
+    fn_name: str,
+    rule: Optional[Callable[[str, Mapping[str, Any]], None]] = None,
+    defaults: Optional[Mapping[str, Any]] = None,
 ) -> Callable[..., Any]:
     """Wrap ``fn`` so its role arguments are checked to be tensors and each keyword passed runs its validator.
 
     Only keywords the caller passed are checked (the defaults were checked at
     declaration), so a call with defaults costs one dict lookup per keyword.
+    A declared ``rule`` over several hyperparameters then sees the keywords
+    with the ``defaults`` filled in (it may depend on arguments left out).
     The wrapper is rebuilt with ``fn``'s globals so doctest and pytest's
     ``--doctest-modules`` still collect the functional's examples from its
     family module.
@@ -224,6 +237,7 @@ def _with_checks(
     role_rules = tuple((r.name, r.also) for r in roles)
     # everything the wrapper uses is a closure variable: it runs with the family module's globals
     tensor_type, require_tensor, require_callable = torch.Tensor, check_tensor, check_callable
+    hparam_defaults = dict(defaults or {})
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         for (role, also), value in zip(role_rules, args):
@@ -237,6 +251,8 @@ def _with_checks(
             check = checks.get(key)
             if check is not None:
                 check(fn_name, key, value)
+        if rule is not None:
+            rule(fn_name, {**hparam_defaults, **kwargs})
         return fn(*args, **kwargs)
 
     wrapper = types.FunctionType(checked.__code__, fn.__globals__, fn.__name__, None, checked.__closure__)
@@ -280,6 +296,7 @@ def loss(
     capabilities: Iterable[str] = ("compile", "double_backward"),
     references: Iterable[str] = (),
     curve: Optional[Curve] = None,
+    hparam_rule: Optional[Callable[[str, Mapping[str, Any]], None]] = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare the decorated functional as a loss (see the module docstring).
 
@@ -302,6 +319,12 @@ def loss(
         capabilities: a subset of :data:`CAPABILITIES`.
         references: what backs the loss's numbers in the tests.
         curve: how ``losskit plot`` draws it.
+        hparam_rule: a rule between hyperparameters that no single validator
+            can see (exactly one of ``class_counts`` and ``class_prior``, a
+            required ``class_counts``): ``rule(fn, values)`` raises with
+            losskit's message form. The module constructor runs it on all its
+            arguments, the functional on its keywords with the defaults filled
+            in, after each argument's own validator.
 
     Returns:
         A decorator that registers the loss and returns the checked functional.
@@ -367,8 +390,9 @@ def loss(
             references=tuple(references),
             curve=curve,
             module_name=module or "",
+            hparam_rule=hparam_rule,
         )
-        checked = _with_checks(fn, checks, role_list, fn.__name__)
+        checked = _with_checks(fn, checks, role_list, fn.__name__, hparam_rule, {h.name: h.default for h in declared})
         spec = dataclasses.replace(spec, functional=checked)
         _CHECKS[name] = checks
         register(spec)

@@ -18,4 +18,4 @@ torch.nn"):
 * float16/bfloat16 scores are computed in float32 and the loss is float32.
 """
 
-from . import cross_entropy, focal, margin  # noqa: F401  (importing a file declares its losses)
+from . import cross_entropy, focal, long_tail, margin  # noqa: F401  (importing a file declares its losses)

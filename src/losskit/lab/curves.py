@@ -63,6 +63,14 @@ def _evaluate_embedding(name: str, x: torch.Tensor, params: Dict[str, Any]) -> t
     return torch.stack([module(torch.stack([anchor[0], positive[0], other[i]]), labels).sum() for i in range(n)])
 
 
+def _class_frequencies(cls: Any, params: Dict[str, Any], dtype: torch.dtype) -> Dict[str, Any]:
+    """The training counts a long-tail loss needs (ldam, logit_adjusted), unless given: the plotted true class
+    is the rare one, 10 examples against the other class's 100 (where the margin or adjustment matters)."""
+    if "class_counts" not in cls.spec.defaults or "class_counts" in params or "class_prior" in params:
+        return {}
+    return {"class_counts": torch.tensor([10.0, 100.0], dtype=dtype)}
+
+
 def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> torch.Tensor:
     """The per-point loss for points ``x`` on ``axis`` (x requires grad)."""
     cls = get_class(name)
@@ -79,7 +87,7 @@ def _evaluate(name: str, x: torch.Tensor, axis: str, params: Dict[str, Any]) -> 
             projection.weight.copy_(torch.eye(2, dtype=x.dtype))
     else:
         per_point = {"per_image": True} if cls.name == "lovasz_softmax" else {}  # each point a one-pixel image
-        module = cls(**{**per_point, **params, "reduction": "none"})
+        module = cls(**{**per_point, **_class_frequencies(cls, params, x.dtype), **params, "reduction": "none"})
     n = x.shape[0]
     if axis == "residual":
         if cls.name == "gaussian_nll":
@@ -176,7 +184,8 @@ def plot_loss(name: str, params: Dict[str, Any], out: pathlib.Path, points: int 
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
         ax.axhline(0, color="black", lw=0.6)
-    ax_loss.set_title(f"{cls.name} ({cls.__name__})")
+    counts_note = ", true class 10 examples, other 100" if _class_frequencies(cls, params, torch.float64) else ""
+    ax_loss.set_title(f"{cls.name} ({cls.__name__}{counts_note})")
     ax_grad.set_title("gradient")
     ax_loss.legend(fontsize=8)
     fig.tight_layout()
