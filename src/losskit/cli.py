@@ -259,13 +259,21 @@ def compare(
         help="directory for the results, checked before training (default: a new losskit-results/<task>-<time>/)",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace results already in --out (refused without it)"),
-    lr: str = typer.Option("3e-3", "--lr", metavar="LR", help="AdamW learning rate, positive"),
+    lr: Optional[str] = typer.Option(
+        None, "--lr", metavar="LR", help="AdamW learning rate, positive (default: the task's, 3e-3 for most)"
+    ),
     tune: Optional[str] = typer.Option(
         None, "--tune", metavar="lr", help="lr: choose each run's learning rate from 1e-3, 3e-3, 1e-2 on validation"
     ),
     jobs: str = typer.Option("1", "--jobs", "-j", metavar="N", help="runs at once, one torch thread each"),
     resume: Optional[pathlib.Path] = typer.Option(
         None, "--resume", metavar="DIR", help="complete an interrupted comparison in DIR (its settings are kept)"
+    ),
+    data: Optional[pathlib.Path] = typer.Option(
+        None, "--data", metavar="FILE.npz", help="your own data: arrays X (N, D), y (N,) and kind (instead of --task)"
+    ),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="noisy-regression at 0/10/20/40%% outliers, one directory each, and a summary"
     ),
 ) -> None:
     """Train the same small model with each loss on a bundled dataset and rank the losses, with a verdict.
@@ -279,37 +287,71 @@ def compare(
     "interrupted": true) and --resume DIR completes them.
     """
     # imported here, not at the top: they pull in torch, scikit-learn and matplotlib, which --help does not need
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from .lab import report
-    from .lab.compare import LabError, plan_compare, plan_from_json, run_plan
+    from .lab.compare import LabError, plan_compare, plan_from_json
+    from .lab.tasks import sweep_tasks, task_from_npz
 
     # every check, the output directory included, before the first epoch: a mistake costs no training
     done: List[Any] = []
     n_jobs = cast(int, _whole_number(jobs, "--jobs"))
+    plans = []
     try:
         if resume is not None:
             recorded, done = report.read_log(resume)
-            plan = plan_from_json(recorded, jobs=n_jobs)
-            out = resume
+            plans = [(plan_from_json(recorded, jobs=n_jobs), resume)]
         else:
-            plan = plan_compare(
-                task,
-                losses,
+            chosen: Any = task
+            if data is not None:
+                try:
+                    chosen = task_from_npz(data)
+                except ValueError as exc:
+                    raise LabError(str(exc)) from None
+            settings = dict(
                 epochs=_whole_number(epochs, "--epochs"),
                 seeds=cast(int, _whole_number(seeds, "--seeds")),  # never None: the option has a default
                 first_seed=cast(int, _whole_number(first_seed, "--first-seed")),
-                lr=_real_number(lr, "--lr"),
+                lr=None if lr is None else _real_number(lr, "--lr"),
                 tune=tune,
                 jobs=n_jobs,
             )
-            out = report.default_out_dir(plan.task.name) if out is None else out
-            report.check_out_dir(out, overwrite=overwrite)
+            base = plan_compare(chosen, losses, **settings)  # type: ignore[arg-type]
+            root = report.default_out_dir(base.task.name) if out is None else out
+            if sweep:
+                try:
+                    variants = sweep_tasks(base.task)
+                except ValueError as exc:
+                    raise LabError(str(exc)) from None
+                report.check_out_dir(root, overwrite=overwrite)
+                for variant in variants:
+                    plans.append((plan_compare(variant, losses, **settings), root / variant.name))  # type: ignore[arg-type]
+            else:
+                plans = [(base, root)]
+            for _, directory in plans:
+                report.check_out_dir(directory, overwrite=overwrite)
     except LabError as exc:
         _compare_error(str(exc))
-    assert out is not None
-    log = out / "runs.jsonl" if resume is not None else report.start_log(out, plan.to_json(), overwrite=overwrite)
+    results = []
+    for plan, directory in plans:
+        result = _compare_one(plan, directory, overwrite, done, resume is not None)
+        results.append(result)
+        if result.interrupted:
+            console.print(f"interrupted: resume with  losskit compare --resume {directory}", soft_wrap=True)
+            raise typer.Exit(code=130)
+    if sweep:
+        console.print(report.sweep_table(results))
+        files = report.write_sweep(results, cast(pathlib.Path, root))
+        console.print("wrote " + ", ".join(str(f) for f in files), soft_wrap=True)
+
+
+def _compare_one(plan: Any, out: pathlib.Path, overwrite: bool, done: List[Any], resuming: bool) -> Any:
+    """Train one checked plan into ``out`` with a progress bar; print the table and the verdict; write the files."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .lab import report
+    from .lab.compare import LabError, run_plan
+
+    log = out / "runs.jsonl" if resuming else report.start_log(out, plan.to_json(), overwrite=overwrite)
     start = time.perf_counter()
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -333,8 +375,7 @@ def compare(
             _compare_error(f"{exc} (the finished runs are in {log})")
     if result.runs:
         console.print(report.table(result))
-    verdict = result.verdict()
-    console.print(f"[bold]Verdict:[/] {escape(verdict['text'])}", soft_wrap=False)
+    console.print(f"[bold]Verdict:[/] {escape(result.verdict()['text'])}")
     try:
         files = report.write(result, out, overwrite=True)  # the directory was checked (or is being resumed)
     except (LabError, OSError) as exc:  # the table above still has the numbers
@@ -344,9 +385,7 @@ def compare(
         + ", ".join(str(f) for f in [log, *files]),
         soft_wrap=True,
     )
-    if result.interrupted:
-        console.print(f"interrupted: resume with  losskit compare --resume {out}", soft_wrap=True)
-        raise typer.Exit(code=130)
+    return result
 
 
 def _version() -> str:

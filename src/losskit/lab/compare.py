@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._core.registry import get, get_class
-from . import stats
-from .tasks import MARGIN_LOSSES, TASKS, VAL_FRACTION, Split, Task, classification_metrics, regression_metrics
+from .._core.registry import get_class
+from . import kinds, stats
+from .tasks import TASKS, VAL_FRACTION, Split, Task, find_task, task_from_npz
 
 #: generous ceilings that still catch typos (``--epochs 1e23``): the default runs use 60-80 epochs and 3 seeds
 MAX_EPOCHS = 10_000
@@ -167,37 +167,11 @@ def parse_loss_specs(text_or_list, task: Task) -> List[LossSpec]:
     return specs
 
 
-def _mlp(n_in: int, n_out: int, hidden_layers: int, width: int) -> nn.Module:
-    layers, size = [], n_in
-    for _ in range(hidden_layers):
-        layers += [nn.Linear(size, width), nn.ReLU()]
-        size = width
-    return nn.Sequential(*layers, nn.Linear(size, n_out))
-
-
-def _n_classes(split: Split) -> int:
-    return int(max(split.y_train.max(), split.y_val.max(), split.y_test.max())) + 1
-
-
-def _target_scaling(split: Split) -> Tuple[float, float]:
-    """Center and scale for regression targets: robust statistics of the (noisy) training targets."""
-    center = float(np.median(split.y_train))
-    return center, float(1.4826 * np.median(np.abs(split.y_train - center))) or 1.0
-
-
-def _build_loss(spec: LossSpec, split: Split, task: Task) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    kwargs = dict(spec.kwargs)
-    if kwargs.get("weight") == "balanced":  # inverse class frequency of the training part, normalised to mean 1
-        counts = np.bincount(split.y_train, minlength=_n_classes(split)).astype(np.float64)
-        w = counts.sum() / (len(counts) * np.maximum(counts, 1))
-        kwargs["weight"] = torch.tensor(w, dtype=torch.float32)
+def _build_loss(spec: LossSpec, split: Split, task: Task, ctx: Optional[kinds.Context] = None) -> Callable[..., Any]:
     try:
-        module = get(spec.name, **kwargs)
-    except (TypeError, ValueError) as exc:
+        return kinds.build_loss(spec.name, spec.kwargs, task, split, ctx or kinds.context(task, split))
+    except kinds.LossArgumentError as exc:
         raise LabError(f"{spec.text}: {exc}") from None
-    if spec.name == "nll":
-        return lambda out, y: module(torch.log_softmax(out, 1), y)
-    return module
 
 
 @dataclasses.dataclass
@@ -229,6 +203,8 @@ class RunResult:
     lr: float = 0.0
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    #: CPU time of the run's process: what the run costs on a free core, whatever the machine's load
+    cpu_seconds: float = 0.0
 
     def to_json(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -273,7 +249,8 @@ class CompareResult:
     def analysis(self) -> stats.Analysis:
         """Intervals, paired tests against the best, ranks with ties (:func:`losskit.lab.stats.analyse`)."""
         every_metric = {
-            loss: {r.seed: tuple(r.metrics[m] for m in self.metric_names) for r in self.runs if r.loss == loss}
+            # repr: "n/a" metrics are NaN, and NaN != NaN would hide two identical candidates
+            loss: {r.seed: tuple(repr(r.metrics[m]) for m in self.metric_names) for r in self.runs if r.loss == loss}
             for loss in self.losses()
         }
         return stats.analyse(self.per_seed(), self.higher_is_better, identical_runs=every_metric)
@@ -331,14 +308,6 @@ class CompareResult:
         return rows
 
 
-def _balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    """Mean per-class recall over the classes present in ``labels`` (what scikit-learn computes), without its overhead.
-
-    It runs after every epoch of every run, where scikit-learn's input checks cost more than the forward pass.
-    """
-    return float(np.mean([(pred[labels == c] == c).mean() for c in np.unique(labels)]))
-
-
 #: the learning rates ``--tune lr`` tries for every run, a factor ~3 apart around the default 3e-3
 LR_GRID = (1e-3, 3e-3, 1e-2)
 
@@ -356,19 +325,8 @@ class _Fit:
     lr: float
 
 
-def _prepare_targets(task: Task, split: Split) -> Tuple[torch.Tensor, torch.Tensor, float, float]:
-    if task.kind == "classification":
-        return torch.from_numpy(split.y_train), torch.from_numpy(split.y_val), 0.0, 1.0
-    # targets standardised with robust statistics of the (noisy) training targets; metrics in original units
-    center, scale = _target_scaling(split)
-    y_train = (torch.from_numpy(split.y_train) - center) / scale
-    y_val = (torch.from_numpy(split.y_val) - center) / scale
-    return y_train, y_val, center, scale
-
-
 def _build_model(task: Task, split: Split) -> nn.Module:
-    n_out = _n_classes(split) if task.kind == "classification" else 1
-    return _mlp(split.x_train.shape[1], n_out, task.hidden_layers, task.width)
+    return kinds.build_model(task, split, kinds.context(task, split))
 
 
 def _fit(
@@ -376,29 +334,27 @@ def _fit(
 ) -> Optional[_Fit]:
     """Train at one learning rate; None when no epoch had finite validation metrics (diverged)."""
     torch.manual_seed(seed)  # the same initialisation and batch order for every loss and learning rate
+    ctx = kinds.context(task, split)
     x_train, x_val = torch.from_numpy(split.x_train), torch.from_numpy(split.x_val)
-    y_train, y_val, _, target_scale = _prepare_targets(task, split)
-    loss_fn = _build_loss(spec, split, task)
-    model = _build_model(task, split)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=task.weight_decay)
+    y_train, y_val = kinds.targets(task, split, ctx)
+    model = kinds.build_model(task, split, ctx)
+    loss_fn = _build_loss(spec, split, task, ctx)
+    # losses that own parameters (ArcFace's class centres, the softmax head of the embedding baseline) learn too
+    params = list(model.parameters()) + (list(loss_fn.parameters()) if isinstance(loss_fn, nn.Module) else [])
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=task.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     train_curve: List[float] = []
     val_curve: List[float] = []
     val_metric_curve: List[float] = []
     best_key: Optional[Tuple[float, ...]] = None
     best_epoch, best_state = 0, None
-
-    def predict(x):
-        out = model(x)
-        return out if task.kind == "classification" else out.squeeze(-1)
-
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(x_train.shape[0], generator=gen)
         total, count = 0.0, 0
         for start in range(0, x_train.shape[0], batch_size):
             idx = order[start : start + batch_size]
-            loss = loss_fn(predict(x_train[idx]), y_train[idx])
+            loss = loss_fn(kinds.predict(task, model, x_train[idx]), y_train[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -407,16 +363,9 @@ def _fit(
         train_curve.append(total / count)
         model.eval()
         with torch.no_grad():
-            out = predict(x_val)
-        if task.kind == "classification":
-            val_loss = float(torch.nn.functional.cross_entropy(out, y_val))
-            score = _balanced_accuracy(out.argmax(1).numpy(), split.y_val)
-            # a small validation set ties often on accuracy-like metrics; the lower cross-entropy breaks the tie
-            key: Tuple[float, ...] = (score, -val_loss)
-        else:
-            val_loss = score = float((out - y_val).abs().mean()) * target_scale  # MAE in target units
-            key = (-score,)
-        val_curve.append(val_loss)
+            out = kinds.predict(task, model, x_val)
+        score, curve_value, key = kinds.validate(task, out, y_val, split, ctx)
+        val_curve.append(curve_value)
         val_metric_curve.append(score)
         # strictly better only: among equal epochs the earliest is kept. A diverged epoch (NaN) is never kept.
         if all(math.isfinite(k) for k in key) and (best_key is None or key > best_key):
@@ -433,7 +382,7 @@ def _train_one(
     task: Task, split: Split, spec: LossSpec, seed: int, epochs: int, batch_size: int, lrs: Sequence[float]
 ) -> RunResult:
     """Train at each learning rate of ``lrs``, keep the (learning rate, epoch) best on validation, score the test set once."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     best: Optional[_Fit] = None
     for lr in lrs:
         fit = _fit(task, split, spec, seed, epochs, batch_size, lr)
@@ -441,23 +390,15 @@ def _train_one(
             best = fit
     if best is None:
         raise LabError(f"{spec.text}: training diverged (non-finite validation metrics); try a smaller --lr")
-    x_val, x_test = torch.from_numpy(split.x_val), torch.from_numpy(split.x_test)
-    extra: Dict[str, Any] = {}
-    with torch.no_grad():
-        out_val, out_test = best.model(x_val), best.model(x_test)
-    if task.kind == "classification":
-        scores, extra = classification_metrics(
-            out_test.numpy().astype(np.float64),
-            split.y_test,
-            out_val.numpy().astype(np.float64),
-            split.y_val,
-            np.bincount(np.concatenate([split.y_train, split.y_val]), minlength=_n_classes(split)),
-            probabilistic=spec.name not in MARGIN_LOSSES,
-        )
-    else:
-        _, _, center, target_scale = _prepare_targets(task, split)
-        scores = regression_metrics(out_test.squeeze(-1).numpy() * target_scale + center, split.y_test)
-    if not all(math.isfinite(v) for k, v in scores.items() if k != "ece"):
+    model = best.model
+
+    def forward(x: np.ndarray) -> torch.Tensor:
+        with torch.no_grad():
+            return kinds.predict(task, model, torch.from_numpy(x))
+
+    scores, extra = kinds.test_metrics(task, spec.name, forward, split, kinds.context(task, split))
+    # "n/a" metrics (calibration of a margin loss) are NaN on purpose; any other non-finite value is a divergence
+    if not all(math.isfinite(v) for k, v in scores.items() if k not in ("ece", "brier")):
         raise LabError(f"{spec.text}: training diverged (non-finite metrics); try a smaller --lr")
     return RunResult(
         spec.text,
@@ -471,6 +412,7 @@ def _train_one(
         lr=best.lr,
         extra=extra,
         seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu_start,
     )
 
 
@@ -501,6 +443,7 @@ class Plan:
             "lr": self.lr,
             "tune": "lr" if len(self.lrs) > 1 else None,
             "val_fraction": self.val_fraction,
+            "data": self.task.data_path,
         }
 
 
@@ -515,8 +458,8 @@ def plan_compare(
     losses: Optional[Sequence[str] | str] = None,
     epochs: Optional[int] = None,
     seeds: int = 3,
-    batch_size: int = 64,
-    lr: float = 3e-3,
+    batch_size: Optional[int] = None,
+    lr: Optional[float] = None,
     first_seed: int = 0,
     val_fraction: float = VAL_FRACTION,
     tune: Optional[str] = None,
@@ -532,8 +475,8 @@ def plan_compare(
         losses: comma-separated or a list of ``name`` / ``name(key=value, ...)``; None: the task's defaults.
         epochs: epochs per run, 1 to ``MAX_EPOCHS``; None: the task's default (60 classification, 80 regression).
         seeds: runs per loss, 1 to ``MAX_SEEDS``.
-        batch_size: minibatch size, at least 1.
-        lr: AdamW learning rate, positive and finite (ignored with ``tune="lr"``).
+        batch_size: minibatch size, at least 1; None: the task's (64 for most).
+        lr: AdamW learning rate, positive and finite (ignored with ``tune="lr"``); None: the task's (3e-3 for most).
         first_seed: the seeds are ``first_seed, ..., first_seed + seeds - 1``, so blocks of runs can be disjoint.
         val_fraction: share of the training set held out to pick each run's epoch, in (0, 0.5].
         tune: None, or ``"lr"`` to choose each run's learning rate from :data:`LR_GRID` on validation.
@@ -559,11 +502,12 @@ def plan_compare(
         raise LabError(
             f"--first-seed must be at least 0 and at most {MAX_SEED - seeds + 1} (the last seed must stay below 2**32); got {first_seed}"
         )
-    default_epochs = task.epochs or (60 if task.kind == "classification" else 80)
+    default_epochs = task.epochs or (80 if task.kind == "regression" else 60)
     epochs = default_epochs if epochs is None else _whole(epochs, "--epochs")
     if not 1 <= epochs <= MAX_EPOCHS:
         raise LabError(f"--epochs must be at least 1 and at most {MAX_EPOCHS}; got {epochs}")
-    batch_size = _whole(batch_size, "batch_size")
+    batch_size = task.batch_size if batch_size is None else _whole(batch_size, "batch_size")
+    lr = task.lr if lr is None else lr
     if batch_size < 1:
         raise LabError(f"batch_size must be at least 1; got {batch_size}")
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
@@ -594,8 +538,16 @@ def plan_compare(
 def plan_from_json(data: Dict[str, Any], jobs: int = 1) -> Plan:
     """Rebuild (and check again) the plan :meth:`Plan.to_json` recorded."""
     try:
+        task: Any = data["task"]
+        if data.get("data"):
+            try:
+                task = task_from_npz(data["data"])
+            except ValueError as exc:
+                raise LabError(str(exc)) from None
+        elif find_task(task) is not None:
+            task = find_task(task)
         return plan_compare(
-            data["task"],
+            task,
             data["losses"],
             epochs=data["epochs"],
             seeds=data["seeds"],
@@ -611,21 +563,17 @@ def plan_from_json(data: Dict[str, Any], jobs: int = 1) -> Plan:
 
 
 def _try_losses(task: Task, split: Split, specs: Sequence[LossSpec]) -> None:
-    """Build each loss and run it forward and backward on a few training examples with random outputs."""
-    gen = torch.Generator().manual_seed(0)
-    n = min(8, split.y_train.shape[0])
-    if task.kind == "classification":
-        y = torch.from_numpy(split.y_train[:n])
-        out_shape: Tuple[int, ...] = (n, _n_classes(split))
-    else:
-        center, scale = _target_scaling(split)  # the targets the run will train on
-        y = (torch.from_numpy(split.y_train[:n]) - center) / scale
-        out_shape = (n,)
+    """Build each loss and run it forward and backward through an untrained model on a few training examples."""
+    torch.manual_seed(0)
+    ctx = kinds.context(task, split)
+    n = min(32, split.y_train.shape[0])
+    y, _ = kinds.targets(task, split, ctx)
+    x = torch.from_numpy(split.x_train[:n])
+    model = kinds.build_model(task, split, ctx)
     for spec in specs:
-        out = torch.randn(out_shape, generator=gen).requires_grad_(True)
-        loss_fn = _build_loss(spec, split, task)
+        loss_fn = _build_loss(spec, split, task, ctx)
         try:
-            loss_fn(out, y).backward()
+            loss_fn(kinds.predict(task, model, x), y[:n]).backward()
         except (TypeError, ValueError, RuntimeError) as exc:
             raise LabError(f"{spec.text}: {exc}") from None
 
@@ -808,6 +756,7 @@ def run_plan(
     runs.sort(key=lambda r: order[(r.loss, r.seed)])
     settings["wall_seconds"] = time.perf_counter() - start
     settings["run_seconds"] = sum(r.seconds for r in runs)
+    settings["run_cpu_seconds"] = sum(r.cpu_seconds for r in runs)
     seeds_run = sorted({r.seed for r in runs})
     baselines = {
         name: {seed: values for seed, values in per_seed.items()}
@@ -834,8 +783,8 @@ def run_compare(
     losses: Optional[Sequence[str] | str] = None,
     epochs: Optional[int] = None,
     seeds: int = 3,
-    batch_size: int = 64,
-    lr: float = 3e-3,
+    batch_size: Optional[int] = None,
+    lr: Optional[float] = None,
     progress: Optional[Callable[[str], None]] = None,
     first_seed: int = 0,
     val_fraction: float = VAL_FRACTION,

@@ -545,3 +545,64 @@ def figure(result: CompareResult) -> Figure:
 def plot(result: CompareResult, path: Union[str, os.PathLike]) -> None:
     """Save :func:`figure` as a PNG at ``path`` (a plain write; :func:`write` is the atomic one)."""
     pathlib.Path(path).write_bytes(_png_bytes(result))
+
+
+# --- --sweep: one comparison per variant of a task ---
+
+
+def sweep_table(results: List[CompareResult]) -> Table:
+    """One row per loss, one column per variant (outlier share): mean ±95% CI half-width and rank ("1=")."""
+    arrow = "↑" if results[0].higher_is_better else "↓"
+    t = Table(
+        title=f"losskit compare --sweep: test {results[0].primary} {arrow} by variant",
+        caption="mean ±95% CI half-width over seeds, rank in brackets (1= : tied with the best of that column)",
+    )
+    t.add_column("loss", no_wrap=True)
+    summaries = [{row["loss"]: row for row in r.summary()} for r in results]
+    prefix = os.path.commonprefix([r.task for r in results])
+    for r in results:  # noisy-regression-10pct -> "10% outliers"
+        t.add_column(r.task[len(prefix) :].replace("pct", "% outliers") or r.task, justify="right", no_wrap=True)
+    for loss in results[0].losses():
+        cells = []
+        for rows in summaries:
+            row = rows.get(loss)
+            cells.append("—" if row is None else f"{_cell(row, results[0].primary)} ({row['rank_label']})")
+        t.add_row(loss, *cells)
+    for name in results[0].baselines:
+        cells = []
+        for r in results:
+            values = [v[r.primary] for v in r.baselines.get(name, {}).values()]
+            cells.append(
+                _cell({r.primary: float(np.mean(values)), r.primary + "_ci95": t_interval(values)}, r.primary)
+                if values
+                else "—"
+            )
+        t.add_row(f"[dim]baseline: {name}[/]", *cells)
+    return t
+
+
+def write_sweep(results: List[CompareResult], out_dir: Union[str, os.PathLike]) -> List[pathlib.Path]:
+    """``sweep.json`` in the sweep's directory: each variant's verdict and summary rows (its own directory has
+    the full results)."""
+    out_dir = pathlib.Path(out_dir)
+    data = {
+        "variants": [
+            {
+                "task": r.task,
+                "description": r.settings.get("task_description"),
+                "verdict": r.verdict(),
+                "summary": [
+                    {k: row[k] for k in ("loss", "rank", "rank_label", "mean", "ci95", "p_vs_best")}
+                    for row in r.summary()
+                ],
+                "baselines": {
+                    name: float(np.mean([v[r.primary] for v in per_seed.values()]))
+                    for name, per_seed in r.baselines.items()
+                },
+            }
+            for r in results
+        ]
+    }
+    path = out_dir / "sweep.json"
+    path.write_text(json.dumps(_nan_to_none(data), indent=2))
+    return [path]
