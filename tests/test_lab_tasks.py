@@ -187,3 +187,45 @@ def test_npz_errors_are_lab_errors(tmp_path):
         task_from_npz(tmp_path / "noy.npz")
     with pytest.raises(LabError, match="does not fit"):
         run_compare("rare-event", "cross_entropy", epochs=1, seeds=1)
+
+
+def test_cli_sweep_and_data(tmp_path):
+    from sklearn.datasets import load_wine
+    from typer.testing import CliRunner
+
+    from losskit.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "-t",
+            "noisy-regression",
+            "--sweep",
+            "-l",
+            "l1",
+            "-e",
+            "1",
+            "-s",
+            "1",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    sweep = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert [v["task"] for v in sweep["variants"]] == [f"noisy-regression-{p}pct" for p in (0, 10, 20, 40)]
+    assert (tmp_path / "s" / "noisy-regression-40pct" / "results.json").exists()
+    assert "40% outliers" in result.output
+
+    x, y = load_wine(return_X_y=True)
+    np.savez(tmp_path / "wine.npz", X=x, y=y, kind="classification")
+    args = ["compare", "--data", str(tmp_path / "wine.npz"), "-l", "cross_entropy", "-e", "1", "-s", "1"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "w" / "plan.json").read_text())["data"].endswith("wine.npz")
+    result = runner.invoke(app, ["compare", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "cannot read it" in result.output and not (tmp_path / "m").exists()
+    result = runner.invoke(app, ["compare", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and "no plan.json" in result.output

@@ -264,6 +264,16 @@ class CompareResult:
                 f"Interrupted: {len(self.runs)} of {self.settings.get('planned_runs', '?')} runs finished; "
                 "resume with --resume to complete it."
             )
+        if analysis.rows:
+            top = analysis.rows[0]
+            sign = 1.0 if self.higher_is_better else -1.0
+            for name, per_seed in self.baselines.items():
+                value = float(np.mean([v[self.primary] for v in per_seed.values()]))
+                if sign * value >= sign * top.mean:
+                    caveats.append(
+                        f"The baseline {name} scores {value:.4g} without a network, at least as well as {top.loss} "
+                        f"({top.mean:.4g}): the network earns nothing here."
+                    )
         text = stats.verdict(
             analysis,
             self.per_seed(),

@@ -50,6 +50,26 @@ ALL_FILES = ("plan.json", "runs.jsonl") + RESULT_FILES
 
 SELECTION = "test metrics at the best validation epoch"
 
+#: column titles of the terminal table
+SHORT_NAMES = {
+    "balanced_accuracy": "bal. acc",
+    "macro_f1": "macro F1",
+    "rare_recall": "rare recall",
+    "worst_recall": "worst recall",
+    "ece": "ECE (T-scaled)",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "pr_auc": "PR-AUC",
+    "f1": "F1",
+    "brier": "Brier",
+    "dice": "Dice",
+    "object_recall": "object recall",
+    "map_at_r": "MAP@R",
+    "recall_at_1": "R@1",
+    "memorised": "memorised",
+    "accuracy": "accuracy",
+}
+
 
 class OutputError(LabError):
     """The output directory cannot take the results: a file is in the way, it is not writable, or it holds results."""
@@ -195,13 +215,11 @@ def table(result: CompareResult, summary: Optional[List[Dict[str, Any]]] = None)
         f"seed); 1= marks the losses the paired tests cannot tell from the best; vs best = paired mean difference, "
         f"Holm-corrected p; each run keeps the epoch with the best validation {result.primary}",
     )
-    t.add_column("#", justify="right")
+    t.add_column("#", justify="right", no_wrap=True, min_width=2)
     t.add_column("loss", no_wrap=True)
     for m in result.metric_names:
         t.add_column(
-            m.replace("balanced_accuracy", "bal. acc") + (f" {arrow}" if m == result.primary else ""),
-            justify="right",
-            no_wrap=True,
+            SHORT_NAMES.get(m, m) + (f" {arrow}" if m == result.primary else ""), justify="right", no_wrap=True
         )
     t.add_column("vs best", justify="right", no_wrap=True)
     t.add_column("best ep.", justify="right", no_wrap=True)
@@ -439,10 +457,36 @@ PALETTE = (
 )
 
 
+def _default_colours() -> Dict[str, str]:
+    """A colour for every bundled task's default candidate, distinct within each task, fixed by the code.
+
+    Tasks are visited in their fixed order; a candidate keeps the colour it got first, and a new one takes the
+    first palette colour no other default of the same task has.
+    """
+    from .tasks import TASKS
+
+    colours: Dict[str, str] = {}
+    for task in TASKS.values():
+        used = {colours[t] for t in task.default_losses if t in colours}
+        for text in task.default_losses:
+            if text not in colours:
+                colours[text] = next((c for c in PALETTE if c not in used), PALETTE[0])
+                used.add(colours[text])
+    return colours
+
+
+_COLOURS: Dict[str, str] = {}
+
+
 def loss_colour(loss: str) -> str:
-    """The colour of a loss in every figure: a CRC32 of its text (stable across runs and Python processes,
-    unlike ``hash``) picks a palette entry, whatever its rank or the other candidates."""
-    return PALETTE[zlib.crc32(loss.encode()) % len(PALETTE)]
+    """The colour of a loss in every figure, whatever its rank or the other candidates.
+
+    A bundled task's default candidate has a fixed colour, distinct from its task's other defaults; any other
+    loss gets a palette entry from a CRC32 of its text (stable across runs and processes, unlike ``hash``).
+    """
+    if not _COLOURS:
+        _COLOURS.update(_default_colours())
+    return _COLOURS.get(loss) or PALETTE[zlib.crc32(loss.encode()) % len(PALETTE)]
 
 
 def figure(result: CompareResult) -> Figure:

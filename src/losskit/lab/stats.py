@@ -219,7 +219,10 @@ def _fmt(value: float) -> str:
 
 
 def _interval(ci: Optional[Tuple[float, float]]) -> str:
-    return "—" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
+    if ci is None:
+        return "—"
+    digits = 3 if max(abs(ci[0]), abs(ci[1])) < 10 else 1  # both ends alike
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
 def verdict(
