@@ -271,3 +271,18 @@ def test_sigint_keeps_the_finished_runs_and_resume_completes_them(tmp_path):
     assert [(r["loss"], r["seed"], r["metrics"]) for r in done["runs"]] == [
         (r.loss, r.seed, r.metrics) for r in fresh.runs
     ]
+
+
+def test_verdict_warns_about_a_learning_rate_at_the_edge_of_the_grid():
+    from losskit.lab.compare import CompareResult
+
+    runs = [
+        RunResult(loss, seed, {"mae": 1.0 + seed + k, "rmse": 2.0}, [1.0], [1.0], 1, 1.0, [1.0], lr=lr)
+        for k, (loss, lr) in enumerate([("l1", 1e-2), ("mse", 3e-3)])
+        for seed in range(3)
+    ]
+    settings = {"tune": "lr", "lr_grid": list(LR_GRID), "losses": ["l1", "mse"]}
+    result = CompareResult("noisy-regression", "mae", False, ("mae", "rmse"), runs, settings)
+    text = result.verdict()["text"]
+    assert "l1 chose 0.01, the largest rate of the grid, on 3 of 3 seeds" in text
+    assert "mse chose" not in text  # behind the best (a constant +1 on every seed), and mid-grid anyway

@@ -273,7 +273,7 @@ def compare(
         None, "--data", metavar="FILE.npz", help="your own data: arrays X (N, D), y (N,) and kind (instead of --task)"
     ),
     sweep: bool = typer.Option(
-        False, "--sweep", help="noisy-regression at 0/10/20/40%% outliers, one directory each, and a summary"
+        False, "--sweep", help="noisy-regression at 0/10/20/40% outliers, one directory each, and a summary"
     ),
 ) -> None:
     """Train the same small model with each loss on a bundled dataset and rank the losses, with a verdict.

@@ -264,6 +264,17 @@ class CompareResult:
                 f"Interrupted: {len(self.runs)} of {self.settings.get('planned_runs', '?')} runs finished; "
                 "resume with --resume to complete it."
             )
+        grid = sorted(self.settings.get("lr_grid") or [])
+        if self.settings.get("tune") == "lr" and len(grid) > 1:
+            for loss in analysis.best:
+                lrs = [r.lr for r in self.runs if r.loss == loss]
+                for edge, word in ((grid[-1], "largest"), (grid[0], "smallest")):
+                    hits = sum(lr == edge for lr in lrs)
+                    if lrs and hits * 2 > len(lrs):
+                        caveats.append(
+                            f"With --tune lr, {loss} chose {edge:g}, the {word} rate of the grid, on {hits} of "
+                            f"{len(lrs)} seeds: its best rate may lie beyond the grid."
+                        )
         if analysis.rows:
             top = analysis.rows[0]
             sign = 1.0 if self.higher_is_better else -1.0
