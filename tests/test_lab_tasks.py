@@ -229,3 +229,14 @@ def test_cli_sweep_and_data(tmp_path):
     assert result.exit_code == 2 and "cannot read it" in result.output and not (tmp_path / "m").exists()
     result = runner.invoke(app, ["compare", "--resume", str(tmp_path)])
     assert result.exit_code == 2 and "no plan.json" in result.output
+
+
+def test_two_tasks_with_one_name_keep_their_own_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    first = task_from_arrays(x, x[:, 0], "regression", name="same")
+    second = task_from_arrays(x, -10 * x[:, 1], "regression", name="same")
+    a = run_compare(first, "mse", epochs=1, seeds=1)
+    b = run_compare(second, "mse", epochs=1, seeds=1)
+    assert a.runs[0].metrics != b.runs[0].metrics
+    assert b.baselines["constant (median)"][0]["mae"] > 3 * a.baselines["constant (median)"][0]["mae"]

@@ -627,17 +627,19 @@ def _lab_threads() -> Iterator[int]:
         torch.set_num_threads(previous)
 
 
-#: splits a worker process has loaded, by (task, seed, validation fraction): each seed's split is built once
-_SPLITS: Dict[Tuple[str, int, float], Split] = {}
+#: splits loaded in this process, by (task object, seed, validation fraction): each seed's split is built once.
+#: Keyed by the task object, not its name: two tasks of your own may share a name and hold different data.
+#: The value keeps the task alive, so its id cannot be reused by another object while cached.
+_SPLITS: Dict[Tuple[int, int, float], Tuple[Task, Split]] = {}
 
 
 def _split_for(task: Task, seed: int, val_fraction: float) -> Split:
-    key = (task.name, seed, val_fraction)
+    key = (id(task), seed, val_fraction)
     if key not in _SPLITS:
         if len(_SPLITS) >= 4:  # runs come seed by seed: an old seed is not needed again
             _SPLITS.pop(next(iter(_SPLITS)))
-        _SPLITS[key] = task.load(seed, val_fraction)
-    return _SPLITS[key]
+        _SPLITS[key] = (task, task.load(seed, val_fraction))
+    return _SPLITS[key][1]
 
 
 def _worker_init() -> None:
