@@ -330,6 +330,40 @@ def test_lovasz_matches_reference_loop():
         )
 
 
+def test_lovasz_float32_integer_sort_matches_the_float64_path():
+    """float32 errors sort as int64 keys (one radix sort over the rows): the same order, loss and gradients as the
+    float argsort that float64 takes, with ignored positions (and NaN there), ties and -0.0 included."""
+    from losskit.segmentation import _descending_order
+
+    g = torch.Generator().manual_seed(11)
+    key = torch.rand(3, 200, generator=g)
+    key[0, :20] = 0.25  # ties
+    key[1, :5] = -0.0
+    key[2, :3] = float("inf")
+    valid = torch.rand(3, 200, generator=g) > 0.3
+    for mask in (None, valid):
+        order = _descending_order(key, mask)
+        assert torch.equal(order.sort(-1).values, torch.arange(200).expand(3, 200))  # a permutation of each row
+        masked = key if mask is None else torch.where(mask, key, torch.full_like(key, -1.0))
+        reference = masked.double().sort(-1, descending=True).values
+        torch.testing.assert_close(masked.gather(-1, order).double(), reference, rtol=0, atol=0)
+    x, y = _data((3, 4, 6, 5), seed=12)
+    y[1, 0] = 255
+    x[1, :, 0] = float("nan")
+    for kw in ({}, {"per_image": True}, {"classes": "all"}):
+        v64, g64 = _value_and_grad(LF.lovasz_softmax_loss, x, y, ignore_index=255, reduction="none", **kw)
+        v32, g32 = _value_and_grad(LF.lovasz_softmax_loss, x.float(), y, ignore_index=255, reduction="none", **kw)
+        torch.testing.assert_close(v32.double(), v64, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g32.double(), g64, rtol=1e-4, atol=1e-6)
+        assert (g32[1, :, 0] == 0).all()
+    labels = (y > 1).long().masked_fill(y == 255, 255)
+    for per_image in (True, False):
+        v64, g64 = _value_and_grad(LF.lovasz_hinge_loss, x[:, 0], labels, ignore_index=255, per_image=per_image)
+        v32, g32 = _value_and_grad(LF.lovasz_hinge_loss, x[:, 0].float(), labels, ignore_index=255, per_image=per_image)
+        torch.testing.assert_close(v32.double(), v64, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g32.double(), g64, rtol=1e-4, atol=1e-6)
+
+
 def test_lovasz_gradcheck():
     x, y = _data((2, 3, 3, 4), seed=10)
     x = x.requires_grad_(True)
@@ -542,3 +576,191 @@ def test_keras_get_and_config_round_trip():
     assert lkk.Dice.from_config(lkk.Dice(axis=-1).get_config()).get_config() == lkk.Dice(axis=-1).get_config()
     with pytest.raises(TypeError, match=r"losskit.keras.Dice: axis must be None, an int or a tuple of ints"):
         lkk.Dice(axis="h")
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused class-index path (_IndexOverlap) against the one-hot path it replaces
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid", None])
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("ignore", [False, True])
+def test_index_targets_equal_one_hot_targets(activation, squared, ignore):
+    """Class indices (fused forward, analytic backward) give the values and gradients of their one-hot targets.
+
+    With ``ignore``, the first row of every image is ignored (and NaN in the input): the loss and the other
+    gradients equal the one-hot path on the images without that row, and the ignored inputs get exactly 0.
+    """
+    x, y = _data(seed=3)
+    if activation is None:
+        x = torch.softmax(x, 1)
+    kept = slice(1, None) if ignore else slice(None)
+    if ignore:
+        y[:, 0] = 255
+        x[:, :, 0] = float("nan")
+    kw = {"activation": activation, "weight": torch.tensor([0.5, 1.0, 2.0, 0.0], dtype=torch.float64)}
+    for name, extra in [("dice", {"squared": squared}), ("jaccard", {"squared": squared}), ("tversky", {"beta": 0.8})]:
+        fn = getattr(LF, f"{name}_loss")
+        for reduction, batch in (("mean", False), ("none", False), ("sum", True)):
+            common = {**kw, **extra, "reduction": reduction, "batch": batch}
+            value, grad = _value_and_grad(fn, x, y, ignore_index=255 if ignore else None, **common)
+            expected = _value_and_grad(fn, x[:, :, kept], _one_hot(y[:, kept], 4), **common)
+            what = f"{name} {activation} squared={squared} {reduction}"
+            _assert_parity((value, grad[:, :, kept]), expected, what)
+            if ignore:
+                assert (grad[:, :, 0] == 0).all(), what
+
+
+def test_index_path_gradcheck_and_double_backward():
+    x, y = _data(shape=(2, 3, 4), seed=5, scale=1.0)
+    y[1, 0] = 255
+    x.requires_grad_(True)
+    probabilities = torch.softmax(x.detach(), 1).requires_grad_(True)
+    for inputs, kw in (
+        (x, {"ignore_index": 255}),
+        (x, {"ignore_index": 255, "squared": True, "batch": True}),
+        (x, {"ignore_index": 255, "activation": "sigmoid", "squared": True}),
+        (probabilities, {"ignore_index": 255, "activation": None}),
+    ):
+        assert torch.autograd.gradcheck(lambda t: LF.dice_loss(t, y, **kw), (inputs,))
+        assert torch.autograd.gradgradcheck(lambda t: LF.dice_loss(t, y, **kw), (inputs,))
+    w = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    for reduction in ("mean", "sum", "none"):
+        f = lambda t: LF.dice_ce_loss(t, y, weight=w, ignore_index=255, reduction=reduction)
+        assert torch.autograd.gradcheck(f, (x,))
+        assert torch.autograd.gradgradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_dice_ce_shared_log_softmax_equals_the_two_terms(reduction, weighted):
+    """The fused Dice + CE (one log_softmax) equals dice_loss + torch's cross_entropy, values and gradients."""
+    x, y = _data(seed=7)
+    y[1, 0] = 255
+    w = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64) if weighted else None
+    kw = {"weight": w, "ignore_index": 255}
+    ours = _value_and_grad(LF.dice_ce_loss, x, y, lambda_dice=0.7, lambda_ce=1.3, reduction=reduction, **kw)
+
+    def separate(t, target):
+        dice = LF.dice_loss(t, target, reduction=reduction, **kw)
+        ce = F.cross_entropy(
+            t, target, weight=w, ignore_index=255, reduction="none" if reduction == "none" else reduction
+        )
+        if reduction == "none":  # per sample: Dice averaged over classes, CE over the sample's counted positions
+            total = w.sum() if w is not None else torch.tensor(4.0, dtype=t.dtype)
+            dice = dice.sum(-1) / total
+            counted = (y != 255).to(t.dtype) * (w[y.clamp_max(3)] if w is not None else 1.0)
+            ce = ce.flatten(1).sum(-1) / counted.flatten(1).sum(-1)
+        return 0.7 * dice + 1.3 * ce
+
+    _assert_parity(ours, _value_and_grad(separate, x, y), f"dice_ce {reduction} weighted={weighted}")
+
+
+# ---------------------------------------------------------------------------------------------
+# gather=True over torch.distributed (two gloo processes against one process on the whole batch)
+# ---------------------------------------------------------------------------------------------
+
+GATHER_WORKER = r"""
+import datetime, json, sys
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+import losskit.functional as LF
+
+rank, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+torch.set_num_threads(1)
+dist.init_process_group(
+    "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2, timeout=datetime.timedelta(seconds=60)
+)
+sizes = [2, 3]  # different batch sizes on the two ranks
+start, stop = sum(sizes[:rank]), sum(sizes[: rank + 1])
+g = torch.Generator().manual_seed(0)
+features = torch.randn(5, 3, 6, 5, generator=g, dtype=torch.float64)
+labels = torch.randint(0, 4, (5, 6, 5), generator=g)
+labels[0, 0] = 255  # ignored positions on rank 0 only
+soft = torch.softmax(torch.randn(5, 4, 6, 5, generator=g, dtype=torch.float64), 1)
+w = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64)
+torch.manual_seed(1)
+base = torch.nn.Conv2d(3, 4, 1).double()
+
+CASES = [
+    ("dice", {"batch": True}),
+    ("dice", {"batch": True, "include_background": False, "weight": w, "reduction": "sum", "squared": True}),
+    ("dice", {"batch": True, "activation": "sigmoid", "soft": True}),
+    ("dice", {"batch": False}),
+    ("dice", {"batch": False, "weight": w, "reduction": "sum"}),
+    ("jaccard", {"batch": True}),
+    ("tversky", {"batch": True, "alpha": 0.3, "beta": 0.7}),
+    ("focal_tversky", {"batch": True, "gamma": 0.75}),
+    ("focal_tversky", {"batch": False, "weight": w}),
+    ("generalized_dice", {"batch": True}),
+    ("generalized_dice", {"batch": False}),
+    ("generalized_dice", {"batch": False, "reduction": "sum", "weight_type": "simple"}),
+]
+
+
+def run(model, x, y, y_soft, case, gather):
+    name, kw = case
+    kw = dict(kw)
+    target = y_soft if kw.pop("soft", False) else y
+    if target is y:
+        kw["ignore_index"] = 255
+    return getattr(LF, name + "_loss")(model(x), target, gather=gather, **kw)
+
+
+report = []
+for case in CASES:
+    single = torch.nn.Conv2d(3, 4, 1).double()
+    single.load_state_dict(base.state_dict())
+    expected = run(single, features, labels, soft, case, False)
+    expected_grads = torch.autograd.grad(expected, list(single.parameters()))
+    local = torch.nn.Conv2d(3, 4, 1).double()
+    local.load_state_dict(base.state_dict())
+    ddp = DDP(local)
+    loss = run(ddp, features[start:stop], labels[start:stop], soft[start:stop], case, True)
+    loss.backward()
+    grads = [p.grad for p in local.parameters()]
+    report.append(
+        {
+            "case": f"{case[0]} { {k: 'w' if torch.is_tensor(v) else v for k, v in case[1].items()} }",
+            "loss": float(loss),
+            "expected": float(expected),
+            "grad_ok": all(torch.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(grads, expected_grads)),
+            "max_grad_diff": max(float((a - b).abs().max()) for a, b in zip(grads, expected_grads)),
+        }
+    )
+# "none" stays this rank's own per-sample scores
+none = LF.dice_loss(base(features[start:stop]), labels[start:stop], ignore_index=255, gather=True, reduction="none")
+full = LF.dice_loss(base(features), labels, ignore_index=255, reduction="none")
+report.append({"case": "none", "none_ok": bool(torch.allclose(none, full[start:stop]))})
+dist.barrier()
+dist.destroy_process_group()
+with open(out, "w") as f:
+    json.dump(report, f)
+"""
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
+def test_gather_over_two_gloo_processes(tmp_path):
+    """gather=True: each rank's loss is the whole batch's, and DDP's averaged gradients are the single-process ones."""
+    from .distributed_launch import run_ranks
+
+    for rank, report in enumerate(run_ranks(GATHER_WORKER, tmp_path)):
+        for row in report:
+            if row["case"] == "none":
+                assert row["none_ok"], f"rank {rank}: 'none' is not this rank's rows of the whole batch's scores"
+                continue
+            assert row["loss"] == pytest.approx(row["expected"], rel=1e-9, abs=1e-12), (rank, row)
+            assert row["grad_ok"], (rank, row)
+
+
+def test_gather_without_a_process_group_is_the_local_loss():
+    """Without an initialised process group gather=True is a documented no-op (as the embedding losses')."""
+    x, y = _data()
+    for name in OVERLAP:
+        fn = getattr(LF, name)
+        for batch in (False, True):
+            torch.testing.assert_close(fn(x, y, batch=batch, gather=True), fn(x, y, batch=batch), rtol=0, atol=0)
+    assert lk.DiceLoss(batch=True, gather=True).gather is True
+    assert "gather" in lk.describe("dice").capabilities

@@ -1,8 +1,9 @@
-"""The ``losskit`` command: list, info, plot and the loss lab (compare).
+"""The ``losskit`` command: list, info, plot, the which-loss guide and the loss lab (compare).
 
     losskit list [--family F]
     losskit info NAME
     losskit plot NAME [--param k=v ...] [--out FILE.png]
+    losskit guide [PROBLEM]
     losskit compare [--task T] [--losses a,b(k=v)] [--epochs N] [--seeds K] [--first-seed S]
                     [--lr LR] [--tune lr] [--jobs N] [--out DIR] [--overwrite] [--resume DIR]
     losskit --version
@@ -192,6 +193,48 @@ def plot(
     except (TypeError, ValueError) as exc:
         _fail(f"cannot plot {cls.name} with {params}: {exc}")
     console.print(f"wrote {path}")
+
+
+@app.command()
+def guide(
+    problem: Optional[str] = typer.Argument(
+        None, help="a problem (or the start of one): regression-outliers, imbalanced, noisy-labels, ..."
+    ),
+) -> None:
+    """Which loss to try first for a problem, and why; the lab task that tests the advice and its latest verdict."""
+    from . import guide as advice
+
+    verdicts = advice.load_verdicts()
+    if problem is None:
+        table = Table(title="losskit guide — which loss for which problem (losskit guide PROBLEM for the details)")
+        for col in ("problem", "key", "try first", "lab task"):
+            table.add_column(col, overflow="fold")
+        for p in advice.PROBLEMS:
+            first = ", ".join(c.loss for c in advice.choices(p))
+            table.add_row(p.title, p.key, first, p.lab_task or "—")
+        console.print(table, markup=False)
+        return
+    try:
+        chosen = advice.find(problem)
+    except ValueError as exc:
+        _compare_error(str(exc).replace("losskit guide: ", ""))
+        return
+    console.rule(f"[bold]{chosen.title}[/]  —  losskit guide {chosen.key}")
+    console.print(chosen.situation, markup=False, highlight=False)
+    for heading, which in (("Try first", "try_first"), ("Then", "then")):
+        picks = advice.choices(chosen, which)
+        if picks:
+            console.print(f"\n[bold]{heading}[/]")
+            for c in picks:
+                console.print(f"  • lk.{c.call}", markup=False, highlight=False)
+                console.print(f"      {c.why}", markup=False, highlight=False)
+    if chosen.avoid:
+        console.print("\n[bold]Avoid[/]: ", end="")
+        console.print(chosen.avoid, markup=False, highlight=False)
+    console.print("\n[bold]Lab task[/]: ", end="")
+    console.print(advice.lab_line(chosen), markup=False, highlight=False)
+    console.print("[bold]Latest verdict[/]: ", end="")
+    console.print(advice.verdict_line(chosen, verdicts), markup=False, highlight=False)
 
 
 def _compare_error(message: str, code: int = 2) -> None:

@@ -26,6 +26,17 @@ MONAI does); ``weight`` always has one entry per class ``C`` (MONAI wants
 weighted scores ``w_c l_nc``: ``"sum"`` is their sum and ``"mean"``
 :math:`\sum w_c l_{nc} / (N \sum_c w_c)` (MONAI divides by :math:`N C`).
 
+``gather=True`` (Dice, Jaccard, Tversky, focal Tversky, generalized Dice)
+computes over the global batch across ``torch.distributed`` ranks: with
+``batch=True`` each rank's per-class sums are all-gathered with gradient and
+added, so every rank computes the loss of the whole batch; with
+``batch=False`` the per-sample scores stay local and "mean" / "sum" pool them
+over the global batch (:func:`losskit.distributed.global_reduce`); "none" is
+this rank's scores. Gradients are scaled so that DistributedDataParallel's
+average of the ranks' gradients is the single-process gradient of the
+concatenated batch. Without an initialised process group (or with one rank)
+``gather=True`` is a no-op, as for the embedding losses.
+
 ``ignore_index`` pixels count nowhere: their probabilities and targets are
 masked out of every sum, so changing the logits there changes neither the
 loss nor any gradient, and they get exactly zero gradient. Data checks (class
@@ -36,10 +47,11 @@ so forward and backward never synchronise with the host.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import torch
 
+from . import distributed as _dist
 from ._core import checks
 from ._core.reduction import reduce_loss, safe_divide
 from ._core.spec import Curve, Role, loss
@@ -89,6 +101,9 @@ _OVERLAP_CAPABILITIES = (
     "index_targets",
     "probability_targets",
 )
+#: the overlap losses whose statistics can be summed over the global batch (``gather=True``)
+_GATHER_HPARAMS = {"gather": checks.boolean}
+_GATHER_CAPABILITIES = (*_OVERLAP_CAPABILITIES, "gather")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,56 +206,101 @@ def _activation_backward(p: torch.Tensor, h: torch.Tensor, activation: Optional[
 
 
 class _IndexOverlap(torch.autograd.Function):
-    """(I, P) of activated scores (N, C, S) against class indices (N, S), with an analytic backward.
+    """(I, P, T) of activated scores (N, C, S) against class indices (N, S), and optionally −log p_y, analytically.
 
-    The forward is the activation, one sum, one gather and one scatter-add; the
+    The forward is the activation, one sum, one gather and two scatter-adds
+    (``T`` is the per-class count of valid targets, a constant); the
     backward needs ``h = dL/dp = gP (2p when squared) + gI[y] at the target
-    class``, masked at ignored positions, and one activation backward: a few
-    passes over (N, C, S) where autograd's graph takes many and keeps more
-    tensors alive. Under ``create_graph`` the backward recomputes the
-    activation from ``x`` with differentiable ops, so second derivatives are exact.
+    class``, masked at ignored positions, and one activation backward, written
+    in place into one ``(N, C, S)`` buffer: a few passes over (N, C, S) where
+    autograd's graph takes many and keeps more tensors alive.
+
+    ``with_nll`` (softmax only: :func:`dice_ce_loss`) computes ``log_softmax``
+    once, takes ``p = exp`` of it for the overlap sums and also returns the
+    per-position ``−log p_y`` (0 at ignored positions) for the cross-entropy,
+    whose gradient ``gN (p − e_y)`` joins the same in-place backward.
+
+    Under ``create_graph`` the backward recomputes the activation from ``x``
+    with differentiable ops, so second derivatives are exact.
     """
 
     @staticmethod
-    def forward(ctx, x, index, valid, activation, squared):
-        p = _activate(x, activation)
+    def forward(ctx, x, index, valid, activation, squared, with_nll):
+        target = index.unsqueeze(1)
+        log_p = torch.log_softmax(x, 1) if with_nll else None
+        p = log_p.exp() if log_p is not None else _activate(x, activation)
         pm = p if valid is None else torch.where(valid.unsqueeze(1), p, torch.zeros((), dtype=p.dtype, device=p.device))
         pred = (pm * pm if squared else pm).sum(-1)
-        picked = pm.gather(1, index.unsqueeze(1)).squeeze(1)
+        picked = pm.gather(1, target).squeeze(1)  # p_y, 0 at ignored positions
         inter = torch.zeros_like(pred).scatter_add_(1, index, picked)
-        ctx.activation, ctx.squared = activation, squared
-        ctx.save_for_backward(x, index, valid, p)
-        return inter, pred
+        counts = (
+            torch.ones((), dtype=p.dtype, device=p.device).expand_as(picked) if valid is None else valid.to(p.dtype)
+        )
+        truth = torch.zeros_like(pred).scatter_add_(1, index, counts)
+        ctx.activation, ctx.squared, ctx.with_nll = activation, squared, with_nll
+        ctx.mark_non_differentiable(truth)
+        ctx.save_for_backward(x, index, valid, p, picked)
+        if log_p is None:
+            return inter, pred, truth
+        nll = log_p.gather(1, target).squeeze(1).neg_()
+        if valid is not None:
+            nll = torch.where(valid, nll, torch.zeros((), dtype=nll.dtype, device=nll.device))
+        return inter, pred, truth, nll
 
     @staticmethod
-    def backward(ctx, grad_inter, grad_pred):
-        x, index, valid, p = ctx.saved_tensors
+    def backward(ctx, grad_inter, grad_pred, _grad_truth, grad_nll=None):
+        x, index, valid, p, picked = ctx.saved_tensors
         activation, squared = ctx.activation, ctx.squared
         target = index.unsqueeze(1)
-        if torch.is_grad_enabled() or squared:  # double backward (from x, differentiably) and V-Net's denominator
-            if torch.is_grad_enabled():
-                p = _activate(x, activation)
+        if torch.is_grad_enabled():  # double backward: from x, with differentiable ops
+            p = _activate(x, activation)
             h = grad_pred.unsqueeze(-1) * (2.0 * p if squared else 1.0)
             h = h.expand_as(p).scatter_add(1, target, grad_inter.gather(1, index).unsqueeze(1))
             if valid is not None:
                 h = torch.where(valid.unsqueeze(1), h, torch.zeros((), dtype=h.dtype, device=h.device))
-            return _activation_backward(p, h, activation), None, None, None, None
-        # h = gP + gI[y] at the target class; one (N, C, S) allocation, the rest in place
-        g_target = grad_inter.gather(1, index)  # (N, S)
-        p_target = p.gather(1, target).squeeze(1)
-        if activation == "softmax":  # p ⊙ (h − Σ_c p h), Σ_c p h = Σ_c p gP + p_y gI_y
-            r = torch.einsum("ncs,nc->ns", p, grad_pred) + p_target * g_target
-            dx = (grad_pred.unsqueeze(-1) - r.unsqueeze(1)).mul_(p)
-            dx.scatter_add_(1, target, (p_target * g_target).unsqueeze(1))
+            dx = _activation_backward(p, h, activation)
+            if grad_nll is not None:  # d(−log softmax_y)/dx = p − e_y
+                g = grad_nll if valid is None else torch.where(valid, grad_nll, torch.zeros_like(grad_nll))
+                dx = dx + (p * g.unsqueeze(1)).scatter_add(1, target, -g.unsqueeze(1))
+            return dx, None, None, None, None, None
+        g_target = grad_inter.gather(1, index)  # gI_y, (N, S)
+        # h = gP (2 p gP when squared) + gI_y e_y = dL/dp; one (N, C, S) buffer, every later step in place
+        if activation == "softmax":
+            # dx = p ⊙ (h − Σ_c p h) (+ gN (p − e_y)) with Σ_c p h = Σ_c p h' + p_y gI_y, h' = h before the
+            # target term: dx = p ⊙ (h' − r) + (p_y gI_y − gN) e_y with r = Σ_c p h' + p_y gI_y − gN
+            at_target = g_target.mul_(picked)  # (N, S) temporaries in place: peak memory
+            if grad_nll is not None:
+                at_target.sub_(grad_nll)
+            if squared:
+                h = p * (2.0 * grad_pred).unsqueeze(-1)
+                h.sub_((p * h).sum(1, keepdim=True).add_(at_target.unsqueeze(1)))
+            else:  # Σ_c p gP as a (1, C) x (C, S) product per sample; the subtraction allocates the buffer
+                r = torch.bmm(grad_pred.unsqueeze(1), p).add_(at_target.unsqueeze(1))
+                h = grad_pred.unsqueeze(-1) - r
+            h.mul_(p).scatter_add_(1, target, at_target.unsqueeze(1))
         elif activation == "sigmoid":  # p (1 − p) h
-            dx = (1.0 - p).mul_(p)
-            d_target = dx.gather(1, target).squeeze(1)
-            dx.mul_(grad_pred.unsqueeze(-1)).scatter_add_(1, target, (d_target * g_target).unsqueeze(1))
+            h = p * (2.0 * grad_pred).unsqueeze(-1) if squared else grad_pred.unsqueeze(-1).expand_as(p).clone()
+            slope = (1.0 - p).mul_(p)
+            h.mul_(slope).scatter_add_(1, target, (slope.gather(1, target).squeeze(1) * g_target).unsqueeze(1))
         else:
-            dx = grad_pred.unsqueeze(-1).expand_as(p).clone().scatter_add_(1, target, g_target.unsqueeze(1))
+            h = p * (2.0 * grad_pred).unsqueeze(-1) if squared else grad_pred.unsqueeze(-1).expand_as(p).clone()
+            h.scatter_add_(1, target, g_target.unsqueeze(1))
         if valid is not None:
-            dx.masked_fill_(~valid.unsqueeze(1), 0.0)
-        return dx, None, None, None, None
+            h.masked_fill_(~valid.unsqueeze(1), 0.0)
+        return h, None, None, None, None, None
+
+
+class _Sums(NamedTuple):
+    """The overlap statistics of :func:`_class_sums`."""
+
+    inter: torch.Tensor  # (N, C') or (C',) with batch
+    pred: torch.Tensor
+    truth: torch.Tensor
+    weight: Optional[torch.Tensor]  # (C',) in the compute dtype, or None
+    gathered: bool  # per-sample scores whose "sum" / "mean" run over the global batch (gather=True, batch=False)
+    nll: Optional[torch.Tensor]  # (N, S) −log p_y, 0 at ignored positions (with_nll and class indices), or None
+    labels: Optional[torch.Tensor]  # (N, S) class indices (ignored positions read 0), None for probability targets
+    valid: Optional[torch.Tensor]  # (N, S) positions that count, None when none is ignored
 
 
 def _class_sums(
@@ -254,39 +314,85 @@ def _class_sums(
     weight: Optional[torch.Tensor],
     ignore_index: Optional[int],
     squared: bool = False,
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-    """The shared front of the overlap losses: (I, P, T, weight) of shape (N, C') or (C',) with ``batch``."""
+    gather: bool = False,
+    with_nll: bool = False,
+) -> _Sums:
+    """The shared front of the overlap losses: checks, the activation and the per-(sample, class) sums.
+
+    ``batch`` sums over the batch; with ``gather`` (and an initialised process
+    group of more than one rank) over the global batch: every rank's (C,)
+    sums are all-gathered with gradient and added, so each rank holds the
+    global statistics, and the gather's backward hands each rank the summed
+    gradient of its own sums (the world size times the global loss's, which
+    DistributedDataParallel's average undoes — see :mod:`losskit.distributed`).
+    ``with_nll`` (softmax, class indices) also returns the per-position
+    ``−log p_y`` from the same ``log_softmax``.
+    """
     x = _scores_input(fn, input, activation)
     num_classes = x.shape[1]
     check_class_weight(fn, weight, num_classes)
     targets = _flat_targets(fn, x, target, ignore_index)
     flat = x.reshape(x.shape[0], num_classes, math.prod(x.shape[2:]))
+    nll = None
     if targets.index is not None:  # the common case: class indices, the fused forward and backward
-        inter, pred = _IndexOverlap.apply(flat, targets.index, targets.valid, activation, squared)
-        ones = (
-            torch.ones_like(targets.index, dtype=flat.dtype) if targets.valid is None else targets.valid.to(flat.dtype)
-        )
-        truth = torch.zeros_like(pred).scatter_add_(1, targets.index, ones)
+        sums = _IndexOverlap.apply(flat, targets.index, targets.valid, activation, squared, with_nll)
+        inter, pred, truth = sums[:3]
+        nll = sums[3] if with_nll else None
     else:
         inter, pred, truth = _overlap_sums(_activate(flat, activation), targets, squared)
+    gathered = bool(gather) and _dist.is_distributed()
     if batch:
         inter, pred, truth = inter.sum(0), pred.sum(0), truth.sum(0)
+        if gathered:  # one (1, 3, C) row per rank, so no size exchange
+            rows, _, _ = _dist.all_gather_with_grad(
+                torch.stack([inter, pred, truth]).unsqueeze(0), [1] * _dist.world_size()
+            )
+            inter, pred, truth = rows.sum(0).unbind(0)
     w = to_compute(x.dtype, weight) if weight is not None else None
     if not include_background and num_classes > 1:
         inter, pred, truth = inter[..., 1:], pred[..., 1:], truth[..., 1:]
         w = w[1:] if w is not None else None
-    return inter, pred, truth, w
+    return _Sums(inter, pred, truth, w, gathered and not batch, nll, targets.index, targets.valid)
+
+
+def _overlap_loss(
+    fn: str,
+    score: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str,
+    **options: Any,
+) -> torch.Tensor:
+    """A per-(sample, class) overlap loss: :func:`_class_sums`, ``score(I, P, T)``, the weighted reduction."""
+    sums = _class_sums(fn, input, target, **options)
+    return _reduce_scores(score(sums.inter, sums.pred, sums.truth), sums.weight, reduction, fn, sums.gathered)
 
 
 def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     """numerator / denominator, and a perfect score 1 where the denominator is 0 (smooth = 0, empty class)."""
     empty = denominator == 0
-    return torch.where(empty, torch.ones_like(numerator), safe_divide(numerator, denominator))
+    # dividing by 1 where the score is replaced keeps that branch's gradient finite (0 · inf would be NaN)
+    return torch.where(empty, 1.0, numerator / torch.where(empty, 1.0, denominator))
 
 
-def _reduce_scores(loss: torch.Tensor, w: Optional[torch.Tensor], reduction: str, fn: str) -> torch.Tensor:
-    """Pool the (N, C) or (C,) losses: none w·l, sum Σ w·l, mean Σ w·l / (N Σ w) (DESIGN §3)."""
-    return reduce_loss(loss, reduction, weight=w, fn=fn)
+def _reduce_scores(
+    loss: torch.Tensor, w: Optional[torch.Tensor], reduction: str, fn: str, gathered: bool = False
+) -> torch.Tensor:
+    """Pool the (N, C') or (C',) losses: none w·l, sum Σ w·l, mean Σ w·l / (N Σ w) (DESIGN §3).
+
+    ``gathered`` (per-sample scores with ``gather=True`` across ranks): "sum"
+    and "mean" pool the global batch (:func:`losskit.distributed.global_reduce`:
+    the same value on every rank, DDP-consistent gradients); "none" stays this
+    rank's scores.
+    """
+    if not gathered or reduction == "none":
+        return reduce_loss(loss, reduction, weight=w, fn=fn)
+    weighted = loss if w is None else loss * w
+    if reduction == "sum":
+        return _dist.global_reduce(weighted.sum(), None, True)
+    per_row = loss.new_full((), float(loss.shape[-1])) if w is None else w.detach().sum()
+    return _dist.global_reduce(weighted.sum(), per_row * loss.shape[0], True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,9 +405,9 @@ def _reduce_scores(loss: torch.Tensor, w: Optional[torch.Tensor], reduction: str
     family=FAMILY,
     module="DiceLoss",
     roles=(_INPUT, _TARGET),
-    hparams={**_OVERLAP_HPARAMS, "squared": checks.boolean},
+    hparams={**_OVERLAP_HPARAMS, "squared": checks.boolean, **_GATHER_HPARAMS},
     call_kwargs=(),
-    capabilities=_OVERLAP_CAPABILITIES,
+    capabilities=_GATHER_CAPABILITIES,
     references=("MONAI DiceLoss", "NumPy reference"),
 )
 def dice_loss(
@@ -315,6 +421,7 @@ def dice_loss(
     smooth: float = 1e-5,
     squared: bool = False,
     ignore_index: Optional[int] = None,
+    gather: bool = False,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Soft Dice loss, one score per (sample, class) (MONAI ``DiceLoss``'s numbers).
@@ -339,6 +446,7 @@ def dice_loss(
         smooth: added to numerator and denominator, ``>= 0``.
         squared: V-Net's squared denominator.
         ignore_index: a class-index target value whose positions count nowhere, or None.
+        gather: over the global batch across ``torch.distributed`` ranks (see the module docstring).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
 
     Returns:
@@ -351,9 +459,9 @@ def dice_loss(
     Reference:
         Milletari et al., "V-Net", 3DV 2016; Sudre et al. 2017; MONAI ``DiceLoss``.
     """
-    fn = "dice_loss"
-    inter, pred, truth, w = _class_sums(
-        fn,
+    return _overlap_loss(
+        "dice_loss",
+        lambda i, p, t: 1.0 - _ratio(2.0 * i + smooth, p + t + smooth),
         input,
         target,
         activation=activation,
@@ -362,9 +470,9 @@ def dice_loss(
         weight=weight,
         ignore_index=ignore_index,
         squared=squared,
+        gather=gather,
+        reduction=reduction,
     )
-    loss = 1.0 - _ratio(2.0 * inter + smooth, pred + truth + smooth)
-    return _reduce_scores(loss, w, reduction, fn)
 
 
 @loss(
@@ -373,9 +481,9 @@ def dice_loss(
     module="JaccardLoss",
     aliases=("soft_iou",),
     roles=(_INPUT, _TARGET),
-    hparams={**_OVERLAP_HPARAMS, "squared": checks.boolean},
+    hparams={**_OVERLAP_HPARAMS, "squared": checks.boolean, **_GATHER_HPARAMS},
     call_kwargs=(),
-    capabilities=_OVERLAP_CAPABILITIES,
+    capabilities=_GATHER_CAPABILITIES,
     references=("NumPy reference", "MONAI DiceLoss(jaccard=True)"),
 )
 def jaccard_loss(
@@ -389,6 +497,7 @@ def jaccard_loss(
     smooth: float = 1e-5,
     squared: bool = False,
     ignore_index: Optional[int] = None,
+    gather: bool = False,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Soft Jaccard (IoU) loss, one score per (sample, class).
@@ -411,6 +520,7 @@ def jaccard_loss(
         smooth: added to numerator and denominator, ``>= 0``.
         squared: squared sums in the denominator.
         ignore_index: a class-index target value whose positions count nowhere, or None.
+        gather: over the global batch across ``torch.distributed`` ranks (see the module docstring).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
 
     Returns:
@@ -423,9 +533,9 @@ def jaccard_loss(
     Reference:
         Rahman & Wang, "Optimizing Intersection-Over-Union in Deep Neural Networks", 2016; MONAI ``DiceLoss``.
     """
-    fn = "jaccard_loss"
-    inter, pred, truth, w = _class_sums(
-        fn,
+    return _overlap_loss(
+        "jaccard_loss",
+        lambda i, p, t: 1.0 - _ratio(i + smooth, p + t - i + smooth),
         input,
         target,
         activation=activation,
@@ -434,9 +544,9 @@ def jaccard_loss(
         weight=weight,
         ignore_index=ignore_index,
         squared=squared,
+        gather=gather,
+        reduction=reduction,
     )
-    loss = 1.0 - _ratio(inter + smooth, pred + truth - inter + smooth)
-    return _reduce_scores(loss, w, reduction, fn)
 
 
 def _tversky_index(inter, pred, truth, alpha, beta, smooth):
@@ -449,9 +559,9 @@ def _tversky_index(inter, pred, truth, alpha, beta, smooth):
     family=FAMILY,
     module="TverskyLoss",
     roles=(_INPUT, _TARGET),
-    hparams={**_OVERLAP_HPARAMS, "alpha": checks.non_negative, "beta": checks.non_negative},
+    hparams={**_OVERLAP_HPARAMS, "alpha": checks.non_negative, "beta": checks.non_negative, **_GATHER_HPARAMS},
     call_kwargs=(),
-    capabilities=_OVERLAP_CAPABILITIES,
+    capabilities=_GATHER_CAPABILITIES,
     references=("MONAI TverskyLoss", "NumPy reference"),
 )
 def tversky_loss(
@@ -466,6 +576,7 @@ def tversky_loss(
     weight: Optional[torch.Tensor] = None,
     smooth: float = 1e-5,
     ignore_index: Optional[int] = None,
+    gather: bool = False,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Tversky loss: ``alpha`` weighs false positives, ``beta`` false negatives (MONAI ``TverskyLoss``).
@@ -491,6 +602,7 @@ def tversky_loss(
         weight: per-class weights ``(C,)``.
         smooth: added to numerator and denominator, ``>= 0``.
         ignore_index: a class-index target value whose positions count nowhere, or None.
+        gather: over the global batch across ``torch.distributed`` ranks (see the module docstring).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
 
     Returns:
@@ -503,9 +615,9 @@ def tversky_loss(
     Reference:
         Salehi et al., "Tversky loss function for image segmentation", 2017; MONAI ``TverskyLoss``.
     """
-    fn = "tversky_loss"
-    inter, pred, truth, w = _class_sums(
-        fn,
+    return _overlap_loss(
+        "tversky_loss",
+        lambda i, p, t: 1.0 - _tversky_index(i, p, t, alpha, beta, smooth),
         input,
         target,
         activation=activation,
@@ -513,9 +625,9 @@ def tversky_loss(
         include_background=include_background,
         weight=weight,
         ignore_index=ignore_index,
+        gather=gather,
+        reduction=reduction,
     )
-    loss = 1.0 - _tversky_index(inter, pred, truth, alpha, beta, smooth)
-    return _reduce_scores(loss, w, reduction, fn)
 
 
 def _focal_power(u: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -537,9 +649,10 @@ def _focal_power(u: torch.Tensor, gamma: float) -> torch.Tensor:
         "alpha": checks.non_negative,
         "beta": checks.non_negative,
         "gamma": checks.positive,
+        **_GATHER_HPARAMS,
     },
     call_kwargs=(),
-    capabilities=_OVERLAP_CAPABILITIES,
+    capabilities=_GATHER_CAPABILITIES,
     references=("NumPy reference (Abraham & Khan 2019)",),
 )
 def focal_tversky_loss(
@@ -555,6 +668,7 @@ def focal_tversky_loss(
     weight: Optional[torch.Tensor] = None,
     smooth: float = 1e-5,
     ignore_index: Optional[int] = None,
+    gather: bool = False,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Focal Tversky loss: :math:`(1 - \mathrm{TI})^\gamma` per (sample, class), then the reduction.
@@ -583,6 +697,7 @@ def focal_tversky_loss(
         weight: per-class weights ``(C,)``.
         smooth: added to numerator and denominator, ``>= 0``.
         ignore_index: a class-index target value whose positions count nowhere, or None.
+        gather: over the global batch across ``torch.distributed`` ranks (see the module docstring).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C')``, or ``(C',)`` with ``batch``).
 
     Returns:
@@ -596,9 +711,9 @@ def focal_tversky_loss(
         Abraham & Khan, "A Novel Focal Tversky Loss Function with Improved Attention U-Net for Lesion
         Segmentation", ISBI 2019.
     """
-    fn = "focal_tversky_loss"
-    inter, pred, truth, w = _class_sums(
-        fn,
+    return _overlap_loss(
+        "focal_tversky_loss",
+        lambda i, p, t: _focal_power(1.0 - _tversky_index(i, p, t, alpha, beta, smooth), float(gamma)),
         input,
         target,
         activation=activation,
@@ -606,9 +721,9 @@ def focal_tversky_loss(
         include_background=include_background,
         weight=weight,
         ignore_index=ignore_index,
+        gather=gather,
+        reduction=reduction,
     )
-    loss = _focal_power(1.0 - _tversky_index(inter, pred, truth, alpha, beta, smooth), float(gamma))
-    return _reduce_scores(loss, w, reduction, fn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,9 +737,9 @@ def focal_tversky_loss(
     module="GeneralizedDiceLoss",
     aliases=("gdl",),
     roles=(_INPUT, _TARGET),
-    hparams={**_OVERLAP_HPARAMS, "weight_type": checks.one_of("square", "simple", "uniform")},
+    hparams={**_OVERLAP_HPARAMS, "weight_type": checks.one_of("square", "simple", "uniform"), **_GATHER_HPARAMS},
     call_kwargs=(),
-    capabilities=_OVERLAP_CAPABILITIES,
+    capabilities=_GATHER_CAPABILITIES,
     references=("MONAI GeneralizedDiceLoss", "NumPy reference"),
 )
 def generalized_dice_loss(
@@ -638,6 +753,7 @@ def generalized_dice_loss(
     weight: Optional[torch.Tensor] = None,
     smooth: float = 1e-5,
     ignore_index: Optional[int] = None,
+    gather: bool = False,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Generalized Dice loss (Sudre et al. 2017): classes combined inside one ratio per sample.
@@ -661,6 +777,7 @@ def generalized_dice_loss(
         weight: per-class factors ``(C,)`` on the Sudre weights (inside the ratio).
         smooth: added to numerator and denominator, ``>= 0``.
         ignore_index: a class-index target value whose positions count nowhere, or None.
+        gather: over the global batch across ``torch.distributed`` ranks (see the module docstring).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N,)``, or ``()`` with ``batch``).
 
     Returns:
@@ -675,7 +792,7 @@ def generalized_dice_loss(
         segmentations", DLMIA 2017; MONAI ``GeneralizedDiceLoss``.
     """
     fn = "generalized_dice_loss"
-    inter, pred, truth, w = _class_sums(
+    inter, pred, truth, w, gathered = _class_sums(
         fn,
         input,
         target,
@@ -684,7 +801,8 @@ def generalized_dice_loss(
         include_background=include_background,
         weight=weight,
         ignore_index=ignore_index,
-    )
+        gather=gather,
+    )[:5]
     absent = truth == 0
     safe_truth = torch.where(absent, torch.ones_like(truth), truth)
     if weight_type == "uniform":
@@ -698,6 +816,9 @@ def generalized_dice_loss(
     numerator = 2.0 * (g * inter).sum(-1) + smooth
     denominator = (g * (pred + truth)).sum(-1) + smooth
     loss = 1.0 - _ratio(numerator, denominator)
+    if gathered and reduction != "none":  # per-sample losses pooled over the global batch
+        count = None if reduction == "sum" else loss.new_full((), float(loss.shape[0]))
+        return _dist.global_reduce(loss.sum(), count, True)
     return reduce_loss(loss, reduction, fn=fn)
 
 
@@ -706,29 +827,63 @@ def generalized_dice_loss(
 # ---------------------------------------------------------------------------------------------
 
 
-def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
-    """Berman et al.'s Lovász extension of the Jaccard loss along the last dimension, batched over the others.
+def _descending_order(key: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """``key.argsort(-1, descending=True)`` of errors >= 0 (rows, L), invalid positions last.
 
-    ``errors`` (…, S) are sorted in decreasing order and dotted with the
-    increments of the Jaccard loss of the sorted ground truth ``fg``
-    (``lovasz_grad`` of the reference). Invalid positions (``valid`` False)
-    sort last with zero error and zero ground truth, so they change neither
-    the value nor any gradient.
+    For float32 the sort runs on integers, all rows in one 1-D stable sort: a
+    non-negative float32's bit pattern read as an integer orders exactly as
+    its value (NaN above +inf), so ``row · 2³² + (2³¹ − 1 − bits)`` sorts the
+    rows one after the other, each in decreasing order, and torch sorts 1-D
+    int64 with a radix sort (about 2.5× faster than a float argsort per row on
+    CPU, where the sort is most of the Lovász losses' time). Ties keep their
+    order (stable); the value of the Lovász extension does not depend on how
+    ties are broken. Other dtypes take the float argsort.
     """
-    key = errors.detach()
+    if key.dtype != torch.float32 or key.dim() != 2:
+        if valid is not None:
+            key = torch.where(valid, key, torch.full_like(key, -math.inf))
+        return key.argsort(-1, descending=True)
+    rows, length = key.shape
+    # the mask drops the sign bit: -0.0 reads as 0 (and a NaN with its sign bit set as a NaN)
+    ranked = key.view(torch.int32).bitwise_and(0x7FFFFFFF).to(torch.int64)
     if valid is not None:
-        key = torch.where(valid, key, torch.full_like(key, -math.inf))
-        errors = torch.where(valid, errors, torch.zeros_like(errors))
-        fg = torch.where(valid, fg, torch.zeros_like(fg))
-    order = key.argsort(-1, descending=True)
-    errors_sorted = errors.gather(-1, order)
+        ranked.masked_fill_(~valid, -1)  # one past the largest key: last in its row
+    row = torch.arange(rows, device=key.device).unsqueeze(1)
+    ranked.neg_().add_((row << 32) + (2**31 - 1))  # in place: the int64 temporaries are the peak here
+    order = ranked.view(-1).sort(stable=True)[1].view(rows, length)
+    del ranked
+    return order.sub_(row * length)
+
+
+def _lovasz_weights(key: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """The Lovász extension's weights (rows, L): ``Σ_s e_s w_s`` is Berman et al.'s extension of errors ``e``.
+
+    The errors' detached values ``key`` are sorted in decreasing order; the
+    increments of the Jaccard loss of the sorted ground truth ``fg``
+    (``lovasz_grad`` of the reference) are the weights of the sorted
+    positions, scattered back to where they came from. They depend on the
+    errors only through their order, so they are constants of the backward,
+    and the loss is linear in the errors with no gather or scatter on the
+    graph. Invalid positions (``valid`` False) sort last with zero ground
+    truth and get weight 0 (or a weight on a zero error when nothing is valid).
+    """
+    order = _descending_order(key, valid)
+    if valid is not None:
+        fg = torch.where(valid, fg, torch.zeros((), dtype=fg.dtype, device=fg.device))
     fg_sorted = fg.gather(-1, order)
     total = fg_sorted.sum(-1, keepdim=True)
     intersection = total - fg_sorted.cumsum(-1)
     union = total + (1.0 - fg_sorted).cumsum(-1)  # >= 1 at every position
     jaccard = 1.0 - intersection / union
-    grad = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], -1)
-    return (errors_sorted * grad).sum(-1)
+    increments = torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], -1)
+    return torch.empty_like(increments).scatter_(-1, order, increments)
+
+
+def _lovasz_extension(errors: torch.Tensor, fg: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
+    """Berman et al.'s Lovász extension of the Jaccard loss along the last dimension, batched over the others."""
+    if valid is not None:  # a where, not a product: NaN at ignored positions stays out
+        errors = torch.where(valid, errors, torch.zeros((), dtype=errors.dtype, device=errors.device))
+    return (errors * _lovasz_weights(errors.detach(), fg.detach(), valid)).sum(-1)
 
 
 def _per_image_reduce(losses: torch.Tensor, reduction: str, fn: str) -> torch.Tensor:
@@ -810,25 +965,34 @@ def lovasz_softmax_loss(
     n, c = x.shape[:2]
     s = math.prod(x.shape[2:])
     targets = _flat_targets(fn, x, target, ignore_index)
-    p = _activate(x, activation).reshape(n, c, s)
+    flat = x.reshape(n, c, s)
+    if targets.valid is not None:  # ignored logits (NaN included) out before the activation: exactly 0 gradient there
+        flat = torch.where(targets.valid.unsqueeze(1), flat, torch.zeros((), dtype=x.dtype, device=x.device))
+    p = _activate(flat, activation)
     shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
     valid = targets.valid.reshape(shape) if targets.valid is not None else None
-    # one class at a time, as the reference: no (N, C, S) one-hot, and the sort's temporaries (keys, int64
-    # order, cumsums) stay at one class's size
-    per_class, fg_total = [], []
+    if targets.prob is not None:
+        fg = targets.prob.detach()
+    else:
+        assert targets.index is not None
+        fg = torch.zeros(p.shape, dtype=p.dtype, device=p.device).scatter_(1, targets.index.unsqueeze(1), 1.0)
+    if targets.valid is not None:
+        fg = fg * targets.valid.unsqueeze(1)
+    errors = (fg - p).abs()
+    if targets.valid is not None:  # a where, not a product: NaN at ignored positions stays out
+        errors = torch.where(targets.valid.unsqueeze(1), errors, torch.zeros((), dtype=p.dtype, device=p.device))
+    # all classes' errors in one differentiable expression; the weights are sorted one class at a time, as the
+    # reference does, so the sort's temporaries (int64 keys and order, cumsums) stay at one class's size
+    weights = torch.empty_like(errors, requires_grad=False)
+    plain = errors.detach()
     for k in range(c):
-        if targets.prob is not None:
-            fg_k = targets.prob[:, k].detach().reshape(shape)
-        else:
-            assert targets.index is not None
-            fg_k = (targets.index == k).to(p.dtype).reshape(shape)
-        if valid is not None:
-            fg_k = torch.where(valid, fg_k, torch.zeros((), dtype=fg_k.dtype, device=fg_k.device))
-        per_class.append(_lovasz_extension((fg_k - p[:, k].reshape(shape)).abs(), fg_k, valid))
-        fg_total.append(fg_k.sum(-1))
-    losses_by_class = torch.stack(per_class, -1)  # (images, C)
+        weights[:, k] = _lovasz_weights(plain[:, k].reshape(shape), fg[:, k].reshape(shape), valid).reshape(n, s)
+    weighted = errors * weights
+    dims = (-1,) if per_image else (0, 2)
+    losses_by_class = weighted.sum(dims).reshape(-1, c)  # (images, C)
+    fg_total = fg.sum(dims).reshape(-1, c)
     if classes == "present":
-        present = torch.stack(fg_total, -1) > 0
+        present = fg_total > 0
         counted = present.sum(-1).to(losses_by_class.dtype)
         kept = torch.where(present, losses_by_class, torch.zeros_like(losses_by_class))
         losses = safe_divide(kept.sum(-1), counted)
@@ -1030,18 +1194,21 @@ def dice_ce_loss(
             f"{fn}: reduction='none' gives one loss per sample and needs batch=False; with batch=True the Dice "
             f"term has no per-sample value — use reduction='mean' or 'sum'"
         )
-    dice = dice_loss(
+    # softmax with class indices (and no label smoothing): one log_softmax for both terms, and one backward
+    sums = _class_sums(
+        fn,
         input,
         target,
         activation=activation,
         batch=batch,
         include_background=include_background,
         weight=weight,
-        smooth=smooth,
-        squared=squared,
         ignore_index=ignore_index,
-        reduction=reduction,
+        squared=squared,
+        with_nll=activation == "softmax" and not label_smoothing,
     )
+    scores = 1.0 - _ratio(2.0 * sums.inter + smooth, sums.pred + sums.truth + smooth)
+    dice = _reduce_scores(scores, sums.weight, reduction, fn)
     x = to_compute(compute_dtype(input), input)
     n, c = x.shape[:2]
     s = math.prod(x.shape[2:])
@@ -1050,6 +1217,20 @@ def dice_ce_loss(
         kept = c if include_background or c == 1 else c - 1
         total = w[c - kept :].sum() if w is not None else torch.tensor(float(kept), dtype=x.dtype, device=x.device)
         dice = safe_divide(dice.sum(-1), total.expand(n))
+    if sums.nll is not None:  # torch's weighted mean Σ w_y (−log p_y) / Σ w_y over the counted positions
+        assert sums.labels is not None
+        if w is None:
+            counted = torch.ones_like(sums.nll) if sums.valid is None else sums.valid.to(x.dtype)
+        else:
+            counted = w[sums.labels] if sums.valid is None else w[sums.labels] * sums.valid
+        nll = sums.nll if w is None else sums.nll * counted
+        if per_sample:
+            ce = safe_divide(nll.sum(-1), counted.sum(-1))
+        elif reduction == "sum":
+            ce = nll.sum()
+        else:
+            ce = safe_divide(nll.sum(), counted.sum())
+        return lambda_dice * dice + lambda_ce * ce
     if activation == "sigmoid":
         targets = _flat_targets(fn, x, target, ignore_index)
         t = targets.one_hot(c, x.dtype)

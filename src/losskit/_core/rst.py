@@ -1,9 +1,11 @@
-"""The one renderer of docstring markup for terminals: reST roles and LaTeX maths to plain text.
+"""The one renderer of docstring markup: reST roles and LaTeX maths to plain text (terminals) or Markdown (the site).
 
 ``losskit info`` and ``losskit list`` print docstrings written for Sphinx /
 MkDocs (``:math:`...```, ``.. math::`` blocks, double backticks). This turns
 them into readable text: LaTeX commands become their Unicode symbols,
-``\\frac{a}{b}`` becomes ``(a)/(b)``, roles lose their markup.
+``\\frac{a}{b}`` becomes ``(a)/(b)``, roles lose their markup. The documentation
+site reads the same sections as Markdown with the maths kept as LaTeX
+(``$...$`` inline, ``$$...$$`` blocks), which the site's KaTeX typesets.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import textwrap
 from typing import Dict, List, Optional
 
-__all__ = ["latex_to_text", "rst_to_text", "doc_sections"]
+__all__ = ["latex_to_text", "rst_to_text", "rst_to_markdown", "doc_sections", "doc_sections_markdown"]
 
 _SYMBOLS = {
     r"\ell": "ℓ",
@@ -112,27 +114,72 @@ def rst_to_text(text: str) -> str:
     return text
 
 
-def doc_sections(doc: Optional[str]) -> Dict[str, str]:
-    """A Google-style docstring as plain text: summary, formula (from ``.. math::`` blocks) and named sections."""
+def rst_to_markdown(text: str) -> str:
+    """Inline reST to Markdown: ``:math:`x``` to ``$x$``, roles and double backticks to code spans."""
+    text = re.sub(r":math:`([^`]*)`", lambda m: f"${m.group(1).strip()}$", text)
+    text = re.sub(r":(func|class|meth|attr|mod|data|obj):`~?([^`]*)`", r"`\2`", text)
+    return re.sub(r"``([^`]*)``", r"`\1`", text)
+
+
+def _split_sections(doc: Optional[str], math_in_place: bool = False) -> Dict[str, List[str]]:
+    """A Google-style docstring's lines by section; ``formula`` holds the ``.. math::`` blocks' LaTeX lines.
+
+    With ``math_in_place`` each block also stays where it stands in its section, as a ``$$`` display block.
+    """
     sections: Dict[str, List[str]] = {"summary": [], "formula": []}
     current = "summary"
     in_math = False
+
+    def close_math() -> None:
+        if in_math and math_in_place:
+            sections[current].extend(["$$", ""])
+
     for line in inspect.cleandoc(doc or "").splitlines():
         header = re.match(r"^(Args|Returns|Example|Reference|Raises|Shape):\s*$", line)
         if header:
+            close_math()
             current, in_math = header.group(1), False
             sections[current] = []
             continue
         if line.strip() == ".. math::":
+            close_math()
             in_math = True
             if sections["formula"]:
-                sections["formula"].append("")
+                sections["formula"].append("")  # a blank line between two blocks
+            if math_in_place:
+                sections[current].extend(["", "$$"])
             continue
         if in_math and (not line.strip() or line.startswith((" ", "\t"))):
             if line.strip():
-                sections["formula"].append(latex_to_text(line))
+                sections["formula"].append(line.strip())
+                if math_in_place:
+                    sections[current].append(line.strip())
             continue
+        close_math()
         in_math = False
         sections[current].append(line)
+    close_math()
+    return sections
+
+
+def doc_sections(doc: Optional[str]) -> Dict[str, str]:
+    """A Google-style docstring as plain text: summary, formula (from ``.. math::`` blocks) and named sections."""
+    sections = _split_sections(doc)
+    sections["formula"] = [latex_to_text(line) if line else "" for line in sections["formula"]]
     out = {k: textwrap.dedent("\n".join(v)).strip() for k, v in sections.items()}
     return {k: (v if k in ("formula", "Example") else rst_to_text(v)) for k, v in out.items()}
+
+
+def doc_sections_markdown(doc: Optional[str]) -> Dict[str, str]:
+    """The sections of :func:`doc_sections` as Markdown, for the documentation site.
+
+    Each ``.. math::`` block becomes a ``$$`` display block, both where it
+    stands in its section and in ``formula``; the text outside the blocks
+    gets inline ``$...$`` maths and code spans.
+    """
+    sections = _split_sections(doc, math_in_place=True)
+    blocks = "\n".join(sections.pop("formula")).split("\n\n")
+    out = {k: rst_to_markdown(textwrap.dedent("\n".join(v)).strip()) for k, v in sections.items() if k != "Example"}
+    out["Example"] = textwrap.dedent("\n".join(sections.get("Example", []))).strip()
+    out["formula"] = "\n\n".join(f"$$\n{block.strip()}\n$$" for block in blocks if block.strip())
+    return out
