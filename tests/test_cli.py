@@ -89,11 +89,16 @@ def test_compare_classification_writes_all_files(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["task"] == "imbalanced-digits" and len(data["runs"]) == 6
-    assert [row["rank"] for row in data["summary"]] == [1, 2, 3]
-    values = [row["balanced_accuracy"] for row in data["summary"]]
+    ranks = [row["rank"] for row in data["summary"]]
+    assert ranks[0] == 1 and ranks == sorted(ranks)  # the tied-best set shares rank 1
+    values = [row["balanced_accuracy"] for row in data["summary"] if row["rank"] > 1]
     assert values == sorted(values, reverse=True)
+    assert set(data["verdict"]["best"]) == {row["loss"] for row in data["summary"] if row["rank"] == 1}
+    assert "Best:" in data["verdict"]["text"] and "Verdict:" in result.output
     csv_lines = (tmp_path / "results.csv").read_text().strip().splitlines()
-    assert csv_lines[0].startswith("rank,loss,seeds,balanced_accuracy") and len(csv_lines) == 4
+    assert csv_lines[0].startswith("rank,rank_label,loss,seeds,mean,ci95_low,ci95_high") and len(csv_lines) == 4
+    assert len((tmp_path / "runs.csv").read_text().strip().splitlines()) == 1 + 6
+    assert len((tmp_path / "runs.jsonl").read_text().strip().splitlines()) == 6
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert "focal(gamma=1)" in result.output
 
@@ -274,14 +279,14 @@ def test_compare_never_overwrites_silently(tmp_path):
     ]
     assert run(*args).exit_code == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert set(before) == {"results.json", "results.csv", "results.png"}
+    assert set(before) == {"plan.json", "runs.jsonl", "results.json", "results.csv", "runs.csv", "results.png"}
     result = run(*args[:-2], "--losses", "l1", "--out", str(tmp_path))
     _assert_one_line_error(result, "already holds results")
     assert "--overwrite" in result.output
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     result = run(*args[:-2], "--losses", "l1", "--out", str(tmp_path), "--overwrite")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.json", "results.png"]  # no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)  # no temporary files
     assert json.loads((tmp_path / "results.json").read_text())["settings"]["losses"] == ["l1"]
 
 

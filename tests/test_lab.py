@@ -102,25 +102,35 @@ def _synthetic_result(task="noisy-regression"):
     return CompareResult(t.name, t.primary, t.higher_is_better, t.metrics, runs, settings)
 
 
-def test_figure_bars_start_at_zero_and_curves_are_validation_curves():
+def test_figure_dot_plot_shades_the_tied_best_and_curves_are_validation_curves():
     import matplotlib.pyplot as plt
 
     result = _synthetic_result()
     fig = report.figure(result)
     try:
-        ax_bar, ax_curve = fig.axes[:2]
-        assert ax_bar.get_ylim()[0] == 0.0
+        ax_dot, ax_curve = fig.axes[:2]
+        assert "95% CI" in ax_dot.get_xlabel()
         assert "validation" in ax_curve.get_title() and "validation" in ax_curve.get_ylabel()
+        assert ax_curve.get_xlim() == (1.0, 3.0)  # the whole epoch range, not cut
         means = {
-            row["loss"]: np.mean([r.val_curve for r in result.runs if r.loss == row["loss"]], 0)
+            row["loss"]: np.mean([r.val_metric_curve for r in result.runs if r.loss == row["loss"]], 0)
             for row in result.summary()
         }
-        lines = {line.get_label(): line.get_ydata() for line in ax_curve.get_lines()}
+        lines = {line.get_label(): line for line in ax_curve.get_lines()}
         assert set(lines) == set(means)
-        for loss, y in lines.items():
-            np.testing.assert_allclose(y, means[loss])
+        for loss, line in lines.items():
+            np.testing.assert_allclose(line.get_ydata(), means[loss])
+            assert line.get_color() == report.loss_colour(loss)  # the loss's colour, not its rank's
     finally:
         plt.close(fig)
+
+
+def test_loss_colour_depends_on_the_name_only():
+    assert report.loss_colour("huber") == report.loss_colour("huber")
+    assert report.loss_colour("huber") in report.PALETTE
+    for task in TASKS.values():  # a task's defaults never share a colour
+        colours = [report.loss_colour(name) for name in task.default_losses]
+        assert len(set(colours)) == len(colours), task.name
 
 
 def test_write_records_the_chosen_epoch_and_is_all_or_nothing(tmp_path, monkeypatch):
@@ -128,6 +138,7 @@ def test_write_records_the_chosen_epoch_and_is_all_or_nothing(tmp_path, monkeypa
     files = report.write(result, tmp_path / "out")
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["best_epoch"] for r in data["runs"]] == [2, 2, 2, 2]
+    assert data["interrupted"] is False and set(data["verdict"]) == {"best", "text"}
     assert data["selection"] == "test metrics at the best validation epoch"
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     assert sorted(before) == sorted(f.name for f in files)
@@ -196,24 +207,36 @@ def test_distinct_specs_are_not_duplicates():
 
 @pytest.mark.parametrize("task_name", list(TASKS))
 def test_default_candidates_are_distinct_losses(task_name):
-    """No two defaults give the same values, nor values in a fixed ratio (Adam would train them identically)."""
+    """No two defaults give the same values, nor values in a fixed ratio (Adam would train them identically).
+
+    Each loss is evaluated on 16 batches of the task's own training data through 16 randomly initialised models.
+    """
+    from losskit.lab import kinds
+
     task = TASKS[task_name]
     split = task.load(0, 0.2)
+    ctx = kinds.context(task, split)
     specs = parse_loss_specs(task.default_losses, task)
+    y_all, _ = kinds.targets(task, split, ctx)
     gen = torch.Generator().manual_seed(0)
     batches = []
-    for _ in range(16):
-        if task.kind == "classification":
-            n_classes = int(split.y_train.max()) + 1
-            batches.append(
-                (3 * torch.randn(32, n_classes, generator=gen), torch.randint(0, n_classes, (32,), generator=gen))
-            )
-        else:
-            batches.append((2 * torch.randn(32, generator=gen), 2 * torch.randn(32, generator=gen)))
+    size = 16 if task.kind == "segmentation" else 64  # 16 images are 9216 pixels
+    for k in range(16):
+        torch.manual_seed(k)
+        idx = torch.randperm(y_all.shape[0], generator=gen)[:size]
+        if task.kind == "binary":  # two positives in every batch: balanced BCE weighs nothing in a batch without one
+            positives = torch.nonzero(y_all == 1).squeeze(1)
+            idx[:2] = positives[torch.randperm(positives.numel(), generator=gen)[:2]]
+        model = kinds.build_model(task, split, ctx)
+        with torch.no_grad():
+            out = 3 * kinds.predict(task, model, torch.from_numpy(split.x_train)[idx])
+        batches.append((out, y_all[idx]))
     values = {}
     for spec in specs:
+        torch.manual_seed(0)  # losses with parameters (ArcFace, the softmax head) start alike
         fn = compare_mod._build_loss(spec, split, task)
-        values[spec.text] = torch.stack([fn(x, y).double() for x, y in batches])
+        with torch.no_grad():
+            values[spec.text] = torch.stack([fn(x, y).double() for x, y in batches])
     for a, b in itertools.combinations(values, 2):
         va, vb = values[a], values[b]
         assert not torch.allclose(va, vb, rtol=1e-4, atol=1e-6), f"{a} and {b} are the same loss"
@@ -224,23 +247,16 @@ def test_default_candidates_are_distinct_losses(task_name):
 # --- threads ---
 
 
-def test_lab_caps_torch_threads_at_available_cores_and_restores_them():
-    cores = _cores()
+def test_lab_trains_with_one_thread_and_restores_the_callers():
     previous = torch.get_num_threads()
     seen = []
     try:
-        torch.set_num_threads(cores + 1)  # more threads than cores: the lab must not run like that
+        torch.set_num_threads(_cores() + 1)
         run_compare(
             "noisy-regression", "mse", epochs=1, seeds=1, progress=lambda _: seen.append(torch.get_num_threads())
         )
-        assert seen == [cores]
-        assert torch.get_num_threads() == cores + 1
-        torch.set_num_threads(1)  # a caller that asked for fewer keeps them (parallel test workers)
-        seen.clear()
-        run_compare(
-            "noisy-regression", "mse", epochs=1, seeds=1, progress=lambda _: seen.append(torch.get_num_threads())
-        )
-        assert seen == [1] and torch.get_num_threads() == 1
+        assert seen == [1]
+        assert torch.get_num_threads() == _cores() + 1
     finally:
         torch.set_num_threads(previous)
 

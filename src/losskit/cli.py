@@ -5,7 +5,7 @@
     losskit plot NAME [--param k=v ...] [--out FILE.png]
     losskit guide [PROBLEM]
     losskit compare [--task T] [--losses a,b(k=v)] [--epochs N] [--seeds K] [--first-seed S]
-                    [--lr LR] [--out DIR] [--overwrite]
+                    [--lr LR] [--tune lr] [--jobs N] [--out DIR] [--overwrite] [--resume DIR]
     losskit --version
 
 Also ``python -m losskit``. Mistakes (an unknown name, a loss that does not fit
@@ -18,7 +18,7 @@ import pathlib
 import re
 import sys
 import time
-from typing import Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional, cast
 
 try:
     import typer
@@ -274,13 +274,18 @@ def _real_number(text: str, option: str) -> float:
 
 @app.command()
 def compare(
-    task: str = typer.Option("imbalanced-digits", "--task", "-t", help="imbalanced-digits | noisy-regression"),
+    task: str = typer.Option(
+        "imbalanced-digits",
+        "--task",
+        "-t",
+        help="imbalanced-digits | noisy-regression | noisy-labels | rare-event | small-objects | open-set-retrieval",
+    ),
     losses: Optional[str] = typer.Option(
         None, "--losses", "-l", help="comma-separated: name or name(key=value,...); each once"
     ),
     # numbers are read as text and checked here, so a bad value is one line, like every other mistake
     epochs: Optional[str] = typer.Option(
-        None, "--epochs", "-e", metavar="N", help="training epochs, 1-10000 (default: 60 classification, 80 regression)"
+        None, "--epochs", "-e", metavar="N", help="training epochs, 1-10000 (default: the task's)"
     ),
     seeds: str = typer.Option("3", "--seeds", "-s", metavar="K", help="runs per loss, 1-1000"),
     first_seed: str = typer.Option(
@@ -290,40 +295,106 @@ def compare(
         metavar="S",
         help="the seeds are S, S+1, ..., S+K-1: use disjoint blocks to add runs",
     ),
-    out: pathlib.Path = typer.Option(
-        pathlib.Path("losskit-results"),
+    out: Optional[pathlib.Path] = typer.Option(
+        None,
         "--out",
         "-o",
-        help="directory for results.json/.csv/.png, checked before training",
+        help="directory for the results, checked before training (default: a new losskit-results/<task>-<time>/)",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace results already in --out (refused without it)"),
-    lr: str = typer.Option("3e-3", "--lr", metavar="LR", help="AdamW learning rate, positive"),
+    lr: Optional[str] = typer.Option(
+        None, "--lr", metavar="LR", help="AdamW learning rate, positive (default: the task's, 3e-3 for most)"
+    ),
+    tune: Optional[str] = typer.Option(
+        None, "--tune", metavar="lr", help="lr: choose each run's learning rate from 1e-3, 3e-3, 1e-2 on validation"
+    ),
+    jobs: str = typer.Option("1", "--jobs", "-j", metavar="N", help="runs at once, one torch thread each"),
+    resume: Optional[pathlib.Path] = typer.Option(
+        None, "--resume", metavar="DIR", help="complete an interrupted comparison in DIR (its settings are kept)"
+    ),
+    data: Optional[pathlib.Path] = typer.Option(
+        None, "--data", metavar="FILE.npz", help="your own data: arrays X (N, D), y (N,) and kind (instead of --task)"
+    ),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="noisy-regression at 0/10/20/40% outliers, one directory each, and a summary"
+    ),
 ) -> None:
-    """Train the same small model with each loss on a bundled dataset and rank the losses.
+    """Train the same small model with each loss on a bundled dataset and rank the losses, with a verdict.
 
-    Reported: test metrics at each run's best validation epoch (20% of the training set held out).
+    Protocol: each seed splits the data into train / validation / test; each run keeps the epoch (and with
+    --tune lr the learning rate) with the best validation metric and is scored once on the test set. Losses are
+    compared pairwise on the same seeds (paired t-tests against the best, Holm-corrected); "1=" marks the losses
+    that cannot be told from the best.
 
-    --out must not already hold results unless --overwrite is given; files are replaced atomically.
+    Each finished run is appended to DIR/runs.jsonl; Ctrl-C writes the partial results (results.json
+    "interrupted": true) and --resume DIR completes them.
     """
     # imported here, not at the top: they pull in torch, scikit-learn and matplotlib, which --help does not need
+    from .lab import report
+    from .lab.compare import LabError, plan_compare, plan_from_json
+    from .lab.tasks import sweep_tasks, task_from_npz
+
+    # every check, the output directory included, before the first epoch: a mistake costs no training
+    done: List[Any] = []
+    n_jobs = cast(int, _whole_number(jobs, "--jobs"))
+    plans = []
+    try:
+        if resume is not None:
+            recorded, done = report.read_log(resume)
+            plans = [(plan_from_json(recorded, jobs=n_jobs), resume)]
+        else:
+            chosen: Any = task
+            if data is not None:
+                try:
+                    chosen = task_from_npz(data)
+                except ValueError as exc:
+                    raise LabError(str(exc)) from None
+            settings = dict(
+                epochs=_whole_number(epochs, "--epochs"),
+                seeds=cast(int, _whole_number(seeds, "--seeds")),  # never None: the option has a default
+                first_seed=cast(int, _whole_number(first_seed, "--first-seed")),
+                lr=None if lr is None else _real_number(lr, "--lr"),
+                tune=tune,
+                jobs=n_jobs,
+            )
+            base = plan_compare(chosen, losses, **settings)  # type: ignore[arg-type]
+            root = report.default_out_dir(base.task.name) if out is None else out
+            if sweep:
+                try:
+                    variants = sweep_tasks(base.task)
+                except ValueError as exc:
+                    raise LabError(str(exc)) from None
+                report.check_out_dir(root, overwrite=overwrite)
+                for variant in variants:
+                    plans.append((plan_compare(variant, losses, **settings), root / variant.name))  # type: ignore[arg-type]
+            else:
+                plans = [(base, root)]
+            for _, directory in plans:
+                report.check_out_dir(directory, overwrite=overwrite)
+    except LabError as exc:
+        _compare_error(str(exc))
+    results = []
+    for plan, directory in plans:
+        result = _compare_one(plan, directory, overwrite, done, resume is not None)
+        results.append(result)
+        if result.interrupted:
+            console.print(f"interrupted: resume with  losskit compare --resume {directory}", soft_wrap=True)
+            raise typer.Exit(code=130)
+    if sweep:
+        console.print(report.sweep_table(results))
+        files = report.write_sweep(results, cast(pathlib.Path, root))
+        console.print("wrote " + ", ".join(str(f) for f in files), soft_wrap=True)
+
+
+def _compare_one(plan: Any, out: pathlib.Path, overwrite: bool, done: List[Any], resuming: bool) -> Any:
+    """Train one checked plan into ``out`` with a progress bar; print the table and the verdict; write the files."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .lab import report
-    from .lab.compare import LabError, plan_compare, run_plan
+    from .lab.compare import LabError, run_plan
 
-    # every check, the output directory included, before the first epoch: a mistake costs no training
-    try:
-        plan = plan_compare(
-            task,
-            losses,
-            epochs=_whole_number(epochs, "--epochs"),
-            seeds=cast(int, _whole_number(seeds, "--seeds")),  # never None: the option has a default
-            first_seed=cast(int, _whole_number(first_seed, "--first-seed")),
-            lr=_real_number(lr, "--lr"),
-        )
-        report.check_out_dir(out, overwrite=overwrite)
-    except LabError as exc:
-        _compare_error(str(exc))
+    log = out / "runs.jsonl" if resuming else report.start_log(out, plan.to_json(), overwrite=overwrite)
     start = time.perf_counter()
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -333,23 +404,31 @@ def compare(
         console=console,
         transient=False,
     ) as progress:
-        bar = progress.add_task(f"{task}: training", total=len(plan.specs) * len(plan.seeds))
+        total = len(plan.specs) * len(plan.seeds)
+        bar = progress.add_task(f"{plan.task.name}: training", total=total, completed=len(done))
         try:
             result = run_plan(
-                plan, progress=lambda label: progress.update(bar, advance=1, description=f"{task}: {label}")
+                plan,
+                progress=lambda label: progress.update(bar, advance=1, description=f"{plan.task.name}: {label}"),
+                on_run=lambda run: report.append_run(log, run),
+                done=done,
             )
         except LabError as exc:
             progress.stop()
-            _compare_error(str(exc))
-    console.print(report.table(result))
+            _compare_error(f"{exc} (the finished runs are in {log})")
+    if result.runs:
+        console.print(report.table(result))
+    console.print(f"[bold]Verdict:[/] {escape(result.verdict()['text'])}")
     try:
-        files = report.write(result, out, overwrite=overwrite)
-    except (LabError, OSError) as exc:  # the directory changed during training; the table above still has the numbers
+        files = report.write(result, out, overwrite=True)  # the directory was checked (or is being resumed)
+    except (LabError, OSError) as exc:  # the table above still has the numbers
         _compare_error(f"could not write the results to {out}: {exc}", code=1)
     console.print(
-        f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(f) for f in files),
+        f"{len(result.runs)} runs in {time.perf_counter() - start:.1f} s; wrote "
+        + ", ".join(str(f) for f in [log, *files]),
         soft_wrap=True,
     )
+    return result
 
 
 def _version() -> str:
