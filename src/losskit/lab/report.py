@@ -212,7 +212,7 @@ def table(result: CompareResult, summary: Optional[List[Dict[str, Any]]] = None)
     t = Table(
         title=f"losskit compare — {result.task}: {SELECTION}" + (" (interrupted)" if result.interrupted else ""),
         caption=f"ranked by test {result.primary} {arrow}: mean ±95% CI half-width over {seeds} seed(s) (— with one "
-        f"seed); 1= marks the losses the paired tests cannot tell from the best; vs best = paired mean difference, "
+        f"seed); 1= marks the losses the paired tests do not show worse than the best by more than the equivalence margin (2% of its mean); vs best = paired mean difference, "
         f"Holm-corrected p; each run keeps the epoch with the best validation {result.primary}",
     )
     t.add_column("#", justify="right", no_wrap=True, min_width=2)
