@@ -473,3 +473,81 @@ def test_compile_inductor_classification(module):
     x = torch.randn(8, 5)
     y = torch.randint(0, 5, (8,))
     torch.testing.assert_close(torch.compile(module, fullgraph=True)(x, y), module(x, y), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# ±inf inputs (issue 11): the limits, with "mean" too, and the gradients' limits
+# ---------------------------------------------------------------------------------------------
+
+_INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["cross_entropy", "nll", "focal", "poly1", "generalized_cross_entropy", "bce", "sigmoid_focal", "balanced_bce"],
+)
+def test_infinite_inputs_mean_matches_the_reference(name):
+    """The battery's ±inf samples (loss_db) under "mean" — torch's fused "mean" is the fast path — never NaN."""
+    from .loss_db import BY_NAME
+
+    entry = BY_NAME[name]
+    for sample in entry.inf_extremes():
+        s = sample.with_kwargs(reduction="mean")
+        args, kwargs = s.materialize(requires_grad=True)
+        out = entry.fn(*args, **kwargs)
+        ref_args, ref_kwargs = s.numpy_args(None)
+        expected = np.asarray(entry.reference(*ref_args, **ref_kwargs), dtype=np.float64)
+        assert not np.isnan(expected) and not torch.isnan(out), f"{name} {s.desc}: {out} vs {expected}"
+        np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-12, err_msg=f"{name} {s.desc}")
+        out.backward()
+        for i in s.grad_args:
+            assert not torch.isnan(args[i].grad).any(), f"{name} {s.desc}: grad {args[i].grad}"
+
+
+@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.softmax_focal_loss, LF.poly1_cross_entropy])
+def test_softmax_losses_at_plus_infinity_take_the_limit_and_its_gradient(fn):
+    """One +inf score takes all the probability: loss 0 on its class, inf elsewhere; the gradient is p - onehot's
+    limit (scaled by the focal factor's limit, 1 where p_y -> 0 and 0 where p_y -> 1)."""
+    x = torch.tensor([[_INF, 0.0, -_INF], [0.0, _INF, 1.0]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 0])
+    loss = fn(x, y, reduction="none")
+    assert loss[0].item() == 0.0 and loss[1].item() == _INF
+    loss.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([[0.0, 0.0, 0.0], [-1.0, 1.0, 0.0]], dtype=torch.float64))
+    # two +inf scores share the probability (the convention of equal scores): log 2
+    tie = LF.cross_entropy(torch.tensor([[_INF, _INF, 0.0]]), torch.tensor([0]))
+    torch.testing.assert_close(tie, torch.tensor(np.log(2.0), dtype=torch.float32))
+
+
+def test_sigmoid_losses_at_infinite_logits_take_the_limits():
+    """BCE, sigmoid focal and balanced BCE: 0 where the target sits on the infinity's side, inf elsewhere; the
+    logit gradient is the limit of its formula, σ(x) - t for BCE (finite), for focal α_t u^γ (σ(x) - t)."""
+    x = torch.tensor([_INF, -_INF, _INF, -_INF], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 0.3, 0.3], dtype=torch.float64)
+    bce = LF.binary_cross_entropy_with_logits(x, t, reduction="none")
+    assert bce.tolist() == [0.0, 0.0, _INF, _INF]
+    bce.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([0.0, 0.0, 0.7, -0.3], dtype=torch.float64))
+    x.grad = None
+    focal = LF.sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0, reduction="none")
+    assert focal.tolist() == [0.0, 0.0, _INF, _INF]
+    focal.sum().backward()
+    a_t = 0.25 * 0.3 + 0.75 * 0.7
+    expected = torch.tensor([0.0, 0.0, a_t * 0.7**2 * 0.7, a_t * 0.3**2 * -0.3], dtype=torch.float64)
+    torch.testing.assert_close(x.grad, expected)
+    balanced = LF.balanced_binary_cross_entropy_with_logits(x.detach(), t, beta=0.3, reduction="none")
+    assert balanced.tolist() == [0.0, 0.0, _INF, _INF]
+
+
+def test_nan_inputs_still_give_nan_on_the_careful_paths():
+    """The careful recomputation at ±inf keeps NaN where an input is NaN (rows without NaN take their limits)."""
+    x = torch.tensor([[float("nan"), 0.0, 1.0], [_INF, 0.0, 0.0]])
+    y = torch.tensor([1, 0])
+    for fn in (LF.cross_entropy, LF.softmax_focal_loss, LF.poly1_cross_entropy, LF.generalized_cross_entropy):
+        out = fn(x, y, reduction="none")
+        assert torch.isnan(out[0]) and out[1].item() == 0.0, (fn.__name__, out)
+    xb = torch.tensor([float("nan"), _INF])
+    tb = torch.tensor([1.0, 1.0])
+    for fn in (LF.binary_cross_entropy_with_logits, LF.sigmoid_focal_loss):
+        out = fn(xb, tb, reduction="none")
+        assert torch.isnan(out[0]) and out[1].item() == 0.0, (fn.__name__, out)

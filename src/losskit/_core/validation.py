@@ -235,11 +235,14 @@ def check_class_target(
     *,
     ignore_index: Optional[int] = None,
     class_dim: int = 1,
+    check_range: bool = True,
 ) -> Optional[bool]:
     """Class-index targets for ``input`` of shape (C,), (N, C) or (N, C, d1, ...).
 
     The shape must be the input's shape without the class dimension and the
-    dtype an integer. Out-of-range values raise (see :func:`data_checks_active`).
+    dtype an integer. Out-of-range values raise (see :func:`data_checks_active`);
+    ``check_range=False`` leaves the range to a caller that knows it is checked
+    anyway (torch's CPU kernels check it; see ``targets.index_setup``).
 
     Returns whether any target equals ``ignore_index`` when the range check
     proves it (False: none is ignored, so torch's own "mean" cannot divide by
@@ -259,7 +262,7 @@ def check_class_target(
             f"{fn}: class-index target must have shape {fmt_shape(expected)} for input of shape "
             f"{fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
         )
-    if target.numel() == 0 or not data_checks_active(target):
+    if not check_range or target.numel() == 0 or not data_checks_active(target):
         return None
     num_classes = input.shape[cdim]
     lo_t, hi_t = torch.aminmax(target)  # one pass and one sync for the common, all-valid case
