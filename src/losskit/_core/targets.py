@@ -127,7 +127,7 @@ def kernel_checks_range(input: torch.Tensor) -> bool:
     """Whether torch's class-index kernels (``nll_loss``, ``cross_entropy``, ``multi_margin_loss``) check the
     target range themselves on ``input``'s device: on CPU they raise (``IndexError``/``RuntimeError``) before
     any value is wrong; elsewhere an out-of-range class is a device-side assert, so losskit checks first."""
-    return input.device.type == "cpu"
+    return input.is_cpu
 
 
 def explain_bad_target(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]) -> None:
