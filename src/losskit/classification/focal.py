@@ -258,48 +258,60 @@ _LOG_SOFTMAX_FROM = 64
 saves it; below, ``logsumexp`` (whose composite passes are cheap over a short class axis, where the fused
 kernel vectorises poorly) and only per-row values are saved."""
 
+_LOG_SOFTMAX_UP_TO = 4096
+"""Inputs of at most this many scores take ``log_softmax`` at any class count: there the per-call cost of
+``logsumexp``'s five composite operations, not the passes over the data, sets the time."""
 
-def _focal_row_coefficient(log_py, q, gamma, grad_rows, log_q=None):
+
+def _focal_row_coefficient(log_py, q, gamma, log_q=None):
     """c_i with d/dx_c [-(1-p_y)^γ log p_y] = c_i (δ_cy - p_c): c = (1-p_y)^γ (γ p_y log p_y / (1-p_y) - 1)."""
     py = torch.exp(log_py)
-    # p log p / (1 - p) -> -1 as p -> 1 (where 1 - p underflows) and -> 0 as p -> 0 (log p = -inf: never 0 · inf)
-    finite_log = log_py.clamp_min(torch.finfo(log_py.dtype).min)
+    finite_log = log_py.clamp_min(torch.finfo(log_py.dtype).min)  # p log p -> 0 as p -> 0: never 0 · -inf
+    if gamma == 2.0 and log_q is None:
+        # = 2 (1-p) p log p - (1-p)^2: no division, and exact where 1 - p underflows to 0
+        return torch.mul(py, finite_log).mul_(2.0).sub_(q).mul_(q)
+    # p log p / (1 - p) -> -1 as p -> 1 (where 1 - p underflows)
     ratio = torch.where(q > 0, py * finite_log / q.clamp_min(torch.finfo(q.dtype).tiny), -py)
-    modulating = (q * q if gamma == 2.0 else q.pow(gamma)) if log_q is None else torch.exp(gamma * log_q)
-    return (modulating * (gamma * ratio - 1.0) * grad_rows).unsqueeze(1)
+    modulating = q.pow(gamma) if log_q is None else torch.exp(gamma * log_q)
+    return modulating * (gamma * ratio - 1.0)
 
 
 class _SoftmaxFocalRows(torch.autograd.Function):
-    """Per-row -(1 - p_y)^γ log p_y for (M, C) logits and safe targets, with an analytic, in-place backward."""
+    """Per-row -(1 - p_y)^γ log p_y for (M, C) logits and safe targets, with an analytic, in-place backward.
+
+    The forward keeps the per-row gradient coefficient (M values) and, from ``_LOG_SOFTMAX_FROM`` classes,
+    the log-softmax (as torch's cross-entropy keeps it); the backward is a softmax, one multiplication and
+    a scatter, written into one buffer.
+    """
 
     @staticmethod
     def forward(ctx, x2d, safe_target, gamma):
         index = safe_target.unsqueeze(1)
-        if x2d.shape[1] >= _LOG_SOFTMAX_FROM:
-            log_p = torch.log_softmax(x2d, 1)
-            log_py = log_p.gather(1, index).squeeze(1)
-            ctx.save_for_backward(x2d, safe_target, log_py, log_p)
+        if x2d.shape[1] >= _LOG_SOFTMAX_FROM or x2d.numel() <= _LOG_SOFTMAX_UP_TO:
+            log_norm = torch.log_softmax(x2d, 1)
+            log_py = log_norm.gather(1, index).squeeze(1)
         else:
-            lse = x2d.logsumexp(1)
-            log_py = x2d.gather(1, index).squeeze(1).sub_(lse)
-            ctx.save_for_backward(x2d, safe_target, log_py, lse)
+            log_norm = x2d.logsumexp(1)
+            log_py = x2d.gather(1, index).squeeze(1).sub_(log_norm)
         ctx.gamma = gamma
         q = torch.expm1(log_py).neg_()
+        coefficient = _focal_row_coefficient(log_py, q, gamma)
+        ctx.save_for_backward(x2d, safe_target, coefficient, log_norm)
         modulating = q.square_() if gamma == 2.0 else q.pow_(gamma)
         return modulating.mul_(log_py).neg_()
 
     @staticmethod
     def backward(ctx, grad_output):
-        x2d, safe_target, log_py, log_norm = ctx.saved_tensors
+        x2d, safe_target, coefficient, log_norm = ctx.saved_tensors
         index = safe_target.unsqueeze(1)
         if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably and accurately
             lse, log_py, q, log_q = _softmax_focal_terms_exact(x2d, safe_target)
-            coef = _focal_row_coefficient(log_py, q, ctx.gamma, grad_output, log_q)
+            coef = (_focal_row_coefficient(log_py, q, ctx.gamma, log_q) * grad_output).unsqueeze(1)
             return (torch.exp(x2d - lse.unsqueeze(1)) * -coef).scatter_add(1, index, coef), None, None
-        coef = _focal_row_coefficient(log_py, -torch.expm1(log_py), ctx.gamma, grad_output)
+        coef = (coefficient * grad_output).unsqueeze(1)
         # the softmax: exp of the saved log_softmax, or exp(x - lse) (torch's softmax is ~2x slower over few classes)
         p = torch.exp(log_norm) if log_norm.dim() == 2 else torch.sub(x2d, log_norm.unsqueeze(1)).exp_()
-        return p.mul_(-coef).scatter_add_(1, index, coef), None, None
+        return p.mul_(coef).neg_().scatter_add_(1, index, coef), None, None
 
 
 def _soft_target_focal(input, target, cdim, gamma, alpha_t, weight, careful):
@@ -503,16 +515,24 @@ def softmax_focal_loss(
 
     target, weight, cdim, valid = index_setup(fn, input, target, weight, ignore_index)
     safe_target = safe_targets(target, valid)
-    rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
-    loss = _SoftmaxFocalRows.apply(rows, safe_target.reshape(-1), float(gamma))
+    if input.dim() == 2:
+        rows, row_targets = input, safe_target
+    else:  # (C,) is one row; (N, C, d1, ...) has a row per position, classes last
+        rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
+        row_targets = safe_target.reshape(-1)
+
+    def focal(scores):
+        loss = _SoftmaxFocalRows.apply(scores, row_targets, float(gamma)).reshape(target.shape)
+        if isinstance(alpha_t, torch.Tensor):
+            loss = loss * alpha_t[safe_target]
+        elif alpha_t is not None:
+            loss = loss * alpha_t
+        return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
+
+    loss = focal(rows)
     if sum_not_finite(loss):  # a row with +inf (or NaN): recompute on its softmax limit (one host read)
-        loss = _SoftmaxFocalRows.apply(softmax_limit_scores(rows, 1), safe_target.reshape(-1), float(gamma))
-    loss = loss.reshape(target.shape)
-    if isinstance(alpha_t, torch.Tensor):
-        loss = loss * alpha_t[safe_target]
-    elif alpha_t is not None:
-        loss = loss * alpha_t
-    return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
+        loss = focal(softmax_limit_scores(rows, 1))
+    return loss
 
 
 def _true_class_log_prob(input, target, valid, index_targets):
