@@ -100,6 +100,13 @@ def cross_entropy(
     numerator is not); integer targets of any dtype are accepted (cast to
     int64); bad targets raise clear errors (module docstring). As in torch,
     an ``ignore_index`` other than -100 with probability targets raises.
+    Scores of ±inf give the limit, never NaN (torch: NaN in any row with
+    ``+inf``): a single ``+inf`` takes all the probability (loss 0 on its
+    class, inf elsewhere; gradient ``p - onehot`` at the limit), several
+    ``+inf`` share it equally, and a probability target's class without mass
+    adds 0 where its probability is 0 (``0 · log 0 = 0``). torch's kernel runs
+    first; its result is read once on the host (one number) and recomputed
+    only when it is not finite.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -381,7 +388,9 @@ def binary_cross_entropy_with_logits(
 
     where :math:`p_c` is ``pos_weight`` (per class, broadcast along the last
     dimension as in torch) and :math:`\varepsilon` the label smoothing (Keras's
-    convention: targets move towards 1/2).
+    convention: targets move towards 1/2). A logit of ±inf gives the limit:
+    0 where the target is all on the infinity's side (``x = +inf, y = 1``;
+    torch: NaN), inf otherwise; the gradient :math:`\sigma(x) - y` stays finite.
 
     Args:
         input: logits, any shape ``(*)``.
@@ -459,6 +468,8 @@ def balanced_binary_cross_entropy_with_logits(
     negatives, :math:`\beta = |Y_-| / |Y| = 1 - \operatorname{mean}(y)`, over
     the whole target tensor and without gradient — so a rare positive class
     (edges in an image) weighs as much as the common one in total.
+    A logit of ±inf gives the limit (0 or inf, as for
+    :func:`binary_cross_entropy_with_logits`), never NaN.
 
     Args:
         input: logits, any shape ``(*)``.

@@ -13,6 +13,7 @@ from .._core.nonfinite import softmax_limit_scores, sum_not_finite
 from .._core.reduction import reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
+    checked_class_weight,
     class_dim,
     gather_class,
     index_setup,
@@ -384,6 +385,10 @@ def sigmoid_focal_loss(
     requires grad (exact at targets 0 and 1), so loss and gradients stay
     finite at logits ±1e4 for every :math:`\gamma \ge 0` (a plain
     ``(1-p)**gamma`` has an infinite derivative at p = 1 when gamma < 1).
+    At ±inf the loss is its limit (0 where the target sits on the
+    infinity's side, inf elsewhere) and the gradient its limit, never NaN.
+    When only the logits need a gradient, the forward computes it along
+    with the loss and keeps only it (4 bytes per float32 element).
     Unlike torchvision, the default reduction is "mean".
 
     Args:
@@ -471,8 +476,9 @@ def softmax_focal_loss(
     :math:`-\operatorname{expm1}(\log p_y)`, never as ``1 - p``, and the
     backward pass is analytic (the limit of :math:`p\log p/(1-p)` is used
     where :math:`1-p` underflows), so loss and gradients are finite at logits
-    ±1e4 for every :math:`\gamma \ge 0`, and only per-row values are saved
-    for backward.
+    ±1e4 for every :math:`\gamma \ge 0`; scores of ±inf give the limits, as
+    in :func:`cross_entropy`. Per-row values are saved for backward (and,
+    from 64 classes, the log-softmax, as torch's cross-entropy keeps it).
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -499,9 +505,8 @@ def softmax_focal_loss(
     input = prepare_scores(fn, input)
     cdim = class_dim(input)
     num_classes = input.shape[cdim]
-    check_class_weight(fn, weight, num_classes)
+    weight = checked_class_weight(fn, weight, input)
     check_class_weight(fn, alpha if isinstance(alpha, torch.Tensor) else None, num_classes, name="alpha")
-    weight = to_compute(input.dtype, weight) if weight is not None else None
     alpha_t = to_compute(input.dtype, alpha) if isinstance(alpha, torch.Tensor) else alpha
 
     if is_probability_target(fn, input, target, ignore_index):
@@ -544,12 +549,18 @@ def _true_class_log_prob(input, target, valid, index_targets):
     return gather_class(input, target, valid, cdim) - input.logsumexp(cdim)
 
 
-def _targets_for(fn, input, target, ignore_index):
-    """(targets: int64 indices, or probabilities in the compute dtype; index targets?; valid mask or None)."""
+def _targets_for(fn, input, target, ignore_index, weight):
+    """(targets: int64 indices, or probabilities in the compute dtype; index targets?; valid mask or None; the
+    checked class weight) for the losses built on log p_t (poly-1, generalized CE)."""
+    weight = checked_class_weight(fn, weight, input)
     if is_probability_target(fn, input, target, ignore_index):
-        return to_compute(input.dtype, target), False, None
+        if weight is not None:
+            raise ValueError(
+                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
+            )
+        return to_compute(input.dtype, target), False, None, None
     target, valid = valid_targets(fn, input, target, ignore_index)
-    return target, True, valid
+    return target, True, valid, weight
 
 
 def _at_limits(per_sample, input):
@@ -608,6 +619,7 @@ def poly1_cross_entropy(
     :math:`\operatorname{CE}_\varepsilon` the label-smoothed cross-entropy, as
     in the paper's reference code. ``weight`` scales each target's whole loss by
     :math:`w_{y_i}` and "mean" divides by :math:`\sum_i w_{y_i}` (index targets).
+    Scores of ±inf give the limits, as in :func:`cross_entropy`.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -633,12 +645,7 @@ def poly1_cross_entropy(
     fn = "poly1_cross_entropy"
     input = prepare_scores(fn, input)
     cdim = class_dim(input)
-    check_class_weight(fn, weight, input.shape[cdim])
-    target, index_targets, valid = _targets_for(fn, input, target, ignore_index)
-    if not index_targets and weight is not None:
-        raise ValueError(
-            f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
-        )
+    target, index_targets, valid, weight = _targets_for(fn, input, target, ignore_index, weight)
     ls = float(label_smoothing)
 
     def per_sample(scores, careful):
@@ -655,7 +662,6 @@ def poly1_cross_entropy(
     loss = _at_limits(per_sample, input)
     if not index_targets:
         return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
-    weight = to_compute(input.dtype, weight) if weight is not None else None
     return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
 
 
@@ -694,6 +700,8 @@ def generalized_cross_entropy(
 
     :math:`q \to 0` approaches cross-entropy, :math:`q = 1` is MAE on the
     true-class probability. :math:`p_t^q` is computed as :math:`\exp(q \log p_t)`.
+    Scores of ±inf give the limits (:math:`p_t` is 0 or 1 there, as in
+    :func:`cross_entropy`), never NaN.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -718,18 +726,11 @@ def generalized_cross_entropy(
     """
     fn = "generalized_cross_entropy"
     input = prepare_scores(fn, input)
-    cdim = class_dim(input)
-    check_class_weight(fn, weight, input.shape[cdim])
-    target, index_targets, valid = _targets_for(fn, input, target, ignore_index)
+    target, index_targets, valid, weight = _targets_for(fn, input, target, ignore_index, weight)
     loss = _at_limits(
         lambda scores, careful: (1.0 - torch.exp(q * _true_class_log_prob(scores, target, valid, index_targets))) / q,
         input,
     )
     if not index_targets:
-        if weight is not None:
-            raise ValueError(
-                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
-            )
         return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
-    weight = to_compute(input.dtype, weight) if weight is not None else None
     return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)

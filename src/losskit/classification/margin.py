@@ -468,7 +468,7 @@ def multilabel_soft_margin_loss(
         raise ValueError(f"{fn}: input must have a class dimension (the last); got a scalar")
     if input.shape[-1] == 0:
         raise ValueError(f"{fn}: input must have at least one class (C >= 1); got shape {fmt_shape(input.shape)}")
-    check_class_weight(fn, weight, input.shape[-1])
+    check_class_weight(fn, weight, input.shape[-1])  # classes last here (torch's layout for this loss)
     weight = to_compute(input.dtype, weight) if weight is not None else None
     # torch's formula, with 0 · log σ(∓x) read as 0 where a label is exactly 1 or 0: torch returns NaN for a
     # score of ±inf there, where the loss is finite (or +inf)
