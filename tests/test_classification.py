@@ -585,3 +585,23 @@ def test_sigmoid_focal_keeps_at_most_four_bytes_per_element_for_backward(reducti
     formula = (0.25 * t + 0.75 * (1 - t)) * ce * (1 - p_t) ** 2
     (formula.mean() if reduction == "mean" else formula.sum()).backward()
     torch.testing.assert_close(x.grad, xr.grad.float(), rtol=1e-5, atol=1e-9)
+
+
+def test_mean_of_nothing_is_zero_where_no_value_is_read(monkeypatch):
+    """Where no value is read on the host (torch.compile, accelerators with validation off), "mean" does not
+    trust torch's 0/0: every target ignored still gives 0 on the graph, and other inputs torch's value."""
+    import importlib
+
+    module = importlib.import_module("losskit.classification.cross_entropy")
+    monkeypatch.setattr(module, "data_checks_active", lambda tensor: False)
+    x = torch.randn(4, 3, requires_grad=True)
+    ignored = torch.full((4,), -100)
+    for fn in (LF.cross_entropy, LF.nll_loss):
+        out = fn(x, ignored)
+        assert out.item() == 0.0
+        out.backward()
+        assert x.grad.abs().sum().item() == 0.0
+        x.grad = None
+    y = torch.tensor([0, 1, 2, -100])
+    torch.testing.assert_close(LF.cross_entropy(x, y), F.cross_entropy(x, y))
+    torch.testing.assert_close(LF.nll_loss(x, y), F.nll_loss(x, y))

@@ -147,7 +147,7 @@ def cross_entropy(
         return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
     range_by_kernel = kernel_checks_range(input)
     target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
-    if sample_weight is None and input.numel() > 0:
+    if sample_weight is None and input.numel() > 0 and (reduction != "mean" or data_checks_active(input)):
         # the common case, torch's kernel with its own reduction; its value is looked at once (a host read of
         # one number) and recomputed below only if suspect: +inf scores, NaN, or a "mean" of nothing (torch: NaN)
         try:
@@ -160,6 +160,13 @@ def cross_entropy(
             raise
         if not result_suspect(loss, reduction):
             return loss
+    if reduction == "mean" and sample_weight is None and not data_checks_active(input):
+        # nothing is read on the host here (torch.compile, or an accelerator with validation off): torch's
+        # "mean" could be 0/0, so the sum over what counts (no look at the value, so no limits at ±inf)
+        total = F.cross_entropy(
+            input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls
+        )
+        return safe_divide(total, target_class_weights(weight, target, target != ignore_index).to(total.dtype).sum())
     input = softmax_limit_scores(input, cdim)
     per = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
     valid = target != ignore_index
@@ -255,8 +262,9 @@ def nll_loss(
         if range_by_kernel:
             explain_bad_target(fn, input, target, ignore_index)
         raise
-    # torch's "mean" of nothing (every target ignored, or all class weights 0) is NaN: losskit's is 0
-    if reduction != "mean" or not result_suspect(loss, reduction):
+    # torch's "mean" of nothing (every target ignored, or all class weights 0) is NaN: losskit's is 0; where
+    # nothing is read on the host (torch.compile, accelerators with validation off) the mean is always recounted
+    if reduction != "mean" or (data_checks_active(input) and not result_suspect(loss, reduction)):
         return loss
     total = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
     return mean_over_targets(total, target, weight, ignore_index)
