@@ -1377,6 +1377,85 @@ _INF_EXTREMES = {
 for _name, _build in _INF_EXTREMES.items():
     BY_NAME[_name].inf_extremes = _build
 
+
+def _inf_softmax_rows():
+    """Class scores with ±inf: one +inf (the true class, or another), a tie of two +inf, -inf at the true class."""
+    return torch.tensor(
+        [
+            [_INF, 0.0, -_INF],
+            [0.0, _INF, 1.0],
+            [-_INF, 0.0, 0.0],
+            [1.0, -_INF, 2.0],
+            [_INF, _INF, 0.0],
+            [0.5, -1.0, 2.0],
+        ],
+        dtype=torch.float64,
+    )
+
+
+_INF_CLASS_TARGETS = torch.tensor([0, 0, 1, 1, 0, 2])
+
+
+def _inf_soft_targets():
+    """Probabilities with zeros where a score is -inf (0 · log 0 = 0) and mass where it is -inf (inf)."""
+    return torch.tensor(
+        [[1.0, 0, 0], [0.5, 0.5, 0], [0, 0.25, 0.75], [0.2, 0, 0.8], [0.5, 0.5, 0], [0, 1.0, 0]], dtype=torch.float64
+    )
+
+
+def _inf_softmax_samples(*index_kwargs, soft=True, soft_kwargs=({},)):
+    def build():
+        out = [
+            Sample((_inf_softmax_rows(), _INF_CLASS_TARGETS.clone()), dict(kw), desc=f"±inf scores, index targets {kw}")
+            for kw in index_kwargs
+        ]
+        if soft:
+            out += [
+                Sample((_inf_softmax_rows(), _inf_soft_targets()), dict(kw), desc=f"±inf scores, soft targets {kw}")
+                for kw in soft_kwargs
+            ]
+        return out
+
+    return build
+
+
+def _inf_logit_samples(*kwargs_list):
+    """Logits ±inf against targets 1, 0 and soft ones (0 · inf reads 0: the loss is 0 or inf, never NaN)."""
+
+    def build():
+        x = torch.tensor([_INF, -_INF, _INF, -_INF, _INF, -_INF, 0.5], dtype=torch.float64)
+        t = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.3, 0.3, 1.0], dtype=torch.float64)
+        return [Sample((x.clone(), t.clone()), dict(kw), desc=f"±inf logits {kw}") for kw in kwargs_list]
+
+    return build
+
+
+def _inf_log_probabilities():
+    def build():
+        lp = torch.tensor([[0.0, -_INF, -_INF], [-0.5, -1.0, -_INF], [-_INF, -0.1, -2.0]], dtype=torch.float64)
+        return [Sample((lp, torch.tensor([0, 2, 0])), {}, desc="log-probabilities of -inf")]
+
+    return build
+
+
+_INF_EXTREMES_CLASSIFICATION = {
+    "cross_entropy": _inf_softmax_samples(
+        {},
+        {"label_smoothing": 0.1},
+        {"weight": torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)},
+        soft_kwargs=({}, {"label_smoothing": 0.2}),
+    ),
+    "nll": _inf_log_probabilities(),
+    "focal": _inf_softmax_samples({}, {"gamma": 0.5, "alpha": 0.25}, soft_kwargs=({}, {"gamma": 0.5})),
+    "poly1": _inf_softmax_samples({}, {"label_smoothing": 0.1}, soft_kwargs=({}, {"label_smoothing": 0.1})),
+    "generalized_cross_entropy": _inf_softmax_samples({}, {"q": 0.3}),
+    "bce": _inf_logit_samples({}, {"pos_weight": torch.tensor(2.0, dtype=torch.float64)}, {"label_smoothing": 0.1}),
+    "sigmoid_focal": _inf_logit_samples({}, {"alpha": None, "gamma": 0.5}, {"gamma": 0.0}),
+    "balanced_bce": _inf_logit_samples({}, {"beta": 0.3}),
+}
+for _name, _build in _INF_EXTREMES_CLASSIFICATION.items():
+    BY_NAME[_name].inf_extremes = _build
+
 from .loss_db_embedding import ENTRIES as _EMBEDDING_ENTRIES  # noqa: E402
 
 ENTRIES += _EMBEDDING_ENTRIES

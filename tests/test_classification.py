@@ -473,3 +473,135 @@ def test_compile_inductor_classification(module):
     x = torch.randn(8, 5)
     y = torch.randint(0, 5, (8,))
     torch.testing.assert_close(torch.compile(module, fullgraph=True)(x, y), module(x, y), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# ±inf inputs (issue 11): the limits, with "mean" too, and the gradients' limits
+# ---------------------------------------------------------------------------------------------
+
+_INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["cross_entropy", "nll", "focal", "poly1", "generalized_cross_entropy", "bce", "sigmoid_focal", "balanced_bce"],
+)
+def test_infinite_inputs_mean_matches_the_reference(name):
+    """The battery's ±inf samples (loss_db) under "mean" — torch's fused "mean" is the fast path — never NaN."""
+    from .loss_db import BY_NAME
+
+    entry = BY_NAME[name]
+    for sample in entry.inf_extremes():
+        s = sample.with_kwargs(reduction="mean")
+        args, kwargs = s.materialize(requires_grad=True)
+        out = entry.fn(*args, **kwargs)
+        ref_args, ref_kwargs = s.numpy_args(None)
+        expected = np.asarray(entry.reference(*ref_args, **ref_kwargs), dtype=np.float64)
+        assert not np.isnan(expected) and not torch.isnan(out), f"{name} {s.desc}: {out} vs {expected}"
+        np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-12, err_msg=f"{name} {s.desc}")
+        out.backward()
+        for i in s.grad_args:
+            assert not torch.isnan(args[i].grad).any(), f"{name} {s.desc}: grad {args[i].grad}"
+
+
+@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.softmax_focal_loss, LF.poly1_cross_entropy])
+def test_softmax_losses_at_plus_infinity_take_the_limit_and_its_gradient(fn):
+    """One +inf score takes all the probability: loss 0 on its class, inf elsewhere; the gradient is p - onehot's
+    limit (scaled by the focal factor's limit, 1 where p_y -> 0 and 0 where p_y -> 1)."""
+    x = torch.tensor([[_INF, 0.0, -_INF], [0.0, _INF, 1.0]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 0])
+    loss = fn(x, y, reduction="none")
+    assert loss[0].item() == 0.0 and loss[1].item() == _INF
+    loss.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([[0.0, 0.0, 0.0], [-1.0, 1.0, 0.0]], dtype=torch.float64))
+    # two +inf scores share the probability (the convention of equal scores): log 2
+    tie = LF.cross_entropy(torch.tensor([[_INF, _INF, 0.0]]), torch.tensor([0]))
+    torch.testing.assert_close(tie, torch.tensor(np.log(2.0), dtype=torch.float32))
+
+
+def test_sigmoid_losses_at_infinite_logits_take_the_limits():
+    """BCE, sigmoid focal and balanced BCE: 0 where the target sits on the infinity's side, inf elsewhere; the
+    logit gradient is the limit of its formula, σ(x) - t for BCE (finite), for focal α_t u^γ (σ(x) - t)."""
+    x = torch.tensor([_INF, -_INF, _INF, -_INF], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 0.3, 0.3], dtype=torch.float64)
+    bce = LF.binary_cross_entropy_with_logits(x, t, reduction="none")
+    assert bce.tolist() == [0.0, 0.0, _INF, _INF]
+    bce.sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([0.0, 0.0, 0.7, -0.3], dtype=torch.float64))
+    x.grad = None
+    focal = LF.sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0, reduction="none")
+    assert focal.tolist() == [0.0, 0.0, _INF, _INF]
+    focal.sum().backward()
+    a_t = 0.25 * 0.3 + 0.75 * 0.7
+    expected = torch.tensor([0.0, 0.0, a_t * 0.7**2 * 0.7, a_t * 0.3**2 * -0.3], dtype=torch.float64)
+    torch.testing.assert_close(x.grad, expected)
+    balanced = LF.balanced_binary_cross_entropy_with_logits(x.detach(), t, beta=0.3, reduction="none")
+    assert balanced.tolist() == [0.0, 0.0, _INF, _INF]
+
+
+def test_nan_inputs_still_give_nan_on_the_careful_paths():
+    """The careful recomputation at ±inf keeps NaN where an input is NaN (rows without NaN take their limits)."""
+    x = torch.tensor([[float("nan"), 0.0, 1.0], [_INF, 0.0, 0.0]])
+    y = torch.tensor([1, 0])
+    for fn in (LF.cross_entropy, LF.softmax_focal_loss, LF.poly1_cross_entropy, LF.generalized_cross_entropy):
+        out = fn(x, y, reduction="none")
+        assert torch.isnan(out[0]) and out[1].item() == 0.0, (fn.__name__, out)
+    xb = torch.tensor([float("nan"), _INF])
+    tb = torch.tensor([1.0, 1.0])
+    for fn in (LF.binary_cross_entropy_with_logits, LF.sigmoid_focal_loss):
+        out = fn(xb, tb, reduction="none")
+        assert torch.isnan(out[0]) and out[1].item() == 0.0, (fn.__name__, out)
+
+
+def _saved_bytes_beyond(inputs, step):
+    """Bytes autograd keeps for backward during ``step()``, beyond the storages of ``inputs``."""
+    skip = {t.untyped_storage().data_ptr() for t in inputs}
+    seen = {}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in skip:
+            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = step()
+    return sum(seen.values()), out
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_sigmoid_focal_keeps_at_most_four_bytes_per_element_for_backward(reduction):
+    """Issue 17: the analytic Function keeps only its gradient (float32: 4 B/element); the formula in autograd
+    keeps five intermediates. The gradient it keeps is the formula's."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4096, generator=g).requires_grad_()
+    t = (torch.rand(4096, generator=g) > 0.5).float()
+    saved, out = _saved_bytes_beyond([x, t], lambda: LF.sigmoid_focal_loss(x, t, reduction=reduction))
+    assert saved <= 4 * x.numel(), saved
+    out.sum().backward()
+    xr = x.detach().double().requires_grad_()
+    p = torch.sigmoid(xr)
+    ce = F.binary_cross_entropy_with_logits(xr, t.double(), reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    formula = (0.25 * t + 0.75 * (1 - t)) * ce * (1 - p_t) ** 2
+    (formula.mean() if reduction == "mean" else formula.sum()).backward()
+    torch.testing.assert_close(x.grad, xr.grad.float(), rtol=1e-5, atol=1e-9)
+
+
+def test_mean_of_nothing_is_zero_where_no_value_is_read(monkeypatch):
+    """Where no value is read on the host (torch.compile, accelerators with validation off), "mean" does not
+    trust torch's 0/0: every target ignored still gives 0 on the graph, and other inputs torch's value."""
+    import importlib
+
+    module = importlib.import_module("losskit.classification.cross_entropy")
+    monkeypatch.setattr(module, "data_checks_active", lambda tensor: False)
+    x = torch.randn(4, 3, requires_grad=True)
+    ignored = torch.full((4,), -100)
+    for fn in (LF.cross_entropy, LF.nll_loss):
+        out = fn(x, ignored)
+        assert out.item() == 0.0
+        out.backward()
+        assert x.grad.abs().sum().item() == 0.0
+        x.grad = None
+    y = torch.tensor([0, 1, 2, -100])
+    torch.testing.assert_close(LF.cross_entropy(x, y), F.cross_entropy(x, y))
+    torch.testing.assert_close(LF.nll_loss(x, y), F.nll_loss(x, y))

@@ -14,12 +14,30 @@ def _cdim(x):
 
 
 def log_softmax(x, axis):
-    m = x.max(axis=axis, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+    """log softmax, and its limit where a row holds +inf: the +inf classes share the probability equally
+    (one takes it all), every other class has probability 0 (log -inf)."""
+    x = np.asarray(x, dtype=np.float64)
+    posinf = np.isposinf(x)
+    rows = posinf.any(axis=axis, keepdims=True)
+    finite_x = np.where(rows, 0.0, x)  # the ordinary formula on rows without +inf
+    m = finite_x.max(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        m = np.where(np.isneginf(m), 0.0, m)  # a row of -inf only stays -inf - log 0: NaN, as it should
+        ordinary = finite_x - m - np.log(np.exp(finite_x - m).sum(axis=axis, keepdims=True))
+    shared = -np.log(np.maximum(posinf.sum(axis=axis, keepdims=True), 1))
+    with np.errstate(divide="ignore"):
+        limit = np.where(posinf, shared, -np.inf)
+    return np.where(rows, limit, ordinary)
 
 
 def log_sigmoid(x):
     return -np.logaddexp(0.0, -x)
+
+
+def xlogp(t, log_p):
+    """``t · log p`` with ``0 · log 0 = 0``: a term without mass adds nothing (its log may be -inf)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.asarray(t) == 0, 0.0, t * log_p)
 
 
 def _take(values, target, axis):
@@ -57,14 +75,12 @@ def cross_entropy(x, y, weight=None, ignore_index=-100, label_smoothing=0.0, red
     wc = np.ones(c) if weight is None else weight
     if _is_prob(x, y):
         t = y * (1 - label_smoothing) + label_smoothing / c
-        loss = -(wc.reshape(shape) * t * logp).sum(axis)
+        loss = -(wc.reshape(shape) * xlogp(t, logp)).sum(axis)
         return reduce(loss, reduction, sample_weight)
     axis, valid, safe, wy = _index_parts(x, y, weight, ignore_index)
     nll = -_take(logp, safe, axis) * wy
-    smooth = -(wc.reshape(shape) * logp).sum(axis)
-    # without smoothing the smoothing term is absent, not 0 * smooth (NaN where a -inf logit makes smooth inf)
-    smoothed = label_smoothing / c * smooth if label_smoothing else 0.0
-    loss = np.where(valid, (1 - label_smoothing) * nll + smoothed, 0.0)
+    smooth = -(wc.reshape(shape) * logp).sum(axis) if label_smoothing else 0.0  # (0 · inf is no term)
+    loss = np.where(valid, (1 - label_smoothing) * nll + label_smoothing / c * smooth, 0.0)
     return reduce_targets(loss, reduction, wy, sample_weight)
 
 
@@ -85,7 +101,7 @@ def binary_cross_entropy(x, y, weight=None, reduction="mean", sample_weight=None
 def bce_with_logits(x, y, weight=None, pos_weight=None, label_smoothing=0.0, reduction="mean", sample_weight=None):
     y = y * (1 - label_smoothing) + 0.5 * label_smoothing
     pw = 1.0 if pos_weight is None else pos_weight
-    loss = -(pw * y * log_sigmoid(x) + (1 - y) * log_sigmoid(-x))
+    loss = -(xlogp(pw * y, log_sigmoid(x)) + xlogp(1 - y, log_sigmoid(-x)))
     if weight is not None:
         loss = loss * weight
     return reduce(loss, reduction, sample_weight)
@@ -93,7 +109,7 @@ def bce_with_logits(x, y, weight=None, pos_weight=None, label_smoothing=0.0, red
 
 def balanced_bce(x, y, beta=None, reduction="mean", sample_weight=None):
     b = (1 - y.mean()) if beta is None else beta  # HED: fraction of negatives
-    loss = -(b * y * log_sigmoid(x) + (1 - b) * (1 - y) * log_sigmoid(-x))
+    loss = -(xlogp(b * y, log_sigmoid(x)) + xlogp((1 - b) * (1 - y), log_sigmoid(-x)))
     return reduce(loss, reduction, sample_weight)
 
 
@@ -101,7 +117,7 @@ def sigmoid_focal(x, y, alpha=0.25, gamma=2.0, label_smoothing=0.0, reduction="m
     # torchvision.ops.sigmoid_focal_loss, line by line
     y = y * (1 - label_smoothing) + 0.5 * label_smoothing
     p = 1 / (1 + np.exp(-x))
-    ce = -(y * log_sigmoid(x) + (1 - y) * log_sigmoid(-x))
+    ce = -(xlogp(y, log_sigmoid(x)) + xlogp(1 - y, log_sigmoid(-x)))  # 0 · log 0 = 0 at logits of ±inf
     p_t = p * y + (1 - p) * (1 - y)
     loss = ce * (1 - p_t) ** gamma
     if alpha is not None:
@@ -119,7 +135,7 @@ def softmax_focal(x, y, alpha=None, gamma=2.0, weight=None, ignore_index=-100, r
         shape = [1] * x.ndim
         shape[axis] = c
         wc = np.ones(c) if weight is None else weight
-        loss = -(a.reshape(shape) * wc.reshape(shape) * y * (1 - p) ** gamma * logp).sum(axis)
+        loss = -(a.reshape(shape) * wc.reshape(shape) * (1 - p) ** gamma * xlogp(y, logp)).sum(axis)
         return reduce(loss, reduction, sample_weight)
     axis, valid, safe, wy = _index_parts(x, y, weight, ignore_index)
     py, logpy = _take(p, safe, axis), _take(logp, safe, axis)
@@ -139,7 +155,7 @@ def poly1(x, y, epsilon=1.0, label_smoothing=0.0, weight=None, ignore_index=-100
         _, valid, safe, wy = _index_parts(x, y, weight, ignore_index)
         labels = np.moveaxis(np.eye(c)[safe], -1, axis)
     labels = labels * (1 - label_smoothing) + label_smoothing / c
-    ce = -(labels * logp).sum(axis)
+    ce = -xlogp(labels, logp).sum(axis)
     pt = (labels * np.exp(logp)).sum(axis)
     loss = ce + epsilon * (1 - pt)
     if valid is None:

@@ -29,6 +29,9 @@ __all__ = [
     "prepare_scores",
     "is_probability_target",
     "class_index_target",
+    "kernel_checks_range",
+    "explain_bad_target",
+    "checked_class_weight",
     "log_target_probability",
     "valid_targets",
     "index_setup",
@@ -54,6 +57,14 @@ def prepare_scores(fn: str, input: torch.Tensor, name: str = "input", *, contigu
     non-contiguous input, e.g. channels_last ``(N, C, H, W)``: the kernel's
     backward refuses such an input ("grad_input must be contiguous").
     """
+    if (  # fast path, the common case: a float32/float64 tensor with classes (a few attribute reads)
+        type(input) is torch.Tensor
+        and input.dtype in _FULL_PRECISION
+        and input.dim() > 0
+        and input.shape[0 if input.dim() == 1 else 1] > 0
+        and (not contiguous or input.is_contiguous())
+    ):
+        return input
     check_floating(fn, name, input)
     if input.dim() == 0:
         raise ValueError(f"{fn}: {name} must have a class dimension, (C,), (N, C) or (N, C, d1, ...); got a scalar")
@@ -63,6 +74,9 @@ def prepare_scores(fn: str, input: torch.Tensor, name: str = "input", *, contigu
     if contiguous and not input.is_contiguous():
         input = input.contiguous()
     return input
+
+
+_FULL_PRECISION = (torch.float32, torch.float64)
 
 
 def is_probability_target(
@@ -88,7 +102,12 @@ def is_probability_target(
 
 
 def class_index_target(
-    fn: str, input: torch.Tensor, target: torch.Tensor, *, ignore_index: Optional[int] = None
+    fn: str,
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    ignore_index: Optional[int] = None,
+    check_range: bool = True,
 ) -> Tuple[torch.Tensor, Optional[bool]]:
     """Checked class-index targets as int64, and whether any is ignored (see ``check_class_target``).
 
@@ -96,9 +115,33 @@ def class_index_target(
     uint8) is accepted and cast to int64 here, once, so every loss — and
     every torch kernel underneath (which takes only int64, or uint8) — sees
     the same thing. bool, floating and complex targets raise ``TypeError``.
+    ``check_range=False``: the caller's kernel checks the range (see
+    :func:`kernel_checks_range`) and calls :func:`explain_bad_target` when it
+    raises, so the data is read once, by the kernel, not twice.
     """
-    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index)
+    has_ignored = check_class_target(fn, input, target, ignore_index=ignore_index, check_range=check_range)
     return (target if target.dtype == torch.long else target.long()), has_ignored
+
+
+def kernel_checks_range(input: torch.Tensor) -> bool:
+    """Whether torch's class-index kernels (``nll_loss``, ``cross_entropy``, ``multi_margin_loss``) check the
+    target range themselves on ``input``'s device: on CPU they raise (``IndexError``/``RuntimeError``) before
+    any value is wrong; elsewhere an out-of-range class is a device-side assert, so losskit checks first."""
+    return input.is_cpu
+
+
+def explain_bad_target(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]) -> None:
+    """After a torch kernel raised on class-index targets: raise losskit's ``ValueError`` naming the class and
+    the valid range, when that is the cause (the caller re-raises the kernel's error otherwise)."""
+    check_class_target(fn, input, target, ignore_index=ignore_index)
+
+
+def checked_class_weight(fn: str, weight: Optional[torch.Tensor], input: torch.Tensor) -> Optional[torch.Tensor]:
+    """A per-class ``weight`` checked against ``input``'s class count and cast to its compute dtype."""
+    if weight is None:
+        return None
+    check_class_weight(fn, weight, input.shape[class_dim(input)])
+    return to_compute(input.dtype, weight)
 
 
 def log_target_probability(log_p: torch.Tensor, target: torch.Tensor, cdim: int) -> torch.Tensor:
@@ -139,11 +182,9 @@ def index_setup(
 
     Returns (int64 targets, weight, class dim, valid mask or None if nothing is ignored).
     """
-    cdim = class_dim(input)
-    check_class_weight(fn, weight, input.shape[cdim])
+    weight = checked_class_weight(fn, weight, input)
     target, valid = valid_targets(fn, input, target, ignore_index)
-    weight = to_compute(input.dtype, weight) if weight is not None else None
-    return target, weight, cdim, valid
+    return target, weight, class_dim(input), valid
 
 
 def safe_targets(target: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:

@@ -82,18 +82,19 @@ def validation_enabled() -> bool:
     return _VALIDATION
 
 
-def _is_compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    if compiler is not None and hasattr(compiler, "is_compiling"):
-        return compiler.is_compiling()
-    return False  # pragma: no cover - very old torch
+def _never_compiling() -> bool:  # pragma: no cover - very old torch
+    return False
+
+
+# bound once: data_checks_active runs on every call of every loss
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", _never_compiling)
 
 
 def data_checks_active(tensor: torch.Tensor) -> bool:
     """True when a check that reads ``tensor``'s values should run now."""
     if _is_compiling():
         return False
-    return tensor.device.type == "cpu" or _VALIDATION
+    return tensor.is_cpu or _VALIDATION  # is_cpu: a flag read (``device.type`` builds a device object)
 
 
 def fmt_shape(shape: Iterable[int]) -> str:
@@ -235,11 +236,14 @@ def check_class_target(
     *,
     ignore_index: Optional[int] = None,
     class_dim: int = 1,
+    check_range: bool = True,
 ) -> Optional[bool]:
     """Class-index targets for ``input`` of shape (C,), (N, C) or (N, C, d1, ...).
 
     The shape must be the input's shape without the class dimension and the
-    dtype an integer. Out-of-range values raise (see :func:`data_checks_active`).
+    dtype an integer. Out-of-range values raise (see :func:`data_checks_active`);
+    ``check_range=False`` leaves the range to a caller that knows it is checked
+    anyway (torch's CPU kernels check it; see ``targets.index_setup``).
 
     Returns whether any target equals ``ignore_index`` when the range check
     proves it (False: none is ignored, so torch's own "mean" cannot divide by
@@ -253,13 +257,10 @@ def check_class_target(
             f"pass a floating tensor of the input's shape {fmt_shape(input.shape)}"
         )
     cdim = 0 if input.dim() == 1 else class_dim
-    expected = input.shape[:cdim] + input.shape[cdim + 1 :]
-    if target.shape != expected:
-        raise ValueError(
-            f"{fn}: class-index target must have shape {fmt_shape(expected)} for input of shape "
-            f"{fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
-        )
-    if target.numel() == 0 or not data_checks_active(target):
+    # the common (N, C) with (N,) compared without building torch.Size objects (a per-call cost at small N)
+    if not (input.dim() == 2 and cdim == 1 and target.dim() == 1 and target.shape[0] == input.shape[0]):
+        _check_class_target_shape(fn, input, target, cdim)
+    if not check_range or target.numel() == 0 or not data_checks_active(target):
         return None
     num_classes = input.shape[cdim]
     lo_t, hi_t = torch.aminmax(target)  # one pass and one sync for the common, all-valid case
@@ -277,6 +278,15 @@ def check_class_target(
                 f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}"
             )
     return True
+
+
+def _check_class_target_shape(fn: str, input: torch.Tensor, target: torch.Tensor, cdim: int) -> None:
+    expected = input.shape[:cdim] + input.shape[cdim + 1 :]
+    if target.shape != expected:
+        raise ValueError(
+            f"{fn}: class-index target must have shape {fmt_shape(expected)} for input of shape "
+            f"{fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
+        )
 
 
 def check_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) -> None:

@@ -8,24 +8,27 @@ import torch
 import torch.nn.functional as F
 
 from .._core import checks
+from .._core.nonfinite import result_suspect, softmax_limit_scores
 from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
+    checked_class_weight,
     class_dim,
     class_index_target,
+    explain_bad_target,
     is_probability_target,
+    kernel_checks_range,
     mean_over_targets,
     prepare_scores,
     target_class_weights,
 )
 from .._core.validation import (
     check_broadcastable_to,
-    check_class_weight,
     data_checks_active,
     prepare_pair,
     to_compute,
 )
-from ._common import FAMILY
+from ._common import FAMILY, softplus_pair
 
 __all__ = [
     "cross_entropy",
@@ -97,6 +100,13 @@ def cross_entropy(
     numerator is not); integer targets of any dtype are accepted (cast to
     int64); bad targets raise clear errors (module docstring). As in torch,
     an ``ignore_index`` other than -100 with probability targets raises.
+    Scores of ±inf give the limit, never NaN (torch: NaN in any row with
+    ``+inf``): a single ``+inf`` takes all the probability (loss 0 on its
+    class, inf elsewhere; gradient ``p - onehot`` at the limit), several
+    ``+inf`` share it equally, and a probability target's class without mass
+    adds 0 where its probability is 0 (``0 · log 0 = 0``). torch's kernel runs
+    first; its result is read once on the host (one number) and recomputed
+    only when it is not finite.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -124,41 +134,74 @@ def cross_entropy(
     fn = "cross_entropy"
     input = prepare_scores(fn, input, contiguous=True)
     cdim = class_dim(input)
-    check_class_weight(fn, weight, input.shape[cdim])
-    weight = to_compute(input.dtype, weight) if weight is not None else None
+    weight = checked_class_weight(fn, weight, input)
     ls = float(label_smoothing)
     if is_probability_target(fn, input, target, ignore_index):
         target = to_compute(input.dtype, target)
-        return fused_or_reduce(
-            F.cross_entropy,
-            input,
-            target,
-            reduction,
-            sample_weight=sample_weight,
-            fn=fn,
-            weight=weight,
-            label_smoothing=ls,
+        if sample_weight is None and input.numel() > 0:
+            loss = F.cross_entropy(input, target, weight=weight, reduction=reduction, label_smoothing=ls)
+            if not result_suspect(loss, reduction):
+                return loss
+        # the careful path: ±inf scores (torch: NaN), NaN kept, 0 · log 0 read as 0 (a class without target mass)
+        per = soft_target_cross_entropy(softmax_limit_scores(input, cdim), target, cdim, weight, ls)
+        return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+    range_by_kernel = kernel_checks_range(input)
+    target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
+    if sample_weight is None and input.numel() > 0 and (reduction != "mean" or data_checks_active(input)):
+        # the common case, torch's kernel with its own reduction; its value is looked at once (a host read of
+        # one number) and recomputed below only if suspect: +inf scores, NaN, or a "mean" of nothing (torch: NaN)
+        try:
+            loss = F.cross_entropy(
+                input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=ls
+            )
+        except (IndexError, RuntimeError):
+            if range_by_kernel:
+                explain_bad_target(fn, input, target, ignore_index)
+            raise
+        if not result_suspect(loss, reduction):
+            return loss
+    if reduction == "mean" and sample_weight is None and not data_checks_active(input):
+        # nothing is read on the host here (torch.compile, or an accelerator with validation off): torch's
+        # "mean" could be 0/0, so the sum over what counts (no look at the value, so no limits at ±inf)
+        total = F.cross_entropy(
+            input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls
         )
-    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
+        return safe_divide(total, target_class_weights(weight, target, target != ignore_index).to(total.dtype).sum())
+    input = softmax_limit_scores(input, cdim)
+    per = F.cross_entropy(input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
+    valid = target != ignore_index
     if sample_weight is not None:
-        per = F.cross_entropy(
-            input, target, weight=weight, ignore_index=ignore_index, reduction="none", label_smoothing=ls
-        )
-        valid = target != ignore_index
-        sw = sample_weight.to(per.dtype)
-        check_broadcastable_to(fn, "sample_weight", sw, per.shape)
-        if reduction != "mean":
-            return reduce_loss(per, reduction, weight=sw, fn=fn)
-        return safe_divide((per * sw).sum(), (target_class_weights(weight, target, valid).to(per.dtype) * sw).sum())
-    if reduction != "mean" or (has_ignored is False and weight is None):
-        # torch's own reduction: exact, and its "mean" cannot be 0/0 when nothing is ignored
-        return F.cross_entropy(
-            input, target, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=ls
-        )
-    total = F.cross_entropy(
-        input, target, weight=weight, ignore_index=ignore_index, reduction="sum", label_smoothing=ls
-    )
-    return mean_over_targets(total, target, weight, ignore_index)
+        sample_weight = sample_weight.to(per.dtype)
+        check_broadcastable_to(fn, "sample_weight", sample_weight, per.shape)
+    if reduction != "mean":
+        return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+    counted = target_class_weights(weight, target, valid).to(per.dtype)
+    if sample_weight is not None:
+        return safe_divide((per * sample_weight).sum(), (counted * sample_weight).sum())
+    return safe_divide(per.sum(), counted.sum())
+
+
+def soft_target_cross_entropy(
+    input: torch.Tensor, target: torch.Tensor, cdim: int, weight: Optional[torch.Tensor], label_smoothing: float
+) -> torch.Tensor:
+    """Per-sample ``-Σ_c w_c t'_c log p_c`` for probability targets, with ``t_c log p_c = 0`` where ``t'_c = 0``.
+
+    torch's kernel multiplies ``0 · log 0 = NaN`` where a class without target
+    mass has probability 0 (a score of ``-inf``); the loss does not depend on
+    such a class. Only an infinite log is replaced, so the product stays
+    linear in the target and every gradient is finite.
+    """
+    log_p = torch.log_softmax(input, cdim)
+    num_classes = input.shape[cdim]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
+    log_p = torch.where((target == 0) & torch.isinf(log_p), log_p.new_zeros(()), log_p)
+    per_class = target * log_p
+    if weight is not None:
+        shape = [1] * input.dim()
+        shape[cdim] = num_classes
+        per_class = per_class * weight.view(shape)
+    return -per_class.sum(cdim)
 
 
 @loss(
@@ -208,11 +251,21 @@ def nll_loss(
     """
     fn = "nll_loss"
     input = prepare_scores(fn, input, contiguous=True)
-    check_class_weight(fn, weight, input.shape[class_dim(input)])
-    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
-    weight = to_compute(input.dtype, weight) if weight is not None else None
-    if reduction != "mean" or (has_ignored is False and weight is None):
-        return F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    weight = checked_class_weight(fn, weight, input)
+    range_by_kernel = kernel_checks_range(input)
+    target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
+    if input.numel() == 0:  # torch's "sum" of nothing may be uninitialised memory, its "mean" NaN
+        return reduce_loss(F.nll_loss(input, target, reduction="none"), reduction, fn=fn)
+    try:
+        loss = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    except (IndexError, RuntimeError):
+        if range_by_kernel:
+            explain_bad_target(fn, input, target, ignore_index)
+        raise
+    # torch's "mean" of nothing (every target ignored, or all class weights 0) is NaN: losskit's is 0; where
+    # nothing is read on the host (torch.compile, accelerators with validation off) the mean is always recounted
+    if reduction != "mean" or (data_checks_active(input) and not result_suspect(loss, reduction)):
+        return loss
     total = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
     return mean_over_targets(total, target, weight, ignore_index)
 
@@ -343,7 +396,9 @@ def binary_cross_entropy_with_logits(
 
     where :math:`p_c` is ``pos_weight`` (per class, broadcast along the last
     dimension as in torch) and :math:`\varepsilon` the label smoothing (Keras's
-    convention: targets move towards 1/2).
+    convention: targets move towards 1/2). A logit of ±inf gives the limit:
+    0 where the target is all on the infinity's side (``x = +inf, y = 1``;
+    torch: NaN), inf otherwise; the gradient :math:`\sigma(x) - y` stays finite.
 
     Args:
         input: logits, any shape ``(*)``.
@@ -372,7 +427,7 @@ def binary_cross_entropy_with_logits(
     weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    return fused_or_reduce(
+    loss = fused_or_reduce(
         F.binary_cross_entropy_with_logits,
         input,
         target,
@@ -382,6 +437,13 @@ def binary_cross_entropy_with_logits(
         weight=weight,
         pos_weight=pos_weight,
     )
+    if not result_suspect(loss, reduction):
+        return loss
+    # NaN from torch's kernel (0 · inf at a logit of ±inf whose target is exactly 1 or 0), or a NaN input:
+    # the same loss with the limits at infinity (NaN inputs stay NaN)
+    positive = target if pos_weight is None else pos_weight * target
+    per = softplus_pair(input, positive, 1.0 - target)
+    return reduce_loss(per if weight is None else per * weight, reduction, weight=sample_weight, fn=fn)
 
 
 @loss(
@@ -414,6 +476,8 @@ def balanced_binary_cross_entropy_with_logits(
     negatives, :math:`\beta = |Y_-| / |Y| = 1 - \operatorname{mean}(y)`, over
     the whole target tensor and without gradient — so a rare positive class
     (edges in an image) weighs as much as the common one in total.
+    A logit of ±inf gives the limit (0 or inf, as for
+    :func:`binary_cross_entropy_with_logits`), never NaN.
 
     Args:
         input: logits, any shape ``(*)``.
@@ -439,5 +503,6 @@ def balanced_binary_cross_entropy_with_logits(
         b = (1.0 - target.detach().mean()) if target.numel() > 0 else target.new_tensor(0.5)
     else:
         b = float(beta)
-    loss = -(b * target * F.logsigmoid(input) + (1.0 - b) * (1.0 - target) * F.logsigmoid(-input))
+    # a · softplus(-x) + b · softplus(x) with 0 · inf read as 0: the limits at logits of ±inf, never NaN
+    loss = softplus_pair(input, b * target, (1.0 - b) * (1.0 - target))
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)

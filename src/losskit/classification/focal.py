@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 
 from .._core import checks
+from .._core.nonfinite import softmax_limit_scores, sum_not_finite
 from .._core.reduction import reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
+    checked_class_weight,
     class_dim,
     gather_class,
     index_setup,
@@ -29,6 +32,7 @@ from .._core.validation import (
     to_compute,
 )
 from ._common import FAMILY
+from .cross_entropy import soft_target_cross_entropy
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss", "poly1_cross_entropy", "generalized_cross_entropy"]
 
@@ -61,8 +65,8 @@ def _log1m_softmax(log_probs: torch.Tensor, cdim: int) -> torch.Tensor:
     return torch.where(is_max, others, torch.log1p(-torch.exp(safe)))
 
 
-def _sigmoid_focal_parts(x, t, gamma):
-    """σ(x), σ(-x), BCE, 1 - p_t and (1 - p_t)^γ; σ(-x) is evaluated directly so 1 - p_t never cancels."""
+def _sigmoid_focal_parts_differentiable(x, t, gamma):
+    """σ(x), σ(-x), BCE, 1 - p_t and (1 - p_t)^γ out of place, for a backward that builds a graph (create_graph)."""
     s, s_neg = torch.sigmoid(x), torch.sigmoid(-x)
     ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
     u = torch.lerp(s, s_neg, t)  # t σ(-x) + (1 - t) σ(x), exact at t = 0 and t = 1
@@ -70,7 +74,7 @@ def _sigmoid_focal_parts(x, t, gamma):
 
 
 def _sigmoid_focal_grad(x, t, alpha, gamma, parts=None):
-    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts(x, t, gamma)
+    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts_differentiable(x, t, gamma)
     # d/dx [u^γ ce] = u^γ (σ(x) - t + γ ce u'/u), u' = (1 - 2t) σ(x) σ(-x); u'/u stays finite as u -> 0
     ratio = (1.0 - 2.0 * t) * s * s_neg / u.clamp_min(torch.finfo(u.dtype).tiny)
     grad = mod * (s - t + gamma * ratio * ce)
@@ -78,7 +82,7 @@ def _sigmoid_focal_grad(x, t, alpha, gamma, parts=None):
 
 
 def _sigmoid_focal_target_grad(x, t, alpha, gamma, parts=None):
-    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts(x, t, gamma)
+    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts_differentiable(x, t, gamma)
     # d/dt [u^γ ce] = u^γ (γ ce (σ(-x) - σ(x)) / u - x): u and ce are linear in t, so this holds at t = 0 and
     # t = 1 exactly (a log of t floored at 0 loses the σ(-x) / u term there); ce / u stays finite as u -> 0
     grad = mod * (gamma * (s_neg - s) / u.clamp_min(torch.finfo(u.dtype).tiny) * ce - x)
@@ -87,37 +91,148 @@ def _sigmoid_focal_target_grad(x, t, alpha, gamma, parts=None):
     return grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha)) + (2.0 * alpha - 1.0) * mod * ce
 
 
+def _focal_alpha_t(t: torch.Tensor, alpha: Optional[float]) -> Optional[torch.Tensor]:
+    """α_t = α t + (1 - α)(1 - t), or None without α."""
+    return None if alpha is None else torch.mul(t, 2.0 * alpha - 1.0).add_(1.0 - alpha)
+
+
+def _sigmoid_focal_parts(x: torch.Tensor, t: torch.Tensor, gamma: float, careful: bool):
+    """σ(x), σ(-x), BCE, u = 1 - p_t and u^γ, each in a fresh buffer (so callers may update them in place).
+
+    σ(-x) is evaluated directly, so u = t σ(-x) + (1 - t) σ(x) never cancels; BCE is
+    ``log1p(exp(-|x|)) + max(x, 0) - t x`` (exact for t = 1 at large x, where ``softplus(x) - t x`` cancels).
+    ``careful`` (infinite logits): BCE takes its limit, 0 where the side of the infinity has no target mass
+    (x = +inf, t = 1; x = -inf, t = 0) and inf elsewhere, instead of ``inf - inf``.
+    """
+    s = torch.sigmoid(x)
+    s_neg = torch.neg(x).sigmoid_()
+    u = torch.lerp(s, s_neg, t)
+    ce = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp_min(x, 0.0)).addcmul_(t, x, value=-1.0)
+    if careful:
+        infinite = torch.isinf(x)
+        mass = torch.where(x > 0, 1.0 - t, t)  # the target mass on the side the infinity points away from
+        limit = torch.where(mass == 0, torch.zeros_like(ce), torch.full_like(ce, math.inf))
+        ce = torch.where(infinite, limit, ce)
+    mod = u.square() if gamma == 2.0 else u.pow(gamma)
+    return s, s_neg, ce, u, mod
+
+
+def _bce_into(x: torch.Tensor, t: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """BCE from logits, ``log1p(exp(-|x|)) + max(x, 0) - t x``, in a new buffer; ``scratch`` is overwritten.
+
+    ``max(x, 0) = (x + |x|) / 2``; exact for t = 1 at large x (no ``softplus(x) - x`` cancellation).
+    """
+    torch.abs(x, out=scratch)
+    ce = torch.mul(scratch, 0.5).add_(x, alpha=0.5).addcmul_(t, x, value=-1.0)
+    return ce.add_(scratch.neg_().exp_().log1p_())
+
+
+def _sigmoid_focal_loss_and_input_grad(x, t, alpha, gamma):
+    """The loss and d loss / dx = α_t u^γ (σ(x) - t + γ (1 - 2t) σ(x) σ(-x) ce / u) from one set of intermediates.
+
+    Five buffers, every pass in place: at 1e6 elements a fresh buffer's page faults cost as much as several
+    passes over it, so the count of allocations sets the time as much as the count of operations.
+    """
+    s = torch.sigmoid(x)
+    s_neg = torch.neg(x).sigmoid_()
+    u = torch.lerp(s, s_neg, t)  # 1 - p_t = t σ(-x) + (1 - t) σ(x), without cancellation
+    grad = torch.empty_like(x)
+    loss = _bce_into(x, t, grad)
+    torch.sub(s, t, out=grad)
+    if gamma:
+        # (1 - 2t) σ(x) σ(-x) / u is finite as u -> 0 (u >= min(σ(x), σ(-x)) >= σ(x) σ(-x))
+        focus = s.mul_(s_neg)
+        modulating = torch.mul(u, u, out=s_neg) if gamma == 2.0 else torch.pow(u, gamma, out=s_neg)
+        focus.div_(u.clamp_min_(torch.finfo(u.dtype).tiny)).mul_(loss)
+        grad.addcmul_(focus, torch.mul(t, -2.0, out=u).add_(1.0), value=gamma).mul_(modulating)
+        loss.mul_(modulating)
+    if alpha is not None:
+        a_t = torch.mul(t, 2.0 * alpha - 1.0, out=u).add_(1.0 - alpha)
+        grad.mul_(a_t)
+        loss.mul_(a_t)
+    return loss, grad
+
+
 class _SigmoidFocal(torch.autograd.Function):
-    """Elementwise sigmoid focal loss with an analytic backward: a handful of passes instead of autograd's dozens."""
+    """Elementwise sigmoid focal loss with an analytic backward that recomputes from the inputs.
+
+    Nothing beyond the inputs is saved for backward (autograd's graph of the formula keeps five
+    intermediates); the forward is a dozen elementwise passes, the backward two dozen, against
+    autograd's many more. Under ``create_graph`` the backward is written with differentiable
+    operations, so second derivatives are exact.
+    """
 
     @staticmethod
-    def forward(ctx, x, t, alpha, gamma):
-        parts = _sigmoid_focal_parts(x, t, gamma)
-        loss = parts[2] * parts[4]
-        if alpha is not None:
-            loss = loss * (t * (2.0 * alpha - 1.0) + (1.0 - alpha))
-        ctx.alpha, ctx.gamma = alpha, gamma
-        ctx.save_for_backward(x, t, *parts)
-        return loss
+    def forward(ctx, x, t, alpha, gamma, careful):
+        ctx.alpha, ctx.gamma, ctx.careful = alpha, gamma, careful
+        ctx.grad_x = False
+        if not careful and x.shape == t.shape and ctx.needs_input_grad[0] and not ctx.needs_input_grad[1]:
+            # the gradient shares every intermediate with the loss: compute both now, keep only the gradient
+            # (4 bytes per element; the backward is one multiplication instead of a recomputation)
+            loss, grad_x = _sigmoid_focal_loss_and_input_grad(x, t, alpha, gamma)
+            ctx.save_for_backward(x, t, grad_x)
+            ctx.grad_x = True
+            return loss
+        ctx.save_for_backward(x, t)
+        if not careful and x.shape == t.shape:
+            # three buffers, every pass in place: at 1e6 elements a fresh buffer's page faults cost as much as
+            # several passes over it, so the count of allocations, not of operations, sets the time
+            u = torch.sigmoid(x)
+            spare = torch.neg(x).sigmoid_()
+            u.lerp_(spare, t)  # 1 - p_t = t σ(-x) + (1 - t) σ(x)
+            loss = _bce_into(x, t, spare)
+            if gamma:
+                loss.mul_(u.square_() if gamma == 2.0 else u.pow_(gamma))
+            if alpha is not None:
+                loss.mul_(torch.mul(t, 2.0 * alpha - 1.0, out=spare).add_(1.0 - alpha))
+            return loss
+        _, _, ce, _, mod = _sigmoid_focal_parts(x, t, gamma, careful)
+        loss = mod.mul_(ce) if gamma else ce
+        a_t = _focal_alpha_t(t, alpha)
+        return loss if a_t is None else loss.mul_(a_t)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, t, *parts = ctx.saved_tensors
-        # under create_graph, recompute from the inputs so the second derivative is taken through them
-        saved = None if torch.is_grad_enabled() else parts
+        x, t, *computed = ctx.saved_tensors
+        alpha, gamma, careful = ctx.alpha, ctx.gamma, ctx.careful
+        if ctx.grad_x and not torch.is_grad_enabled():
+            return computed[0] * grad_output, None, None, None, None
+        if torch.is_grad_enabled():  # create_graph: out of place, so the second derivative is taken through it
+            grad_x = grad_t = None
+            if ctx.needs_input_grad[0]:
+                grad_x = _sigmoid_focal_grad(x, t, alpha, gamma) * grad_output
+            if ctx.needs_input_grad[1]:
+                grad_t = _sigmoid_focal_target_grad(x, t, alpha, gamma) * grad_output
+            return grad_x, grad_t, None, None, None
+        s, s_neg, ce, u, mod = _sigmoid_focal_parts(x, t, gamma, careful)
+        # u' / u and u'_t / u with u' = (1 - 2t) σ(x) σ(-x), u'_t = σ(-x) - σ(x): finite as u -> 0 (see the docs)
+        u_safe = u.clamp_min(torch.finfo(u.dtype).tiny)
+        a_t = _focal_alpha_t(t, alpha)
         grad_x = grad_t = None
         if ctx.needs_input_grad[0]:
-            grad_x = _sigmoid_focal_grad(x, t, ctx.alpha, ctx.gamma, saved) * grad_output
+            # d/dx [u^γ ce] = u^γ (σ(x) - t + γ ce u'/u)
+            if gamma:
+                focus = torch.mul(s, s_neg).div_(u_safe).mul_(ce).mul_(torch.mul(t, -2.0).add_(1.0)).mul_(gamma)
+                if careful:  # σ(x) σ(-x) ce -> 0 at x = ±inf (the exponential wins), not 0 · inf
+                    focus = torch.where(torch.isinf(x), torch.zeros_like(focus), focus)
+                grad_x = (s - t).add_(focus).mul_(mod)
+            else:
+                grad_x = s - t
+            if a_t is not None:
+                grad_x = grad_x.mul_(a_t)
+            grad_x = grad_x.mul_(grad_output)
         if ctx.needs_input_grad[1]:
-            grad_t = _sigmoid_focal_target_grad(x, t, ctx.alpha, ctx.gamma, saved) * grad_output
-        return grad_x, grad_t, None, None
-
-
-def _softmax_focal_terms(x2d, safe_target):
-    """Per-row log-sum-exp, log p_y and q = 1 - p_y = -expm1(log p_y); nothing of size (M, C) is kept."""
-    lse = x2d.logsumexp(1)
-    log_py = x2d.gather(1, safe_target.unsqueeze(1)).squeeze(1) - lse
-    return lse, log_py, -torch.expm1(log_py)
+            # d/dt [u^γ ce] = u^γ (γ ce (σ(-x) - σ(x)) / u - x); u and ce are linear in t, so this holds at t = 0
+            # and t = 1 exactly; with α, d α_t / dt = 2α - 1 adds (2α - 1) u^γ ce
+            grad_t = (s_neg - s).div_(u_safe).mul_(ce).mul_(gamma).sub_(x) if gamma else -x
+            if gamma:
+                grad_t = grad_t.mul_(mod)
+            if a_t is not None:
+                grad_t = grad_t.mul_(a_t).add_((mod * ce if gamma else ce).mul_(2.0 * alpha - 1.0))
+            if careful:  # at x = ±inf the loss jumps between 0 and inf as t leaves 1 or 0: the slope -x, not 0 · inf
+                grad_t = torch.where(torch.isinf(x), -x, grad_t)
+            grad_t = grad_t.mul_(grad_output)
+        return grad_x, grad_t, None, None, None
 
 
 def _softmax_focal_terms_exact(x2d, safe_target):
@@ -139,37 +254,95 @@ def _softmax_focal_terms_exact(x2d, safe_target):
     return lse, log_py, q, log_q
 
 
-def _softmax_focal_grad(x2d, lse, log_py, q, safe_target, gamma, grad_rows, log_q=None):
-    # d/dx_c [-(1-p_y)^γ log p_y] = (δ_cy - p_c) · (1-p_y)^γ · (γ p_y log p_y / (1-p_y) - 1)
+_LOG_SOFTMAX_FROM = 64
+"""From this many classes the softmax focal loss takes torch's fused ``log_softmax`` (as cross-entropy does) and
+saves it; below, ``logsumexp`` (whose composite passes are cheap over a short class axis, where the fused
+kernel vectorises poorly) and only per-row values are saved."""
+
+_LOG_SOFTMAX_UP_TO = 4096
+"""Inputs of at most this many scores take ``log_softmax`` at any class count: there the per-call cost of
+``logsumexp``'s five composite operations, not the passes over the data, sets the time."""
+
+
+def _focal_row_coefficient(log_py, q, gamma, log_q=None):
+    """c_i with d/dx_c [-(1-p_y)^γ log p_y] = c_i (δ_cy - p_c): c = (1-p_y)^γ (γ p_y log p_y / (1-p_y) - 1)."""
     py = torch.exp(log_py)
-    # p log p / (1 - p) -> -1 as p -> 1: take that limit where 1 - p underflows
-    ratio = torch.where(q > 0, py * log_py / q.clamp_min(torch.finfo(q.dtype).tiny), -py)
+    finite_log = log_py.clamp_min(torch.finfo(log_py.dtype).min)  # p log p -> 0 as p -> 0: never 0 · -inf
+    if gamma == 2.0 and log_q is None:
+        # = 2 (1-p) p log p - (1-p)^2: no division, and exact where 1 - p underflows to 0
+        return torch.mul(py, finite_log).mul_(2.0).sub_(q).mul_(q)
+    # p log p / (1 - p) -> -1 as p -> 1 (where 1 - p underflows)
+    ratio = torch.where(q > 0, py * finite_log / q.clamp_min(torch.finfo(q.dtype).tiny), -py)
     modulating = q.pow(gamma) if log_q is None else torch.exp(gamma * log_q)
-    coef = (modulating * (gamma * ratio - 1.0) * grad_rows).unsqueeze(1)
-    # exp(x - lse) is the softmax; torch's CPU softmax kernel is ~2x slower over a short class axis
-    p = torch.exp(x2d - lse.unsqueeze(1))
-    if torch.is_grad_enabled():  # building a graph for a double backward: no in-place updates
-        return (p * -coef).scatter_add(1, safe_target.unsqueeze(1), coef)
-    return p.mul_(-coef).scatter_add_(1, safe_target.unsqueeze(1), coef)
+    return modulating * (gamma * ratio - 1.0)
 
 
 class _SoftmaxFocalRows(torch.autograd.Function):
-    """Per-row -(1 - p_y)^γ log p_y for (M, C) logits and safe targets, with an analytic backward."""
+    """Per-row -(1 - p_y)^γ log p_y for (M, C) logits and safe targets, with an analytic, in-place backward.
+
+    The forward keeps the per-row gradient coefficient (M values) and, from ``_LOG_SOFTMAX_FROM`` classes,
+    the log-softmax (as torch's cross-entropy keeps it); the backward is a softmax, one multiplication and
+    a scatter, written into one buffer.
+    """
 
     @staticmethod
     def forward(ctx, x2d, safe_target, gamma):
-        lse, log_py, q = _softmax_focal_terms(x2d, safe_target)
+        index = safe_target.unsqueeze(1)
+        if x2d.shape[1] >= _LOG_SOFTMAX_FROM or x2d.numel() <= _LOG_SOFTMAX_UP_TO:
+            log_norm = torch.log_softmax(x2d, 1)
+            log_py = log_norm.gather(1, index).squeeze(1)
+        else:
+            log_norm = x2d.logsumexp(1)
+            log_py = x2d.gather(1, index).squeeze(1).sub_(log_norm)
         ctx.gamma = gamma
-        ctx.save_for_backward(x2d, safe_target, lse, log_py, q)
-        return -q.pow(gamma) * log_py
+        q = torch.expm1(log_py).neg_()
+        coefficient = _focal_row_coefficient(log_py, q, gamma)
+        ctx.save_for_backward(x2d, safe_target, coefficient, log_norm)
+        modulating = q.square_() if gamma == 2.0 else q.pow_(gamma)
+        return modulating.mul_(log_py).neg_()
 
     @staticmethod
     def backward(ctx, grad_output):
-        x2d, safe_target, lse, log_py, q = ctx.saved_tensors
-        log_q = None
+        x2d, safe_target, coefficient, log_norm = ctx.saved_tensors
+        index = safe_target.unsqueeze(1)
         if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably and accurately
             lse, log_py, q, log_q = _softmax_focal_terms_exact(x2d, safe_target)
-        return _softmax_focal_grad(x2d, lse, log_py, q, safe_target, ctx.gamma, grad_output, log_q), None, None
+            coef = (_focal_row_coefficient(log_py, q, ctx.gamma, log_q) * grad_output).unsqueeze(1)
+            return (torch.exp(x2d - lse.unsqueeze(1)) * -coef).scatter_add(1, index, coef), None, None
+        coef = (coefficient * grad_output).unsqueeze(1)
+        # the softmax: exp of the saved log_softmax, or exp(x - lse) (torch's softmax is ~2x slower over few classes)
+        p = torch.exp(log_norm) if log_norm.dim() == 2 else torch.sub(x2d, log_norm.unsqueeze(1)).exp_()
+        return p.mul_(coef).neg_().scatter_add_(1, index, coef), None, None
+
+
+def _soft_target_focal(input, target, cdim, gamma, alpha_t, weight, careful):
+    """Per-sample -Σ_c α_c w_c t_c (1 - p_c)^γ log p_c (Keras's categorical focal form).
+
+    ``careful`` (scores on their softmax limit, some -inf): a class with ``t_c = 0`` adds 0 (not ``0 · -inf``),
+    and in a row with an infinite log the modulating factors are held constant, so their derivatives never
+    meet the infinite log (the gradient is -α_c w_c t_c (1 - p_c)^γ for log p_c there).
+    """
+    log_p = torch.log_softmax(input, cdim)
+    if careful:
+        infinite = torch.isinf(log_p)
+        # rows with a class of probability 0 or 1: the modulating factor is held constant there, so its
+        # derivative (0 in the limit) never meets the infinite log, nor log-sum-exp's 0/0 over no mass
+        held = torch.where(infinite.any(cdim, keepdim=True), log_p.detach(), log_p)
+        modulating = torch.exp(gamma * _log1m_softmax(held, cdim)) if gamma else None
+        log_p = torch.where((target == 0) & infinite, torch.zeros((), dtype=log_p.dtype, device=log_p.device), log_p)
+    else:
+        modulating = torch.exp(gamma * _log1m_softmax(log_p, cdim)) if gamma else None
+    per_class = -target * log_p
+    if modulating is not None:
+        per_class = per_class * modulating
+    shape = [1] * input.dim()
+    shape[cdim] = input.shape[cdim]
+    for factor in (alpha_t, weight):
+        if isinstance(factor, torch.Tensor):
+            per_class = per_class * factor.view(shape)
+        elif factor is not None:
+            per_class = per_class * factor
+    return per_class.sum(cdim)
 
 
 @loss(
@@ -212,6 +385,10 @@ def sigmoid_focal_loss(
     requires grad (exact at targets 0 and 1), so loss and gradients stay
     finite at logits ±1e4 for every :math:`\gamma \ge 0` (a plain
     ``(1-p)**gamma`` has an infinite derivative at p = 1 when gamma < 1).
+    At ±inf the loss is its limit (0 where the target sits on the
+    infinity's side, inf elsewhere) and the gradient its limit, never NaN.
+    When only the logits need a gradient, the forward computes it along
+    with the loss and keeps only it (4 bytes per float32 element).
     Unlike torchvision, the default reduction is "mean".
 
     Args:
@@ -238,9 +415,16 @@ def sigmoid_focal_loss(
     input, target = prepare_pair(fn, input, target)
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    alpha = None if alpha is None else float(alpha)
     # analytic gradients for the logits and for a target that needs one (soft labels from another model)
-    loss = _SigmoidFocal.apply(input, target, None if alpha is None else float(alpha), float(gamma))
-    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    loss = reduce_loss(
+        _SigmoidFocal.apply(input, target, alpha, float(gamma), False), reduction, weight=sample_weight, fn=fn
+    )
+    if sum_not_finite(loss):  # ±inf logits (or NaN): recompute with the limits at infinity (one host read)
+        loss = reduce_loss(
+            _SigmoidFocal.apply(input, target, alpha, float(gamma), True), reduction, weight=sample_weight, fn=fn
+        )
+    return loss
 
 
 @loss(
@@ -292,8 +476,9 @@ def softmax_focal_loss(
     :math:`-\operatorname{expm1}(\log p_y)`, never as ``1 - p``, and the
     backward pass is analytic (the limit of :math:`p\log p/(1-p)` is used
     where :math:`1-p` underflows), so loss and gradients are finite at logits
-    ±1e4 for every :math:`\gamma \ge 0`, and only per-row values are saved
-    for backward.
+    ±1e4 for every :math:`\gamma \ge 0`; scores of ±inf give the limits, as
+    in :func:`cross_entropy`. Per-row values are saved for backward (and,
+    from 64 classes, the log-softmax, as torch's cross-entropy keeps it).
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -320,47 +505,70 @@ def softmax_focal_loss(
     input = prepare_scores(fn, input)
     cdim = class_dim(input)
     num_classes = input.shape[cdim]
-    check_class_weight(fn, weight, num_classes)
+    weight = checked_class_weight(fn, weight, input)
     check_class_weight(fn, alpha if isinstance(alpha, torch.Tensor) else None, num_classes, name="alpha")
-    weight = to_compute(input.dtype, weight) if weight is not None else None
     alpha_t = to_compute(input.dtype, alpha) if isinstance(alpha, torch.Tensor) else alpha
 
     if is_probability_target(fn, input, target, ignore_index):
         target = to_compute(input.dtype, target)
-        log_p = torch.log_softmax(input, cdim)
-        per_class = -target * log_p
-        if gamma:
-            per_class = per_class * torch.exp(gamma * _log1m_softmax(log_p, cdim))
-        shape = [1] * input.dim()
-        shape[cdim] = num_classes
-        for factor in (alpha_t, weight):
-            if isinstance(factor, torch.Tensor):
-                per_class = per_class * factor.view(shape)
-            elif factor is not None:
-                per_class = per_class * factor
-        return reduce_loss(per_class.sum(cdim), reduction, weight=sample_weight, fn=fn)
+        per = _soft_target_focal(input, target, cdim, float(gamma), alpha_t, weight, careful=False)
+        if sum_not_finite(per):  # ±inf scores (or NaN): the limits at infinity (one host read)
+            per = _soft_target_focal(
+                softmax_limit_scores(input, cdim), target, cdim, float(gamma), alpha_t, weight, careful=True
+            )
+        return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
 
     target, weight, cdim, valid = index_setup(fn, input, target, weight, ignore_index)
     safe_target = safe_targets(target, valid)
-    num_classes = input.shape[cdim]
-    rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
-    loss = _SoftmaxFocalRows.apply(rows, safe_target.reshape(-1), float(gamma)).reshape(target.shape)
-    if isinstance(alpha_t, torch.Tensor):
-        loss = loss * alpha_t[safe_target]
-    elif alpha_t is not None:
-        loss = loss * alpha_t
-    return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
+    if input.dim() == 2:
+        rows, row_targets = input, safe_target
+    else:  # (C,) is one row; (N, C, d1, ...) has a row per position, classes last
+        rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
+        row_targets = safe_target.reshape(-1)
+
+    def focal(scores):
+        loss = _SoftmaxFocalRows.apply(scores, row_targets, float(gamma)).reshape(target.shape)
+        if isinstance(alpha_t, torch.Tensor):
+            loss = loss * alpha_t[safe_target]
+        elif alpha_t is not None:
+            loss = loss * alpha_t
+        return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
+
+    loss = focal(rows)
+    if sum_not_finite(loss):  # a row with +inf (or NaN): recompute on its softmax limit (one host read)
+        loss = focal(softmax_limit_scores(rows, 1))
+    return loss
 
 
-def _true_class_log_prob(fn, input, target, ignore_index):
-    """(log p_t, index targets?, valid mask or None, targets) with p_t = p_y (index) or Σ_c t_c p_c (probabilities)."""
+def _true_class_log_prob(input, target, valid, index_targets):
+    """log p_t with p_t = p_y (index targets) or Σ_c t_c p_c (probabilities)."""
     cdim = class_dim(input)
-    if is_probability_target(fn, input, target, ignore_index):
-        log_p = torch.log_softmax(input, cdim)
-        return log_target_probability(log_p, to_compute(input.dtype, target), cdim), False, None, target
-    target, valid = valid_targets(fn, input, target, ignore_index)
+    if not index_targets:
+        return log_target_probability(torch.log_softmax(input, cdim), target, cdim)
     # x_y - logsumexp(x): the true class's log-probability without an (N, C) log_softmax
-    return gather_class(input, target, valid, cdim) - input.logsumexp(cdim), True, valid, target
+    return gather_class(input, target, valid, cdim) - input.logsumexp(cdim)
+
+
+def _targets_for(fn, input, target, ignore_index, weight):
+    """(targets: int64 indices, or probabilities in the compute dtype; index targets?; valid mask or None; the
+    checked class weight) for the losses built on log p_t (poly-1, generalized CE)."""
+    weight = checked_class_weight(fn, weight, input)
+    if is_probability_target(fn, input, target, ignore_index):
+        if weight is not None:
+            raise ValueError(
+                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
+            )
+        return to_compute(input.dtype, target), False, None, None
+    target, valid = valid_targets(fn, input, target, ignore_index)
+    return target, True, valid, weight
+
+
+def _at_limits(per_sample, input):
+    """``per_sample(scores, careful)`` on the scores, and again on their softmax limit if its sum is not finite."""
+    loss = per_sample(input, False)
+    if sum_not_finite(loss):  # a row with +inf (or NaN, or a -inf class): the limits at infinity (one host read)
+        loss = per_sample(softmax_limit_scores(input, class_dim(input)), True)
+    return loss
 
 
 @loss(
@@ -411,6 +619,7 @@ def poly1_cross_entropy(
     :math:`\operatorname{CE}_\varepsilon` the label-smoothed cross-entropy, as
     in the paper's reference code. ``weight`` scales each target's whole loss by
     :math:`w_{y_i}` and "mean" divides by :math:`\sum_i w_{y_i}` (index targets).
+    Scores of ±inf give the limits, as in :func:`cross_entropy`.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -436,21 +645,24 @@ def poly1_cross_entropy(
     fn = "poly1_cross_entropy"
     input = prepare_scores(fn, input)
     cdim = class_dim(input)
-    check_class_weight(fn, weight, input.shape[cdim])
-    log_pt, index_targets, valid, target = _true_class_log_prob(fn, input, target, ignore_index)
+    target, index_targets, valid, weight = _targets_for(fn, input, target, ignore_index, weight)
     ls = float(label_smoothing)
-    # smoothing the target distribution gives p_t' = (1 - ls) p_t + ls / C, as the probabilities sum to 1
-    pt = (1.0 - ls) * log_pt.exp() + ls / input.shape[cdim]
+
+    def per_sample(scores, careful):
+        # smoothing the target distribution gives p_t' = (1 - ls) p_t + ls / C, as the probabilities sum to 1
+        pt = (1.0 - ls) * _true_class_log_prob(scores, target, valid, index_targets).exp() + ls / scores.shape[cdim]
+        if index_targets:
+            ce = F.cross_entropy(scores, target, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
+        elif careful:  # 0 · log 0 is 0 for a class without target mass (torch's kernel: NaN)
+            ce = soft_target_cross_entropy(scores, target, cdim, None, ls)
+        else:
+            ce = F.cross_entropy(scores, target, reduction="none", label_smoothing=ls)
+        return ce + epsilon * (1.0 - pt)
+
+    loss = _at_limits(per_sample, input)
     if not index_targets:
-        if weight is not None:
-            raise ValueError(
-                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
-            )
-        ce = F.cross_entropy(input, to_compute(input.dtype, target), reduction="none", label_smoothing=ls)
-        return reduce_loss(ce + epsilon * (1.0 - pt), reduction, weight=sample_weight, fn=fn)
-    weight = to_compute(input.dtype, weight) if weight is not None else None
-    ce = F.cross_entropy(input, target, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
-    return reduce_per_target(ce + epsilon * (1.0 - pt), target, weight, valid, reduction, sample_weight, fn)
+        return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
 
 
 @loss(
@@ -488,6 +700,8 @@ def generalized_cross_entropy(
 
     :math:`q \to 0` approaches cross-entropy, :math:`q = 1` is MAE on the
     true-class probability. :math:`p_t^q` is computed as :math:`\exp(q \log p_t)`.
+    Scores of ±inf give the limits (:math:`p_t` is 0 or 1 there, as in
+    :func:`cross_entropy`), never NaN.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
@@ -512,15 +726,11 @@ def generalized_cross_entropy(
     """
     fn = "generalized_cross_entropy"
     input = prepare_scores(fn, input)
-    cdim = class_dim(input)
-    check_class_weight(fn, weight, input.shape[cdim])
-    log_pt, index_targets, valid, target = _true_class_log_prob(fn, input, target, ignore_index)
-    loss = (1.0 - torch.exp(q * log_pt)) / q
+    target, index_targets, valid, weight = _targets_for(fn, input, target, ignore_index, weight)
+    loss = _at_limits(
+        lambda scores, careful: (1.0 - torch.exp(q * _true_class_log_prob(scores, target, valid, index_targets))) / q,
+        input,
+    )
     if not index_targets:
-        if weight is not None:
-            raise ValueError(
-                f"{fn}: weight applies to class-index targets; for probability targets fold it into the target"
-            )
         return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
-    weight = to_compute(input.dtype, weight) if weight is not None else None
     return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)

@@ -8,14 +8,17 @@ import torch
 import torch.nn.functional as F
 
 from .._core import checks
+from .._core.nonfinite import propagate_nan
 from .._core.reduction import fused_or_reduce, reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
+    checked_class_weight,
     class_dim,
     class_index_target,
+    explain_bad_target,
     hinge_targets,
-    index_setup,
     is_probability_target,
+    kernel_checks_range,
     prepare_scores,
 )
 from .._core.validation import (
@@ -37,17 +40,6 @@ __all__ = [
     "soft_margin_loss",
     "multilabel_soft_margin_loss",
 ]
-
-
-def _propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
-    """torch's margin kernels compare with ``> 0``, which silently drops NaN scores; put it back.
-
-    Only NaN is put back (an infinite score is a valid input with a well-defined loss, so ``inf * 0``
-    must not turn it into NaN). The NaN-carrying term is detached: it changes no gradient.
-    """
-    nan = torch.isnan(input.detach())
-    nan = nan.any(-1) if loss.dim() else nan.any()
-    return loss + torch.where(nan, float("nan"), 0.0).to(loss.dtype)
 
 
 @loss(
@@ -251,11 +243,19 @@ def multi_margin_loss(
     input = prepare_scores(fn, input)
     if input.dim() > 2:
         raise ValueError(f"{fn}: input must be (N, C) or (C,); got {fmt_shape(input.shape)}")
-    target, weight, _, _ = index_setup(fn, input, target, weight, None)
-    loss = fused_or_reduce(
-        F.multi_margin_loss, input, target, reduction, fn=fn, p=p, margin=float(margin), weight=weight
-    )
-    return _propagate_nan(loss, input)
+    weight = checked_class_weight(fn, weight, input)
+    range_by_kernel = kernel_checks_range(input)
+    target, _ = class_index_target(fn, input, target, check_range=not range_by_kernel)
+    try:
+        loss = fused_or_reduce(
+            F.multi_margin_loss, input, target, reduction, fn=fn, p=p, margin=float(margin), weight=weight
+        )
+    except RuntimeError:
+        if range_by_kernel:
+            explain_bad_target(fn, input, target, None)
+        raise
+    # torch's kernel compares with > 0, which drops NaN scores silently: put NaN back (one sum, one host read)
+    return propagate_nan(loss, input)
 
 
 @loss(
@@ -316,7 +316,7 @@ def multilabel_margin_loss(
                 f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}] (or -1 to end a list)"
             )
     if not torch.compiler.is_compiling():
-        return _propagate_nan(fused_or_reduce(F.multilabel_margin_loss, input, target.long(), reduction, fn=fn), input)
+        return propagate_nan(fused_or_reduce(F.multilabel_margin_loss, input, target.long(), reduction, fn=fn), input)
     # While torch.compile traces, torch's decomposition of this loss gives different numbers from its
     # eager kernel; the same maths in plain tensor ops (O(N C^2) memory, so only here) compiles correctly.
     scores, labels = input.reshape(-1, num_classes), target.reshape(-1, num_classes).long()
@@ -468,7 +468,7 @@ def multilabel_soft_margin_loss(
         raise ValueError(f"{fn}: input must have a class dimension (the last); got a scalar")
     if input.shape[-1] == 0:
         raise ValueError(f"{fn}: input must have at least one class (C >= 1); got shape {fmt_shape(input.shape)}")
-    check_class_weight(fn, weight, input.shape[-1])
+    check_class_weight(fn, weight, input.shape[-1])  # classes last here (torch's layout for this loss)
     weight = to_compute(input.dtype, weight) if weight is not None else None
     # torch's formula, with 0 · log σ(∓x) read as 0 where a label is exactly 1 or 0: torch returns NaN for a
     # score of ±inf there, where the loss is finite (or +inf)
