@@ -856,57 +856,104 @@ def _grad_column(grad: torch.Tensor, n: int) -> torch.Tensor:
     return grad.reshape(1, 1).expand(n, 1) if grad.dim() == 0 else grad.reshape(n, 1)
 
 
+def _info_nce_shift(temperature: float, dtype: torch.dtype) -> Optional[float]:
+    """A constant that every logit ``cos / τ`` can be shifted by instead of its row's maximum, or None.
+
+    ``cos / τ − 1/τ`` lies in ``[−2/τ, 0]``: no exponential overflows, and while ``2/τ`` stays well inside
+    the dtype's exponent range none underflows either, so the row maxima (a pass over (n, M)) are not needed.
+    """
+    return 1.0 / temperature if 2.0 / temperature <= -0.9 * math.log(torch.finfo(dtype).tiny) else None
+
+
 class _InfoNCE(torch.autograd.Function):
-    """Per query ``lse_j(cos(q_i, k_j) / τ) − cos(q_i, k_{offset+i}) / τ`` from raw rows; keeps the (n, M) softmax."""
+    """Per query ``lse_j(cos(q_i, k_j) / τ) − cos(q_i, k_{offset+i}) / τ`` from raw rows, or their sum times ``factor``.
+
+    Keeps one (n, M) matrix, ``exp(logits − shift)`` with each row's sum subtracted at its positive:
+    ``total_i · (softmax − onehot)``, the logits' gradient up to a per-row factor applied to (n, D) products.
+    """
 
     @staticmethod
-    def forward(ctx: Any, query: torch.Tensor, keys: torch.Tensor, offset: int, temperature: float) -> torch.Tensor:
-        u, q_scale, q_live = _unit_rows(query)
-        v, k_scale, k_live = _unit_rows(keys)
-        logits = (u / temperature) @ v.T
-        positive = logits.diagonal(offset).clone()
-        # log-sum-exp, then the softmax in the logits' own buffer: the one (n, M) matrix kept
-        top = logits.amax(1, keepdim=True)
-        probs = logits.sub_(top).exp_()
-        total = probs.sum(1, keepdim=True)
-        probs.div_(total)
-        ctx.offset, ctx.temperature = offset, temperature
-        ctx.save_for_backward(query, keys, u, v, q_scale, k_scale, q_live, k_live, probs)
-        return (top + total.log()).squeeze(1) - positive
+    def forward(
+        ctx: Any, query: torch.Tensor, keys: torch.Tensor, offset: int, temperature: float, factor: Optional[float]
+    ) -> torch.Tensor:
+        n = query.shape[0]
+        # queries and keys normalised as one (n + M, D) block: half the small kernels
+        rows = torch.cat([query, keys])
+        sumsq = rows.square().sum(1, keepdim=True)
+        scale = sumsq.clamp_min(_NORM_EPS2).rsqrt_()
+        unit = rows * scale
+        u, v = unit[:n], unit[n:]
+        shift = _info_nce_shift(temperature, query.dtype)
+        if shift is not None:  # the matrix product writes the shifted logits: no extra (n, M) pass
+            shifted = torch.addmm(u.new_full((1, 1), -shift), u, v.T, alpha=1.0 / temperature)
+        else:
+            shifted = torch.mm(u, v.T).mul_(1.0 / temperature)
+            shifted.sub_(shifted.amax(1, keepdim=True))
+        positive = shifted.diagonal(offset).clone()  # logit_i,offset+i − shift
+        exps = shifted.exp_()
+        total = exps.sum(1)
+        exps.diagonal(offset).sub_(total)
+        ctx.offset, ctx.temperature, ctx.factor = offset, temperature, factor
+        ctx.save_for_backward(query, keys, unit, scale, sumsq >= _NORM_EPS2, exps, total)
+        per = total.log().sub_(positive)
+        return per if factor is None else per.sum().mul_(factor)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
-        query, keys, u, v, q_scale, k_scale, q_live, k_live, probs = ctx.saved_tensors
-        offset, temperature = ctx.offset, ctx.temperature
-        n = query.shape[0]
-        differentiable = torch.is_grad_enabled()
-        if differentiable:  # create_graph: recompute from the inputs so second derivatives reach them
-            u, q_scale, q_live = _unit_rows(query)
-            v, k_scale, k_live = _unit_rows(keys)
-            probs = torch.softmax((u / temperature) @ v.T, 1)
-        # ∂ per_i / ∂ logit_ij = softmax_ij − [j = offset + i], and logits = u vᵀ / τ
-        coef = _grad_column(grad, n) / temperature
-        grad_query = grad_keys = None
-        if ctx.needs_input_grad[0]:
-            grad_u = (probs @ v - v[offset : offset + n]) * coef
-            grad_query = _unit_rows_backward(grad_u, u, q_scale, q_live)
-        if ctx.needs_input_grad[1]:
-            scaled = u * coef
-            grad_v = probs.T @ scaled
-            if differentiable:
-                grad_v = grad_v - F.pad(scaled, (0, 0, offset, keys.shape[0] - offset - n))
-            else:
-                grad_v[offset : offset + n] -= scaled
-            grad_keys = _unit_rows_backward(grad_v, v, k_scale, k_live)
-        return grad_query, grad_keys, None, None
+        query, keys, unit, scale, live, exps, total = ctx.saved_tensors
+        n, nones = query.shape[0], (None, None, None)
+        if torch.is_grad_enabled():  # create_graph: a differentiable formula of the inputs
+            return _info_nce_grads_differentiable(ctx, query, keys, grad) + nones
+        # ∂ per_i / ∂ logit_ij = exps_ij / total_i (less 1 at the positive), and logits = u vᵀ / τ
+        coef = grad / ctx.temperature if ctx.factor is None else grad * (ctx.factor / ctx.temperature)
+        weight = (coef / total).unsqueeze(1)
+        need_q, need_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        out = torch.empty_like(unit)
+        if need_q:
+            torch.mm(exps, unit[n:], out=out[:n]).mul_(weight)
+        if need_k:
+            torch.mm(exps.T, unit[:n] * weight, out=out[n:])
+        lo, hi = (0 if need_q else n), (out.shape[0] if need_k else n)
+        block, unit = out[lo:hi], unit[lo:hi]
+        # through x ↦ x · rsqrt(max(‖x‖², eps²)): scale · (g − u (u·g)), no radial part where the floor holds
+        radial = (unit * block).sum(1, keepdim=True).mul_(live[lo:hi])
+        block.addcmul_(unit, radial, value=-1.0).mul_(scale[lo:hi])
+        return (out[:n] if need_q else None), (out[n:] if need_k else None), *nones
 
 
-def _info_nce_direction(anchors: torch.Tensor, refs: torch.Tensor, offset: int, temperature: float) -> torch.Tensor:
-    """-log softmax of anchor i's positive ``refs[offset + i]`` among the rows of ``refs`` (raw rows; cosine / τ)."""
-    if anchors.shape[0] == 0:  # no row to take a maximum over: the plain graph gives the empty result
+def _info_nce_grads_differentiable(
+    ctx: Any, query: torch.Tensor, keys: torch.Tensor, grad: torch.Tensor
+) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """The query and key gradients of _InfoNCE as differentiable ops of the inputs (for second derivatives)."""
+    offset, temperature = ctx.offset, ctx.temperature
+    n = query.shape[0]
+    u, q_scale, q_live = _unit_rows(query)
+    v, k_scale, k_live = _unit_rows(keys)
+    probs = torch.softmax((u / temperature) @ v.T, 1)
+    coef = _grad_column(grad if ctx.factor is None else grad * ctx.factor, n) / temperature
+    grad_query = grad_keys = None
+    if ctx.needs_input_grad[0]:
+        grad_u = (probs @ v - v[offset : offset + n]) * coef
+        grad_query = _unit_rows_backward(grad_u, u, q_scale, q_live)
+    if ctx.needs_input_grad[1]:
+        scaled = u * coef
+        grad_v = probs.T @ scaled - F.pad(scaled, (0, 0, offset, keys.shape[0] - offset - n))
+        grad_keys = _unit_rows_backward(grad_v, v, k_scale, k_live)
+    return grad_query, grad_keys
+
+
+def _info_nce_direction(
+    anchors: torch.Tensor, refs: torch.Tensor, offset: int, temperature: float, factor: Optional[float]
+) -> torch.Tensor:
+    """-log softmax of anchor i's positive ``refs[offset + i]`` among the rows of ``refs`` (raw rows; cosine / τ).
+
+    Per anchor (n,) with ``factor=None``, else their sum times ``factor``.
+    """
+    if anchors.shape[0] == 0:  # no row to take a maximum over: the plain graph gives the empty result (sum 0)
         logits = (_normalize(anchors) / temperature) @ _normalize(refs).T
-        return F.cross_entropy(logits, torch.zeros(0, dtype=torch.long, device=anchors.device), reduction="none")
-    return _InfoNCE.apply(anchors, refs, offset, temperature)
+        per = F.cross_entropy(logits, torch.zeros(0, dtype=torch.long, device=anchors.device), reduction="none")
+        return per if factor is None else per.sum()
+    return _InfoNCE.apply(anchors, refs, offset, temperature, factor)
 
 
 def _contrastive_terms(
@@ -1313,16 +1360,21 @@ def info_nce_loss(
     gathered = bool(gather) and _dist.is_distributed()
     n = query.shape[0]
     count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
-    if negatives is None:  # in-batch negatives: the fused direction(s), normalising inside
+    if negatives is None:  # in-batch negatives: fused, normalising inside, reduced inside where that is exact
+        # the direction's summed losses times factor; a gathered mean is divided by the global count below
+        per_mean = 1 if reduction == "sum" or gathered else max(n, 1)
+        factor = None if reduction == "none" else (0.5 if symmetric else 1.0) / per_mean
 
         def fused(a: torch.Tensor, b_local: torch.Tensor) -> torch.Tensor:
             b_all, offset, _ = _dist.all_gather_with_grad(b_local) if gathered else (b_local, 0, None)
-            return _info_nce_direction(a, b_all, offset, temperature)
+            return _info_nce_direction(a, b_all, offset, temperature, factor)
 
-        per = fused(query, key)
+        out = fused(query, key)
         if symmetric:
-            per = 0.5 * (per + fused(key, query))
-        return _finish(per, count, reduction, gathered)
+            out = out + fused(key, query) if factor is not None else 0.5 * (out + fused(key, query))
+        if factor is None or not gathered:
+            return out
+        return _dist.global_reduce(out, None if reduction == "sum" else count, gathered)
     negatives = to_compute(dtype, negatives)
     _check_2d(fn, "negatives", negatives)
     if negatives.shape[1] != query.shape[1]:
