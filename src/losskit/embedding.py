@@ -856,19 +856,21 @@ def _grad_column(grad: torch.Tensor, n: int) -> torch.Tensor:
     return grad.reshape(1, 1).expand(n, 1) if grad.dim() == 0 else grad.reshape(n, 1)
 
 
-def _info_nce_shift(temperature: float, dtype: torch.dtype) -> Optional[float]:
-    """A constant that every logit ``cos / τ`` can be shifted by instead of its row's maximum, or None.
+def _exp_is_safe(temperature: float, columns: int, dtype: torch.dtype) -> bool:
+    """Whether ``exp(cos / τ)`` can be summed over ``columns`` unshifted: no overflow and no total underflow.
 
-    ``cos / τ − 1/τ`` lies in ``[−2/τ, 0]``: no exponential overflows, and while ``2/τ`` stays well inside
-    the dtype's exponent range none underflows either, so the row maxima (a pass over (n, M)) are not needed.
+    ``cos / τ`` lies in ``[−1/τ, 1/τ]``; while ``1/τ + log(columns)`` stays well inside the dtype's exponent
+    range the row maxima (a pass over (n, M)) and the shift (another) are not needed.
     """
-    return 1.0 / temperature if 2.0 / temperature <= -0.9 * math.log(torch.finfo(dtype).tiny) else None
+    info = torch.finfo(dtype)
+    return 1.0 / temperature + math.log(max(columns, 1)) <= 0.9 * min(math.log(info.max), -math.log(info.tiny))
 
 
 class _InfoNCE(torch.autograd.Function):
     """Per query ``lse_j(cos(q_i, k_j) / τ) − cos(q_i, k_{offset+i}) / τ`` from raw rows, or their sum times ``factor``.
 
-    Keeps one (n, M) matrix, ``exp(logits − shift)`` with each row's sum subtracted at its positive:
+    Keeps one (n, M) matrix, ``exp(logits − shift)`` (shift 0 where that cannot overflow, else the row
+    maxima) with each row's sum subtracted at its positive:
     ``total_i · (softmax − onehot)``, the logits' gradient up to a per-row factor applied to (n, D) products.
     """
 
@@ -883,13 +885,10 @@ class _InfoNCE(torch.autograd.Function):
         scale = sumsq.clamp_min(_NORM_EPS2).rsqrt_()
         unit = rows * scale
         u, v = unit[:n], unit[n:]
-        shift = _info_nce_shift(temperature, query.dtype)
-        if shift is not None:  # the matrix product writes the shifted logits: no extra (n, M) pass
-            shifted = torch.addmm(u.new_full((1, 1), -shift), u, v.T, alpha=1.0 / temperature)
-        else:
-            shifted = torch.mm(u, v.T).mul_(1.0 / temperature)
+        shifted = (u / temperature) @ v.T  # the logits
+        if not _exp_is_safe(temperature, v.shape[0], query.dtype):  # shift each row by its maximum
             shifted.sub_(shifted.amax(1, keepdim=True))
-        positive = shifted.diagonal(offset).clone()  # logit_i,offset+i − shift
+        positive = shifted.diagonal(offset).clone()  # logit_i,offset+i − shift_i
         exps = shifted.exp_()
         total = exps.sum(1)
         exps.diagonal(offset).sub_(total)
@@ -1359,7 +1358,6 @@ def info_nce_loss(
     check_same_shape(fn, query, key, input_name="query", target_name="key")
     gathered = bool(gather) and _dist.is_distributed()
     n = query.shape[0]
-    count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
     if negatives is None:  # in-batch negatives: fused, normalising inside, reduced inside where that is exact
         # the direction's summed losses times factor; a gathered mean is divided by the global count below
         per_mean = 1 if reduction == "sum" or gathered else max(n, 1)
@@ -1374,7 +1372,9 @@ def info_nce_loss(
             out = out + fused(key, query) if factor is not None else 0.5 * (out + fused(key, query))
         if factor is None or not gathered:
             return out
-        return _dist.global_reduce(out, None if reduction == "sum" else count, gathered)
+        count = None if reduction == "sum" else torch.tensor(float(n), dtype=query.dtype, device=query.device)
+        return _dist.global_reduce(out, count, gathered)
+    count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
     negatives = to_compute(dtype, negatives)
     _check_2d(fn, "negatives", negatives)
     if negatives.shape[1] != query.shape[1]:
