@@ -827,7 +827,7 @@ def batch_triplet_loss(
 # ---------------------------------------------------------------------------------------------
 # Through autograd these losses keep several (n, M) intermediates for the backward and run one
 # kernel per elementwise step. Written out, the forward keeps one (n, M) matrix (the pair weights
-# ∂ per / ∂ sq, or the softmax) and the backward is two matrix products — one for contrastive over
+# ∂ per / ∂ sq, or the exponentiated logits) and the backward is two matrix products — one for contrastive over
 # a batch's own pairs with a scalar gradient, whose weight matrix is symmetric. Under create_graph
 # the backward recomputes that matrix from the inputs with differentiable, out-of-place ops, so
 # second derivatives are taken through the inputs.
@@ -892,20 +892,21 @@ class _InfoNCE(torch.autograd.Function):
         exps = shifted.exp_()
         total = exps.sum(1)
         exps.diagonal(offset).sub_(total)
+        # the backward's row weights up to the incoming gradient: (factor / τ) / total_i
+        weight = (((1.0 if factor is None else factor) / temperature) / total).unsqueeze(1)
         ctx.offset, ctx.temperature, ctx.factor = offset, temperature, factor
-        ctx.save_for_backward(query, keys, unit, scale, sumsq >= _NORM_EPS2, exps, total)
-        per = total.log().sub_(positive)
+        ctx.save_for_backward(query, keys, unit, scale, sumsq >= _NORM_EPS2, exps, weight)
+        per = total.log_().sub_(positive)
         return per if factor is None else per.sum().mul_(factor)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
-        query, keys, unit, scale, live, exps, total = ctx.saved_tensors
+        query, keys, unit, scale, live, exps, weight = ctx.saved_tensors
         n, nones = query.shape[0], (None, None, None)
         if torch.is_grad_enabled():  # create_graph: a differentiable formula of the inputs
             return _info_nce_grads_differentiable(ctx, query, keys, grad) + nones
         # ∂ per_i / ∂ logit_ij = exps_ij / total_i (less 1 at the positive), and logits = u vᵀ / τ
-        coef = grad / ctx.temperature if ctx.factor is None else grad * (ctx.factor / ctx.temperature)
-        weight = (coef / total).unsqueeze(1)
+        weight = weight * (grad if grad.dim() == 0 else grad.unsqueeze(1))
         need_q, need_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         out = torch.empty_like(unit)
         if need_q:
