@@ -1077,7 +1077,9 @@ def contrastive_loss(
 
     ``"mean"`` averages over all N(N−1)/2 pairs i < j (0 for N < 2), ``"sum"``
     sums them; ``"none"`` gives ``(N,)``, each sample's half of its pairs'
-    losses (so its sum is ``"sum"``).
+    losses (so its sum is ``"sum"``). The Euclidean and squared distances run
+    as one autograd node with a written-out backward (one (N, M) matrix kept
+    for it); second derivatives recompute it differentiably.
 
     Args:
         embeddings: ``(N, D)``.
@@ -1327,6 +1329,9 @@ def info_nce_loss(
     two per index — CLIP's loss. SimCLR's 2N−1-way NT-Xent is
     ``supervised_contrastive_loss(features (N, 2, D), labels=None)``. With
     ``gather=True`` the keys (queries, negatives) of every rank take part.
+    With in-batch negatives the loss is one autograd node with a written-out
+    backward (one (N, M) matrix kept for it); second derivatives recompute it
+    differentiably.
 
     Args:
         query: ``(N, D)``.
