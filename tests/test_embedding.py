@@ -290,6 +290,77 @@ def test_info_nce_negatives_get_gradients_and_match_the_loop():
     )
 
 
+def _plain_info_nce(q, k, temperature, symmetric):
+    """InfoNCE through autograd (torch's cross-entropy on normalised rows), per query."""
+    logits = F.normalize(q, dim=1, eps=1e-12) @ F.normalize(k, dim=1, eps=1e-12).T / temperature
+    target = torch.arange(q.shape[0])
+    per = F.cross_entropy(logits, target, reduction="none")
+    return 0.5 * (per + F.cross_entropy(logits.T, target, reduction="none")) if symmetric else per
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("temperature", [0.5, 0.07, 1e-3])  # 1e-3 in float32: exp(1/τ) overflows, rows are shifted
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_info_nce_fused_backward_matches_autograd(dtype, temperature, symmetric):
+    """The analytic backward against autograd of the plain formula: every reduction, a weighted "none", a key
+    without gradient (MoCo), a zero query, and a second backward of the same graph."""
+    g = torch.Generator().manual_seed(21)
+    q0, k0 = torch.randn(9, 5, generator=g, dtype=dtype), torch.randn(9, 5, generator=g, dtype=dtype)
+    q0[3] = 0.0
+    weights = torch.rand(9, generator=g, dtype=dtype)
+    tol = {"rtol": 1e-9, "atol": 1e-9} if dtype == torch.float64 else {"rtol": 2e-4, "atol": 2e-5}
+    for reduction, key_grad in itertools.product(("mean", "sum", "none"), (True, False)):
+        q, k = q0.clone().requires_grad_(), k0.clone().requires_grad_(key_grad)
+        q2, k2 = q0.clone().requires_grad_(), k0.clone().requires_grad_(key_grad)
+        ours = LF.info_nce_loss(q, k, temperature=temperature, symmetric=symmetric, reduction=reduction)
+        per = _plain_info_nce(q2, k2, temperature, symmetric)
+        plain = {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
+        torch.testing.assert_close(ours, plain, **tol)
+        w = weights if reduction == "none" else torch.ones((), dtype=dtype)
+        leaves = (q, k) if key_grad else (q,)
+        first = torch.autograd.grad((ours * w).sum(), leaves, retain_graph=True)
+        again = torch.autograd.grad((ours * w).sum(), leaves)
+        expected = torch.autograd.grad((plain * w).sum(), (q2, k2) if key_grad else (q2,))
+        for a, b, c in zip(first, again, expected):
+            torch.testing.assert_close(a, c, **tol)
+            torch.testing.assert_close(b, a, rtol=0, atol=0)
+
+
+def _plain_contrastive(x, labels, pos_margin, neg_margin, distance):
+    """Contrastive loss over pairs i < j through autograd, per anchor (each sample's half of its pairs)."""
+    diff = x[:, None, :] - x[None, :, :]
+    sq = diff.square().sum(-1)
+    d = sq if distance == "squared_euclidean" else torch.where(sq > 0, sq, torch.ones_like(sq)).sqrt() * (sq > 0)
+    same = labels[:, None] == labels[None, :]
+    hinge = torch.relu(torch.where(same, d - pos_margin, neg_margin - d)).square()
+    hinge = hinge * (1 - torch.eye(x.shape[0], dtype=x.dtype))
+    return 0.5 * hinge.sum(1)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "squared_euclidean"])
+def test_contrastive_fused_backward_matches_autograd(distance):
+    """The analytic backward (a symmetric product for a scalar gradient, two products for a weighted "none")
+    against autograd of the pairwise-difference formula, and a second backward of the same graph."""
+    g = torch.Generator().manual_seed(22)
+    x0 = torch.randn(10, 4, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 3, (10,), generator=g)
+    weights = torch.rand(10, generator=g, dtype=torch.float64)
+    for reduction, (pos_margin, neg_margin) in itertools.product(("mean", "sum", "none"), ((0.0, 1.0), (0.3, 4.0))):
+        x, x2 = x0.clone().requires_grad_(), x0.clone().requires_grad_()
+        kw = {"pos_margin": pos_margin, "neg_margin": neg_margin, "distance": distance}
+        ours = LF.contrastive_loss(x, labels, reduction=reduction, **kw)
+        per = _plain_contrastive(x2, labels, pos_margin, neg_margin, distance)
+        pairs = 10 * 9 / 2
+        plain = {"mean": per.sum() / pairs, "sum": per.sum(), "none": per}[reduction]
+        torch.testing.assert_close(ours, plain, rtol=1e-9, atol=1e-12)
+        w = weights if reduction == "none" else torch.ones((), dtype=torch.float64)
+        (first,) = torch.autograd.grad((ours * w).sum(), x, retain_graph=True)
+        (again,) = torch.autograd.grad((ours * w).sum(), x)
+        (expected,) = torch.autograd.grad((plain * w).sum(), x2)
+        torch.testing.assert_close(first, expected, rtol=1e-8, atol=1e-10)
+        torch.testing.assert_close(again, first, rtol=0, atol=0)
+
+
 def test_gather_without_a_process_group_is_a_no_op():
     _, _, x, labels = _batch(seed=4)
     for name in ("batch_triplet", "contrastive", "circle", "supervised_contrastive"):

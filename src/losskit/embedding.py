@@ -37,7 +37,7 @@ from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
 from ._core.reduction import reduce_loss
-from ._core.spec import Curve, Role, loss, module_for
+from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
     check_floating,
     check_number,
@@ -189,9 +189,13 @@ class _Batch:
         else:
             self.refs, self.offset, self.ref_labels = x, 0, labels
         self.anchors, self.labels = x, labels
-        n, m = x.shape[0], self.refs.shape[0]
-        rows = torch.arange(n, device=x.device) + self.offset
-        self.self_mask = rows[:, None] == torch.arange(m, device=x.device)[None, :]
+
+    @property
+    def self_mask(self) -> torch.Tensor:
+        """(n, M): the reference is the anchor itself (built on demand: contrastive_loss never needs it)."""
+        n, m, device = self.anchors.shape[0], self.refs.shape[0], self.anchors.device
+        rows = torch.arange(n, device=device) + self.offset
+        return rows[:, None] == torch.arange(m, device=device)[None, :]
 
     def same(self) -> torch.Tensor:
         """(n, M): the reference has the anchor's label (the anchor's own column included)."""
@@ -818,6 +822,228 @@ def batch_triplet_loss(
     return _finish(per, count, reduction, batch.gathered)
 
 
+# ---------------------------------------------------------------------------------------------
+# fused contrastive and InfoNCE: one autograd node each, analytic backward
+# ---------------------------------------------------------------------------------------------
+# Through autograd these losses keep several (n, M) intermediates for the backward and run one
+# kernel per elementwise step. Written out, the forward keeps one (n, M) matrix (the pair weights
+# ∂ per / ∂ sq, or the exponentiated logits) and the backward is two matrix products — one for contrastive over
+# a batch's own pairs with a scalar gradient, whose weight matrix is symmetric. Under create_graph
+# the backward recomputes that matrix from the inputs with differentiable, out-of-place ops, so
+# second derivatives are taken through the inputs.
+
+#: the norm floor of _normalize, squared
+_NORM_EPS2 = 1e-24
+
+
+def _unit_rows(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``_normalize(x)``, the row scales ``1 / max(‖x‖, eps)`` (n, 1), and where the floor is not reached (n, 1)."""
+    sumsq = x.square().sum(1, keepdim=True)
+    scale = torch.rsqrt(sumsq.clamp_min(_NORM_EPS2))
+    return x * scale, scale, sumsq >= _NORM_EPS2
+
+
+def _unit_rows_backward(
+    grad_unit: torch.Tensor, unit: torch.Tensor, scale: torch.Tensor, live: torch.Tensor
+) -> torch.Tensor:
+    """The gradient through ``x ↦ x · rsqrt(max(‖x‖², eps²))``: ``scale · (g − u (u·g))``, no radial part where floored."""
+    radial = torch.where(live, (unit * grad_unit).sum(1, keepdim=True), torch.zeros_like(scale))
+    return scale * (grad_unit - unit * radial)
+
+
+def _grad_column(grad: torch.Tensor, n: int) -> torch.Tensor:
+    """The gradient of n per-anchor losses as an (n, 1) column (a scalar one, of their sum, broadcast)."""
+    return grad.reshape(1, 1).expand(n, 1) if grad.dim() == 0 else grad.reshape(n, 1)
+
+
+def _exp_is_safe(temperature: float, columns: int, dtype: torch.dtype) -> bool:
+    """Whether ``exp(cos / τ)`` can be summed over ``columns`` unshifted: no overflow and no total underflow.
+
+    ``cos / τ`` lies in ``[−1/τ, 1/τ]``; while ``1/τ + log(columns)`` stays well inside the dtype's exponent
+    range the row maxima (a pass over (n, M)) and the shift (another) are not needed.
+    """
+    info = torch.finfo(dtype)
+    return 1.0 / temperature + math.log(max(columns, 1)) <= 0.9 * min(math.log(info.max), -math.log(info.tiny))
+
+
+class _InfoNCE(torch.autograd.Function):
+    """Per query ``lse_j(cos(q_i, k_j) / τ) − cos(q_i, k_{offset+i}) / τ`` from raw rows, or their sum times ``factor``.
+
+    Keeps one (n, M) matrix, ``exp(logits − shift)`` (shift 0 where that cannot overflow, else the row
+    maxima) with each row's sum subtracted at its positive:
+    ``total_i · (softmax − onehot)``, the logits' gradient up to a per-row factor applied to (n, D) products.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, query: torch.Tensor, keys: torch.Tensor, offset: int, temperature: float, factor: Optional[float]
+    ) -> torch.Tensor:
+        n = query.shape[0]
+        # queries and keys normalised as one (n + M, D) block: half the small kernels
+        rows = torch.cat([query, keys])
+        sumsq = rows.square().sum(1, keepdim=True)
+        scale = sumsq.clamp_min(_NORM_EPS2).rsqrt_()
+        unit = rows * scale
+        u, v = unit[:n], unit[n:]
+        shifted = (u / temperature) @ v.T  # the logits
+        if not _exp_is_safe(temperature, v.shape[0], query.dtype):  # shift each row by its maximum
+            shifted.sub_(shifted.amax(1, keepdim=True))
+        positive = shifted.diagonal(offset).clone()  # logit_i,offset+i − shift_i
+        exps = shifted.exp_()
+        total = exps.sum(1)
+        exps.diagonal(offset).sub_(total)
+        # the backward's row weights up to the incoming gradient: (factor / τ) / total_i
+        weight = (((1.0 if factor is None else factor) / temperature) / total).unsqueeze(1)
+        ctx.offset, ctx.temperature, ctx.factor = offset, temperature, factor
+        ctx.save_for_backward(query, keys, unit, scale, sumsq >= _NORM_EPS2, exps, weight)
+        per = total.log_().sub_(positive)
+        return per if factor is None else per.sum().mul_(factor)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        query, keys, unit, scale, live, exps, weight = ctx.saved_tensors
+        n, nones = query.shape[0], (None, None, None)
+        if torch.is_grad_enabled():  # create_graph: a differentiable formula of the inputs
+            return _info_nce_grads_differentiable(ctx, query, keys, grad) + nones
+        # ∂ per_i / ∂ logit_ij = exps_ij / total_i (less 1 at the positive), and logits = u vᵀ / τ
+        weight = weight * (grad if grad.dim() == 0 else grad.unsqueeze(1))
+        need_q, need_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        out = torch.empty_like(unit)
+        if need_q:
+            torch.mm(exps, unit[n:], out=out[:n]).mul_(weight)
+        if need_k:
+            torch.mm(exps.T, unit[:n] * weight, out=out[n:])
+        lo, hi = (0 if need_q else n), (out.shape[0] if need_k else n)
+        block, unit = out[lo:hi], unit[lo:hi]
+        # through x ↦ x · rsqrt(max(‖x‖², eps²)): scale · (g − u (u·g)), no radial part where the floor holds
+        radial = (unit * block).sum(1, keepdim=True).mul_(live[lo:hi])
+        block.addcmul_(unit, radial, value=-1.0).mul_(scale[lo:hi])
+        return (out[:n] if need_q else None), (out[n:] if need_k else None), *nones
+
+
+def _info_nce_grads_differentiable(
+    ctx: Any, query: torch.Tensor, keys: torch.Tensor, grad: torch.Tensor
+) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """The query and key gradients of _InfoNCE as differentiable ops of the inputs (for second derivatives)."""
+    offset, temperature = ctx.offset, ctx.temperature
+    n = query.shape[0]
+    u, q_scale, q_live = _unit_rows(query)
+    v, k_scale, k_live = _unit_rows(keys)
+    probs = torch.softmax((u / temperature) @ v.T, 1)
+    coef = _grad_column(grad if ctx.factor is None else grad * ctx.factor, n) / temperature
+    grad_query = grad_keys = None
+    if ctx.needs_input_grad[0]:
+        grad_u = (probs @ v - v[offset : offset + n]) * coef
+        grad_query = _unit_rows_backward(grad_u, u, q_scale, q_live)
+    if ctx.needs_input_grad[1]:
+        scaled = u * coef
+        grad_v = probs.T @ scaled - F.pad(scaled, (0, 0, offset, keys.shape[0] - offset - n))
+        grad_keys = _unit_rows_backward(grad_v, v, k_scale, k_live)
+    return grad_query, grad_keys
+
+
+def _info_nce_direction(
+    anchors: torch.Tensor, refs: torch.Tensor, offset: int, temperature: float, factor: Optional[float]
+) -> torch.Tensor:
+    """-log softmax of anchor i's positive ``refs[offset + i]`` among the rows of ``refs`` (raw rows; cosine / τ).
+
+    Per anchor (n,) with ``factor=None``, else their sum times ``factor``.
+    """
+    if anchors.shape[0] == 0:  # no row to take a maximum over: the plain graph gives the empty result (sum 0)
+        logits = (_normalize(anchors) / temperature) @ _normalize(refs).T
+        per = F.cross_entropy(logits, torch.zeros(0, dtype=torch.long, device=anchors.device), reduction="none")
+        return per if factor is None else per.sum()
+    return _InfoNCE.apply(anchors, refs, offset, temperature, factor)
+
+
+def _contrastive_terms(
+    sq: torch.Tensor, same: torch.Tensor, offset: int, pos_margin: float, neg_margin: float, distance: str
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-anchor contrastive losses (n,) and the pair weights ``∂ per_i / ∂ sq_ij`` (n, M) from squared distances.
+
+    The anchor's own column (i, offset + i) counts for nothing. Outside grad mode the work happens in
+    ``sq``'s buffer and one more (n, M) matrix, which is returned as the weights; in grad mode (the
+    double backward) every step is out of place.
+    """
+    inplace = not torch.is_grad_enabled()
+    floor = _TINY if distance == "euclidean" else 0.0
+    flat = sq < floor  # clamp_min passes no gradient below its floor
+    d = sq.clamp_min_(floor) if inplace else sq.clamp_min(floor)
+    if distance == "euclidean":
+        d = d.sqrt_() if inplace else d.sqrt()
+    if inplace:
+        hinge = torch.sub(d, pos_margin)
+        torch.where(same, hinge, neg_margin - d, out=hinge)
+        hinge.relu_().diagonal(offset).zero_()
+    else:
+        own = torch.arange(sq.shape[0], device=sq.device)[:, None] + offset == torch.arange(
+            sq.shape[1], device=sq.device
+        )
+        hinge = torch.relu(torch.where(same, d - pos_margin, neg_margin - d)).masked_fill(own, 0.0)
+    per = 0.5 * hinge.square().sum(1)
+    # ∂ per_i / ∂ d_ij = +hinge_ij for a positive pair, −hinge_ij for a negative; ∂d/∂sq = 1 / (2d) or 1
+    if not inplace:
+        weights = torch.where(same, hinge, -hinge)
+        if distance == "euclidean":
+            weights = weights / d * 0.5
+        return per, weights.masked_fill(flat, 0.0)
+    if distance == "euclidean":
+        hinge.div_(d).mul_(0.5)
+    torch.where(same, hinge, torch.neg(hinge, out=d), out=hinge)  # d's buffer is free now
+    return per, hinge.masked_fill_(flat, 0.0)
+
+
+class _Contrastive(torch.autograd.Function):
+    """Contrastive loss of anchors against references (``refs=None``: the anchors themselves) from raw rows.
+
+    Returns the per-anchor losses, or their sum with ``total=True``. Keeps the (n, M) pair weights.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        anchors: torch.Tensor,
+        refs: Optional[torch.Tensor],
+        same: torch.Tensor,
+        offset: int,
+        pos_margin: float,
+        neg_margin: float,
+        distance: str,
+        total: bool,
+    ) -> torch.Tensor:
+        sq = _squared_distances(anchors, anchors if refs is None else refs)
+        per, weights = _contrastive_terms(sq, same, offset, pos_margin, neg_margin, distance)
+        ctx.config = (offset, pos_margin, neg_margin, distance)
+        ctx.save_for_backward(anchors, refs, same, weights)
+        return per.sum() if total else per
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        anchors, refs, same, weights = ctx.saved_tensors
+        offset, pos_margin, neg_margin, distance = ctx.config
+        self_pairs = refs is None
+        others = anchors if self_pairs else refs
+        differentiable = torch.is_grad_enabled()
+        if differentiable:  # create_graph: recompute from the inputs so second derivatives reach them
+            sq = _squared_distances(anchors, others)
+            weights = _contrastive_terms(sq, same, offset, pos_margin, neg_margin, distance)[1]
+        nones = (None,) * 6
+        # sq_ij = ‖a_i‖² + ‖r_j‖² − 2 a_i·r_j, so ∂/∂a_i = 2 Σ_j w_ij (a_i − r_j) and ∂/∂r_j = 2 Σ_i w_ij (r_j − a_i)
+        if self_pairs and grad.dim() == 0 and not differentiable:
+            # a batch's own pairs, one gradient for all: w is symmetric and both halves are the same product
+            grad_x = torch.mul(weights.sum(1, keepdim=True), anchors).sub_(weights @ anchors).mul_(4.0 * grad)
+            return (grad_x, None) + nones
+        g = _grad_column(grad, anchors.shape[0])
+        grad_anchors = grad_refs = None
+        if ctx.needs_input_grad[0]:
+            grad_anchors = 2.0 * g * (weights.sum(1, keepdim=True) * anchors - weights @ others)
+        if self_pairs or ctx.needs_input_grad[1]:
+            grad_refs = 2.0 * ((weights.T @ g) * others - weights.T @ (g * anchors))
+        if self_pairs:
+            return (grad_refs if grad_anchors is None else grad_anchors + grad_refs, None) + nones
+        return (grad_anchors, grad_refs) + nones
+
+
 @loss(
     "contrastive",
     family=FAMILY,
@@ -851,7 +1077,9 @@ def contrastive_loss(
 
     ``"mean"`` averages over all N(N−1)/2 pairs i < j (0 for N < 2), ``"sum"``
     sums them; ``"none"`` gives ``(N,)``, each sample's half of its pairs'
-    losses (so its sum is ``"sum"``).
+    losses (so its sum is ``"sum"``). The Euclidean and squared distances run
+    as one autograd node with a written-out backward (one (N, M) matrix kept
+    for it); second derivatives recompute it differentiably.
 
     Args:
         embeddings: ``(N, D)``.
@@ -875,13 +1103,22 @@ def contrastive_loss(
     fn = "contrastive_loss"
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
     batch = _Batch(embeddings, labels, gather)
-    d = _distances(batch.anchors, batch.refs, distance)
-    squared = torch.relu(torch.where(batch.same(), d - pos_margin, neg_margin - d)).square()
-    # the anchor's own column: subtracted (n values) rather than masked (an (n, M) pass forward and backward)
-    own = torch.arange(embeddings.shape[0], device=d.device)
-    per = 0.5 * (squared.sum(1) - squared[own, own + batch.offset])
-    pairs = torch.tensor(0.5 * embeddings.shape[0] * max(batch.refs.shape[0] - 1, 0), dtype=d.dtype, device=d.device)
-    return _finish(per, pairs, reduction, batch.gathered)
+    n = embeddings.shape[0]
+    pairs = torch.tensor(0.5 * n * max(batch.refs.shape[0] - 1, 0), dtype=embeddings.dtype, device=embeddings.device)
+    if distance == "cosine":
+        d = _distances(batch.anchors, batch.refs, distance)
+        squared = torch.relu(torch.where(batch.same(), d - pos_margin, neg_margin - d)).square()
+        # the anchor's own column: subtracted (n values) rather than masked (an (n, M) pass forward and backward)
+        own = torch.arange(n, device=d.device)
+        per = 0.5 * (squared.sum(1) - squared[own, own + batch.offset])
+        return _finish(per, pairs, reduction, batch.gathered)
+    refs = None if batch.refs is batch.anchors else batch.refs
+    out = _Contrastive.apply(
+        batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
+    )
+    if reduction == "none":
+        return out
+    return _dist.global_reduce(out, None if reduction == "sum" else pairs, batch.gathered)
 
 
 @loss(
@@ -1092,6 +1329,9 @@ def info_nce_loss(
     two per index — CLIP's loss. SimCLR's 2N−1-way NT-Xent is
     ``supervised_contrastive_loss(features (N, 2, D), labels=None)``. With
     ``gather=True`` the keys (queries, negatives) of every rank take part.
+    With in-batch negatives the loss is one autograd node with a written-out
+    backward (one (N, M) matrix kept for it); second derivatives recompute it
+    differentiably.
 
     Args:
         query: ``(N, D)``.
@@ -1122,36 +1362,45 @@ def info_nce_loss(
     query, key = to_compute(dtype, query, key)
     _check_2d(fn, "query", query)
     check_same_shape(fn, query, key, input_name="query", target_name="key")
-    q, k = _normalize(query), _normalize(key)
     gathered = bool(gather) and _dist.is_distributed()
-    nb = None
-    if negatives is not None:
-        negatives = to_compute(dtype, negatives)
-        _check_2d(fn, "negatives", negatives)
-        if negatives.shape[1] != query.shape[1]:
-            raise ValueError(
-                f"{fn}: negatives must have the query's feature size {query.shape[1]}; got shape {fmt_shape(negatives.shape)}"
-            )
-        nb = _normalize(negatives)
-        if gathered:
-            nb, _, _ = _dist.all_gather_with_grad(nb)
-    n = q.shape[0]
+    n = query.shape[0]
+    if negatives is None:  # in-batch negatives: fused, normalising inside, reduced inside where that is exact
+        # the direction's summed losses times factor; a gathered mean is divided by the global count below
+        per_mean = 1 if reduction == "sum" or gathered else max(n, 1)
+        factor = None if reduction == "none" else (0.5 if symmetric else 1.0) / per_mean
+
+        def fused(a: torch.Tensor, b_local: torch.Tensor) -> torch.Tensor:
+            b_all, offset, _ = _dist.all_gather_with_grad(b_local) if gathered else (b_local, 0, None)
+            return _info_nce_direction(a, b_all, offset, temperature, factor)
+
+        out = fused(query, key)
+        if symmetric:
+            out = out + fused(key, query) if factor is not None else 0.5 * (out + fused(key, query))
+        if factor is None or not gathered:
+            return out
+        count = None if reduction == "sum" else torch.tensor(float(n), dtype=query.dtype, device=query.device)
+        return _dist.global_reduce(out, count, gathered)
+    count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
+    negatives = to_compute(dtype, negatives)
+    _check_2d(fn, "negatives", negatives)
+    if negatives.shape[1] != query.shape[1]:
+        raise ValueError(
+            f"{fn}: negatives must have the query's feature size {query.shape[1]}; got shape {fmt_shape(negatives.shape)}"
+        )
+    q, k, nb = _normalize(query), _normalize(key), _normalize(negatives)
+    if gathered:
+        nb, _, _ = _dist.all_gather_with_grad(nb)
 
     def direction(a: torch.Tensor, b_local: torch.Tensor) -> torch.Tensor:
-        """-log softmax of a_i's positive (b_i) among b's rows (or among [b_i, negatives]): one fused cross-entropy."""
+        """-log softmax of a_i's positive (b_i) among [b_i, negatives]: one fused cross-entropy."""
         a = a / temperature
-        if nb is not None:
-            positive = (a * b_local).sum(1, keepdim=True)
-            logits = torch.cat([positive, a @ nb.T], 1)
-            return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=a.device), reduction="none")
-        b_all, offset, _ = _dist.all_gather_with_grad(b_local) if gathered else (b_local, 0, None)
-        target = torch.arange(n, device=a.device) + offset
-        return F.cross_entropy(a @ b_all.T, target, reduction="none")
+        positive = (a * b_local).sum(1, keepdim=True)
+        logits = torch.cat([positive, a @ nb.T], 1)
+        return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=a.device), reduction="none")
 
     per = direction(q, k)
     if symmetric:
         per = 0.5 * (per + direction(k, q))
-    count = torch.tensor(float(n), dtype=per.dtype, device=per.device)
     return _finish(per, count, reduction, gathered)
 
 
@@ -1241,21 +1490,34 @@ def _margin_logits(
     return reduce_loss(per, reduction, fn=fn)
 
 
-@loss(
+def _margin_softmax(
+    name: str, *, alias: str, margin: Check, reference: str, curve_margins: Tuple[float, ...]
+) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """The declaration ArcFace and CosFace share: roles (embeddings, labels, class weights), ``scale``, capabilities."""
+    return loss(
+        name,
+        family=FAMILY,
+        module=None,
+        aliases=(alias,),
+        roles=(
+            Role("embeddings", "(N, D)"),
+            Role("labels", "integer class ids (N,)", differentiable=False),
+            Role("weight", "class weights (C, D)"),
+        ),
+        hparams={"scale": checks.positive, "margin": margin},
+        call_kwargs=(),
+        capabilities=_PARAM_CAPABILITIES,
+        references=(f"NumPy reference ({reference})",),
+        curve=Curve("angle", "margin", curve_margins),
+    )
+
+
+@_margin_softmax(
     "arcface",
-    family=FAMILY,
-    module=None,
-    aliases=("additive_angular_margin",),
-    roles=(
-        Role("embeddings", "(N, D)"),
-        Role("labels", "integer class ids (N,)", differentiable=False),
-        Role("weight", "class weights (C, D)"),
-    ),
-    hparams={"scale": checks.positive, "margin": checks.number(0.0, math.pi, high_open=True)},
-    call_kwargs=(),
-    capabilities=_PARAM_CAPABILITIES,
-    references=("NumPy reference (Deng et al. 2019)",),
-    curve=Curve("angle", "margin", (0.2, 0.5)),
+    alias="additive_angular_margin",
+    margin=checks.number(0.0, math.pi, high_open=True),
+    reference="Deng et al. 2019",
+    curve_margins=(0.2, 0.5),
 )
 def arcface_loss(
     embeddings: torch.Tensor,
@@ -1305,21 +1567,12 @@ def arcface_loss(
     return _margin_logits("arcface_loss", embeddings, labels, weight, shifted, scale, reduction)
 
 
-@loss(
+@_margin_softmax(
     "cosface",
-    family=FAMILY,
-    module=None,
-    aliases=("large_margin_cosine",),
-    roles=(
-        Role("embeddings", "(N, D)"),
-        Role("labels", "integer class ids (N,)", differentiable=False),
-        Role("weight", "class weights (C, D)"),
-    ),
-    hparams={"scale": checks.positive, "margin": checks.non_negative},
-    call_kwargs=(),
-    capabilities=_PARAM_CAPABILITIES,
-    references=("NumPy reference (Wang et al. 2018)",),
-    curve=Curve("angle", "margin", (0.2, 0.35)),
+    alias="large_margin_cosine",
+    margin=checks.non_negative,
+    reference="Wang et al. 2018",
+    curve_margins=(0.2, 0.35),
 )
 def cosface_loss(
     embeddings: torch.Tensor,
