@@ -72,7 +72,7 @@ def holm(p_values: Sequence[float]) -> List[float]:
     return adjusted.tolist()
 
 
-def paired_test(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
+def paired_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> Optional[float]:
     """Two-sided p-value of the paired t-test of ``a`` against ``b``; None with fewer than two pairs.
 
     Identical pairs give 1 (no evidence of a difference); a constant non-zero difference on every pair gives 0
