@@ -85,6 +85,19 @@ class _LogCosh(torch.autograd.Function):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
 
 
+def _log1p_floored(value: torch.Tensor, eps: float) -> torch.Tensor:
+    """``log(1 + max(value, eps))``, whose gradient at ``value = +inf`` is its limit 0.
+
+    The plain form's gradient there is 1 / (1 + ∞) = 0 times an infinite upstream gradient (msle's
+    2 · (log1p(∞) - log1p(y))), which is NaN; the limit of the product, 2 log(x) / x, is 0. The infinity
+    is a constant branch instead, and the differentiated branch sees a finite stand-in.
+    """
+    value = value.clamp_min(eps)
+    is_infinite = value.isposinf()
+    logged = torch.log1p(torch.where(is_infinite, torch.ones_like(value), value))
+    return torch.where(is_infinite, torch.full_like(value, math.inf), logged)
+
+
 # ---------------------------------------------------------------------------------------------
 # functionals
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +220,9 @@ def rmse_loss(
     At a pooled value of exactly 0 (with ``eps=0``) the gradient is 0, a
     subgradient, instead of the 0·∞ = NaN of a plain ``sqrt``; ``eps > 0``
     smooths the root instead (and biases the value by about ``sqrt(eps)`` near 0).
+    An infinite residual gives an infinite loss whose gradient is the limit
+    ``a_i sign(r_i) / sqrt(Σ_inf a_j)`` (``a_i`` the pooling coefficient, the sum
+    over the infinite residuals, all taken to grow at one rate), not ∞/∞ = NaN.
 
     Args:
         input: predictions, any shape ``(*)``.
@@ -227,11 +243,26 @@ def rmse_loss(
     """
     fn = "rmse_loss"
     input, target = prepare_pair(fn, input, target)
-    pooled = reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps
+    residual = input - target
+    is_infinite = residual.detach().isinf()
+    # An infinite residual makes the root infinite, and its plain gradient r / (n · root) is ∞/∞ = NaN.
+    # Its limit (every infinite residual growing at one rate) is a_i sign(r_i) / sqrt(Σ_inf a_j), with
+    # a_i the pooling coefficient (w_i / Σw for mean): a loss linear in the infinite residuals, scaled by
+    # the constant 1 / sqrt(Σ_inf a_j), has exactly that value (∞) and that gradient. The finite branch
+    # sees the infinite residuals as 0, so nothing in it is ∞ · 0.
+    direction = torch.where(is_infinite, residual.detach().sign(), torch.zeros_like(residual))
+    infinite_weight = reduce_loss(direction.square(), reduction, weight=sample_weight, fn=fn)
+    has_infinite = infinite_weight > 0
+    at_infinity = reduce_loss(direction * residual, reduction, weight=sample_weight, fn=fn) / torch.sqrt(
+        torch.where(has_infinite, infinite_weight, torch.ones_like(infinite_weight))
+    )
+    finite_residual = torch.where(is_infinite, torch.zeros_like(residual), residual)
+    pooled = reduce_loss(finite_residual.square(), reduction, weight=sample_weight, fn=fn) + eps
     # sqrt has an infinite derivative at 0: route exact zeros through a safe branch (gradient 0)
     is_zero = pooled == 0
     root = torch.sqrt(torch.where(is_zero, torch.ones_like(pooled), pooled))
-    return torch.where(is_zero, torch.zeros_like(pooled), root)
+    root = torch.where(is_zero, torch.zeros_like(pooled), root)
+    return torch.where(has_infinite, at_infinity, root)
 
 
 @loss(
@@ -399,6 +430,10 @@ def mape_loss(
     .. math::
         \ell_i = 100 \cdot \frac{|x_i - y_i|}{\max(|y_i|, \epsilon)}
 
+    An infinite target against a finite prediction gives the limit, 100, with
+    zero gradients (the ratio tends to 1); infinite prediction and target are NaN
+    (∞/∞ has no limit).
+
     Args:
         input: predictions, any shape ``(*)``.
         target: targets, the input's shape.
@@ -418,7 +453,13 @@ def mape_loss(
     """
     fn = "mape_loss"
     input, target = prepare_pair(fn, input, target)
-    loss = 100.0 * (input - target).abs() / target.abs().clamp_min(eps)
+    # an infinite target against a finite prediction is the limit |x - y| / |y| -> 1, 100 %, with zero
+    # gradients; the safe branch divides by 1 there instead of forming ∞/∞
+    target_at_infinity = target.isinf() & input.isfinite()
+    safe_target = torch.where(target_at_infinity, torch.ones_like(target), target)
+    safe_input = torch.where(target_at_infinity, torch.ones_like(input), input)
+    loss = 100.0 * (safe_input - safe_target).abs() / safe_target.abs().clamp_min(eps)
+    loss = torch.where(target_at_infinity, torch.full_like(loss, 100.0), loss)
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
@@ -445,7 +486,8 @@ def msle_loss(
         \ell_i = \big(\log(1 + \max(x_i, \epsilon)) - \log(1 + \max(y_i, \epsilon))\big)^2
 
     Values below ``eps`` (negative ones included) are clamped to ``eps`` as
-    Keras does, so a negative prediction gets no gradient.
+    Keras does, so a negative prediction gets no gradient. At ``+inf`` (one
+    side) the loss is infinite and the gradient its limit, 0.
 
     Args:
         input: predictions, any shape ``(*)``.
@@ -466,7 +508,7 @@ def msle_loss(
     """
     fn = "msle_loss"
     input, target = prepare_pair(fn, input, target)
-    loss = (torch.log1p(input.clamp_min(eps)) - torch.log1p(target.clamp_min(eps))).square()
+    loss = (_log1p_floored(input, eps) - _log1p_floored(target, eps)).square()
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 

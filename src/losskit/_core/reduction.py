@@ -21,9 +21,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 
-from .validation import check_broadcastable_to
+from .validation import _is_compiling, check_broadcastable_to
 
-__all__ = ["reduce_loss", "zero_loss", "safe_divide", "fused_or_reduce"]
+__all__ = ["reduce_loss", "zero_loss", "safe_divide", "fused_or_reduce", "fused_unless_nan"]
 
 
 def zero_loss(loss: torch.Tensor) -> torch.Tensor:
@@ -146,3 +146,23 @@ def fused_or_reduce(
     if sample_weight is None and input.numel() > 0:
         return torch_fn(input, target, reduction=reduction, **kwargs)
     return reduce_loss(torch_fn(input, target, reduction="none", **kwargs), reduction, weight=sample_weight, fn=fn)
+
+
+def fused_unless_nan(
+    input: torch.Tensor, fused: Callable[[], torch.Tensor], exact: Callable[[], torch.Tensor]
+) -> torch.Tensor:
+    """``fused()`` (torch's kernel, reduced in its pass), or ``exact()`` where that is NaN; ``input`` gives the device.
+
+    Some of torch's kernels give NaN at an infinite input where the loss has a limit (``0 · (-inf)``,
+    ``inf - inf``); ``exact()`` computes the limits with extra elementwise passes that would double
+    the cost of every call. On CPU the fused result is read once (a scalar: no sync to speak of) and
+    ``exact()`` runs only when it is NaN — genuine NaN inputs then come out of ``exact()`` as NaN too.
+    On accelerators (where that read would synchronise with the host) and under ``torch.compile``
+    (no data-dependent branch; the compiler fuses the passes anyway) ``exact()`` runs alone: choosing
+    with ``torch.where`` would not do, because the unchosen kernel's backward still multiplies its
+    zero gradient by the infinite derivative (0 · ∞ = NaN).
+    """
+    if _is_compiling() or input.device.type != "cpu":
+        return exact()
+    out = fused()
+    return exact() if bool(torch.isnan(out).any()) else out

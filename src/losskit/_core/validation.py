@@ -34,7 +34,6 @@ __all__ = [
     "check_real",
     "check_class_weight",
     "check_class_target",
-    "check_probability_target",
     "compute_dtype",
     "to_compute",
     "fmt_shape",
@@ -277,11 +276,6 @@ def check_class_target(
                 f"{fn}: target contains class {bad}, outside the valid range [0, {num_classes - 1}]{extra}"
             )
     return True
-
-
-def check_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) -> None:
-    check_floating(fn, "target", target)
-    check_same_shape(fn, input, target)
 
 
 def compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
