@@ -1458,6 +1458,15 @@ def _inf_ctc() -> List[Sample]:
     return [Sample((log_probs, targets, torch.tensor([6, 5]), torch.tensor([2, 2])), {}, desc="-inf log-probabilities")]
 
 
+def _inf_iou() -> List[Sample]:
+    # boxes with one infinite side against finite boxes: U = ∞, so the IoU is 0 and the loss 1, with gradient 0;
+    # GIoU / DIoU / CIoU / EIoU compare the enclosing box and the centres, ∞/∞ there (no single limit), and an
+    # infinite box against an infinite box is ∞/∞ for the IoU too, so those are left out
+    boxes = _f64([[-_INF, 0.0, 1.0, 1.0], [0.0, 0.0, _INF, 2.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    others = _f64([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0], [0.5, -_INF, 1.5, 1.5], [0.5, 0.5, 1.5, 1.5]])
+    return [Sample((boxes, others), {}, desc="boxes with a ±inf side")]
+
+
 _INF_EXTREMES = {
     **{n: _inf_pairs([0.0, 0.0, 1.0, -1.0, 0.0]) for n in ("l1", "mse", "smooth_l1", "huber", "log_cosh", "quantile")},
     # regression with an infinite target as well (rmse's gradient is the limit a_i sign(r_i) / sqrt(Σ_inf a_j));
@@ -1472,6 +1481,7 @@ _INF_EXTREMES = {
     "gan_discriminator": _inf_gan(("minimax", "non_saturating", "least_squares", "hinge"), generator=False),
     "gan_generator": _inf_gan(("minimax", "non_saturating", "least_squares"), generator=True),
     "ctc": _inf_ctc,
+    "iou": _inf_iou,
     "hinge": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
     "soft_margin": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
     "squared_hinge": _inf_pairs([1.0, 1.0, 0.0, 0.0, 1.0]),
