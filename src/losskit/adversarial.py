@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import fused_or_reduce, fused_unless_nan, reduce_loss
+from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, Role, loss
 from ._core.validation import check_floating, check_same_shape, compute_dtype, fmt_shape, to_compute
 
@@ -79,7 +79,7 @@ def _bce(x: torch.Tensor, target: float, reduction: str, fn: str) -> torch.Tenso
     (``fused_or_reduce``: an empty batch still gives 0, not torch's NaN).
     """
     t = x.new_full((), target).expand_as(x)
-    return fused_unless_nan(
+    return fast_or_exact(
         x,
         lambda: fused_or_reduce(F.binary_cross_entropy_with_logits, x, t, reduction, fn=fn),
         lambda: reduce_loss(_bce_at_infinity(x, target), reduction, fn=fn),

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import fused_unless_nan, reduce_loss
+from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Curve, Role, loss
 from ._core.validation import (
     check_floating,
@@ -118,7 +118,7 @@ def kl_div(
         # needs a gradient, or log targets (torch turns -inf ones into NaN), take the exact path below;
         # "mean": torch warns on every call, and sum / numel is the same number
         divisor = input.numel() if reduction == "mean" else 1
-        return fused_unless_nan(
+        return fast_or_exact(
             input,
             lambda: F.kl_div(input, target, reduction="sum" if reduction == "mean" else reduction) / divisor,
             lambda: _kl_exact(input, target, reduction, log_target, None, fn),
@@ -279,7 +279,7 @@ def poisson_nll_loss(
     input, target = prepare_pair(fn, input, target)
     log_input, full, eps = bool(log_input), bool(full), float(eps)
     if reduction != "none" and sample_weight is None and input.numel() > 0:
-        return fused_unless_nan(
+        return fast_or_exact(
             input,
             lambda: F.poisson_nll_loss(input, target, log_input=log_input, full=full, eps=eps, reduction=reduction),
             lambda: _poisson_exact(input, target, log_input, full, eps, reduction, None, fn),

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import fused_or_reduce, reduce_loss
+from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
     _is_compiling,
@@ -401,13 +401,51 @@ def rmse_loss(
     """
     fn = "rmse_loss"
     input, target = prepare_pair(fn, input, target)
+    # an infinite value is where the plain root's gradient is ∞/∞: only then the limit form (one read on CPU)
+    return fast_or_exact(
+        input,
+        lambda: _rmse(input, target, reduction, eps, sample_weight, fn),
+        lambda: _rmse_at_infinity(input, target, reduction, eps, sample_weight, fn),
+        redo_where=torch.isinf,
+    )
+
+
+def _rmse(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    eps: float,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    return _safe_root(reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps)
+
+
+def _safe_root(pooled: torch.Tensor) -> torch.Tensor:
+    """sqrt, with gradient 0 (a subgradient) at exactly 0, where sqrt's derivative is infinite."""
+    is_zero = pooled == 0
+    root = torch.sqrt(torch.where(is_zero, torch.ones_like(pooled), pooled))
+    return torch.where(is_zero, torch.zeros_like(pooled), root)
+
+
+def _rmse_at_infinity(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    eps: float,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    """rmse whose gradient at infinite residuals is the limit a_i sign(r_i) / sqrt(Σ_inf a_j).
+
+    An infinite residual makes the root infinite, and its plain gradient r / (n · root) is ∞/∞ = NaN. Its
+    limit (every infinite residual growing at one rate) is a_i sign(r_i) / sqrt(Σ_inf a_j), with a_i the
+    pooling coefficient (w_i / Σw for mean): a loss linear in the infinite residuals, scaled by the constant
+    1 / sqrt(Σ_inf a_j), has exactly that value (∞) and that gradient. The finite branch sees the infinite
+    residuals as 0, so nothing in it is ∞ · 0.
+    """
     residual = input - target
     is_infinite = residual.detach().isinf()
-    # An infinite residual makes the root infinite, and its plain gradient r / (n · root) is ∞/∞ = NaN.
-    # Its limit (every infinite residual growing at one rate) is a_i sign(r_i) / sqrt(Σ_inf a_j), with
-    # a_i the pooling coefficient (w_i / Σw for mean): a loss linear in the infinite residuals, scaled by
-    # the constant 1 / sqrt(Σ_inf a_j), has exactly that value (∞) and that gradient. The finite branch
-    # sees the infinite residuals as 0, so nothing in it is ∞ · 0.
     direction = torch.where(is_infinite, residual.detach().sign(), torch.zeros_like(residual))
     infinite_weight = reduce_loss(direction.square(), reduction, weight=sample_weight, fn=fn)
     has_infinite = infinite_weight > 0
@@ -415,11 +453,7 @@ def rmse_loss(
         torch.where(has_infinite, infinite_weight, torch.ones_like(infinite_weight))
     )
     finite_residual = torch.where(is_infinite, torch.zeros_like(residual), residual)
-    pooled = reduce_loss(finite_residual.square(), reduction, weight=sample_weight, fn=fn) + eps
-    # sqrt has an infinite derivative at 0: route exact zeros through a safe branch (gradient 0)
-    is_zero = pooled == 0
-    root = torch.sqrt(torch.where(is_zero, torch.ones_like(pooled), pooled))
-    root = torch.where(is_zero, torch.zeros_like(pooled), root)
+    root = _safe_root(reduce_loss(finite_residual.square(), reduction, weight=sample_weight, fn=fn) + eps)
     return torch.where(has_infinite, at_infinity, root)
 
 
@@ -609,14 +643,26 @@ def mape_loss(
     """
     fn = "mape_loss"
     input, target = prepare_pair(fn, input, target)
-    # an infinite target against a finite prediction is the limit |x - y| / |y| -> 1, 100 %, with zero
-    # gradients; the safe branch divides by 1 there instead of forming ∞/∞
+    # ∞/∞ (NaN) at an infinite target: only then the limit form (one read on CPU)
+    return fast_or_exact(
+        input,
+        lambda: reduce_loss(_mape(input, target, eps), reduction, weight=sample_weight, fn=fn),
+        lambda: reduce_loss(_mape_at_infinity(input, target, eps), reduction, weight=sample_weight, fn=fn),
+    )
+
+
+def _mape(input: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    return 100.0 * (input - target).abs() / target.abs().clamp_min(eps)
+
+
+def _mape_at_infinity(input: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    """An infinite target against a finite prediction: the limit |x - y| / |y| -> 1, 100 %, with zero
+    gradients; the differentiated branch divides by 1 there instead of forming ∞/∞."""
     target_at_infinity = target.isinf() & input.isfinite()
     safe_target = torch.where(target_at_infinity, torch.ones_like(target), target)
     safe_input = torch.where(target_at_infinity, torch.ones_like(input), input)
-    loss = 100.0 * (safe_input - safe_target).abs() / safe_target.abs().clamp_min(eps)
-    loss = torch.where(target_at_infinity, torch.full_like(loss, 100.0), loss)
-    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    loss = _mape(safe_input, safe_target, eps)
+    return torch.where(target_at_infinity, torch.full_like(loss, 100.0), loss)
 
 
 @loss(
@@ -664,8 +710,20 @@ def msle_loss(
     """
     fn = "msle_loss"
     input, target = prepare_pair(fn, input, target)
-    loss = (_log1p_floored(input, eps) - _log1p_floored(target, eps)).square()
-    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    # an infinite value is where the plain form's gradient is ∞ · 0: only then the limit form (one read on CPU)
+    return fast_or_exact(
+        input,
+        lambda: reduce_loss(
+            (torch.log1p(input.clamp_min(eps)) - torch.log1p(target.clamp_min(eps))).square(),
+            reduction,
+            weight=sample_weight,
+            fn=fn,
+        ),
+        lambda: reduce_loss(
+            (_log1p_floored(input, eps) - _log1p_floored(target, eps)).square(), reduction, weight=sample_weight, fn=fn
+        ),
+        redo_where=torch.isinf,
+    )
 
 
 @loss(
