@@ -398,3 +398,18 @@ def test_fused_gradient_keeps_nan_and_inf(fused_everywhere):
         loss.backward()
         expected.backward()
         torch.testing.assert_close(a.grad, b.grad, equal_nan=True, rtol=0, atol=0)
+
+
+def test_fused_gradient_leaves_torch_func_and_forward_ad_to_torch(fused_everywhere):
+    """torch.func transforms and forward-mode AD differentiate torch's kernels (the fused Function has no jvp)."""
+    import torch.autograd.forward_ad as fwAD
+
+    x, y = (t.detach() for t in _fused_inputs())
+    for ours, theirs in ((LF.huber_loss, F.huber_loss), (LF.mse_loss, F.mse_loss)):
+        torch.testing.assert_close(
+            torch.func.grad(lambda a: ours(a, y))(x), torch.func.grad(lambda a: theirs(a, y))(x), rtol=0, atol=0
+        )
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(x, torch.ones_like(x))
+            ours_tangent = fwAD.unpack_dual(ours(dual, y)).tangent
+            torch.testing.assert_close(ours_tangent, fwAD.unpack_dual(theirs(dual, y)).tangent, rtol=0, atol=0)
