@@ -8,8 +8,8 @@ float16/bfloat16 inputs are computed in float32 and the loss is float32.
 
 ``mse``, ``l1``, ``huber`` and ``smooth_l1`` reduced with ``"mean"`` or ``"sum"``
 over 2^17 elements or more, with a gradient to compute, write the gradient in the
-forward pass (torch's own loss and backward kernels, block by block while the
-block is in cache) and keep only it for the backward: torch's values and torch's
+forward pass (torch's kernels or their exact products, block by block while
+the block is in cache) and keep only it for the backward: torch's values and torch's
 gradients bit for bit, one elementwise allocation per step instead of two, and
 second derivatives from torch's loss. Smaller inputs, ``"none"``, sample
 weights, non-contiguous inputs, ``torch.compile``, ``torch.func`` and
@@ -91,13 +91,14 @@ class _FusedGradient(torch.autograd.Function):
     torch reads input and target in the forward and again in the backward, and allocates two
     elementwise tensors (the forward's temporary, the backward's gradient); at 2^24 elements the page
     faults of those allocations cost more than the arithmetic. Here the forward walks the inputs in
-    cache-sized blocks: torch's loss kernel sums a block and torch's backward kernel writes its
+    cache-sized blocks: torch's loss kernel sums a block (mse: the block's r · r) and torch's backward kernel
+    (mse: the same product, (2/n) · r, in place; l1: torch's sgn) writes its
     gradient (``grad_output = 1/n`` with a sum reduction: the same products as torch's mean) into one
     preallocated tensor, while the block is still in cache (smooth_l1's gradient: one call over the whole
     tensor after the blocks, see below). The backward returns that tensor (scaled by
     ``grad_output`` unless it is 1), so one elementwise tensor is allocated per step, and it is the
     gradient itself. The values are torch's elementwise losses, summed block by block; the gradients
-    are torch's, bit for bit.
+    are torch's, bit for bit (the values agree to rounding: the sums are grouped by block).
 
     Double backward (``create_graph=True``) differentiates torch's own loss again from the saved
     input and target (references, not copies), so second derivatives are exactly torch's.
@@ -115,8 +116,11 @@ class _FusedGradient(torch.autograd.Function):
         for start in range(0, numel, block):
             x, y, g = (t[start : start + block] for t in (flat_input, flat_target, gradient))
             if kind == "mse":
-                partial_sums.append(F.mse_loss(x, y, reduction="sum"))
-                torch.ops.aten.mse_loss_backward.grad_input(grad_scale, x, y, _SUM, grad_input=g)
+                # r = x - y, Σ r² as a dot product of the block (as accurate as torch's sum here, and a pass
+                # cheaper than its kernel), then r · 2/n in place: torch's (2/n) · (x - y), the same product
+                residual = torch.sub(x, y, out=g)
+                partial_sums.append(torch.dot(residual, residual))
+                residual.mul_(2.0 * scale)
             elif kind == "huber":
                 partial_sums.append(F.huber_loss(x, y, reduction="sum", delta=switch))
                 torch.ops.aten.huber_loss_backward.out(grad_scale, x, y, _SUM, switch, grad_input=g)
