@@ -43,9 +43,19 @@ def _variant_text(variant: Dict[str, Any]) -> str:
     return ", ".join(f"{'C' if k == 'classes' else k}={v}" for k, v in variant.items())
 
 
+def sizes_for(case, sizes: List[int], with_extra_sizes: bool) -> List[int]:
+    """The sizes a case runs at: the requested ones, plus its own extra sizes in a default full run."""
+    return [*sizes, *(s for s in case.extra_sizes if with_extra_sizes and s not in sizes)]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sizes", default="8,1e5,1e6,1e7", help="element counts (comma-separated); 8 = per-call overhead")
+    ap.add_argument(
+        "--sizes",
+        default=None,
+        help="element counts (comma-separated; default 8,1e5,1e6,1e7 and each case's extra sizes, such as 2^24 "
+        "for the fused-gradient regression losses); 8 = per-call overhead",
+    )
     ap.add_argument("--rounds", type=int, default=15, help="paired rounds per (case, variant, size, other)")
     ap.add_argument("--min-time", type=float, default=0.02, help="seconds per sample")
     ap.add_argument("--cases", default="", help="only these cases (comma-separated)")
@@ -58,10 +68,11 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    with_extra_sizes = args.sizes is None and not args.quick
     if args.quick:
         args.sizes, args.rounds, args.min_time = "8,1000", 2, 0.0
     device = torch.device(args.device)
-    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    sizes = [int(float(s)) for s in (args.sizes or "8,1e5,1e6,1e7").split(",")]
     classes = {int(c) for c in args.classes.split(",") if c}
     cases = select([c for c in args.cases.split(",") if c])
     peers = peer_modules()
@@ -72,7 +83,7 @@ def main(argv=None) -> None:
         for case in cases
         for variant in case.variants
         if not (classes and "classes" in variant and variant["classes"] not in classes)
-        for size in sizes
+        for size in sizes_for(case, sizes, with_extra_sizes)
     ]
     seen = set()
     comparison = 0

@@ -8,6 +8,7 @@ must survive. Adding a loss means adding its entry here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -1333,6 +1334,27 @@ from .loss_db_sequence import ENTRIES as _SEQUENCE_ENTRIES  # noqa: E402
 
 ENTRIES += _SEQUENCE_ENTRIES
 
+from .loss_db_embedding import ENTRIES as _EMBEDDING_ENTRIES  # noqa: E402
+
+ENTRIES += _EMBEDDING_ENTRIES
+
+
+from .loss_db_adversarial import ENTRIES as _ADVERSARIAL_ENTRIES  # noqa: E402
+
+ENTRIES += _ADVERSARIAL_ENTRIES
+
+from .loss_db_segmentation import ENTRIES as _SEGMENTATION_ENTRIES  # noqa: E402
+
+ENTRIES += _SEGMENTATION_ENTRIES
+
+
+from .loss_db_detection import ENTRIES as _DETECTION_ENTRIES  # noqa: E402
+
+ENTRIES += _DETECTION_ENTRIES
+
+# every family's entry by name, so that the ±inf table below can reach all of them
+BY_NAME = {e.name: e for e in ENTRIES}
+
 
 # ---------------------------------------------------------------------------------------------
 # ±inf inputs (issue 11: no loss returns NaN where its value is finite or infinite)
@@ -1362,8 +1384,104 @@ def _inf_class_scores(targets) -> Callable[[], List[Sample]]:
     return build
 
 
+def _f64(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def _inf_targets() -> List[Sample]:
+    """Infinite targets against finite predictions (the opposite side of _inf_pairs)."""
+    return [Sample((_f64([0.5, -2.0, 3.0, 0.0]), _f64([_INF, -_INF, 1.0, _INF])), {}, desc="±inf targets")]
+
+
+def _inf_regression_both_sides(targets) -> Callable[[], List[Sample]]:
+    return lambda: _inf_pairs(targets)() + _inf_targets()
+
+
+def _inf_poisson() -> List[Sample]:
+    # a log-rate of +inf (loss +inf), of -inf with count 0 (loss 0) and with count 3 (loss +inf); a rate of +inf
+    log_rates, counts = _f64([_INF, -_INF, -_INF, 0.5]), _f64([2.0, 0.0, 3.0, 1.0])
+    return [
+        Sample((log_rates, counts), {"log_input": True, "full": full}, desc=f"±inf log-rates, full={full}")
+        for full in (False, True)
+    ] + [Sample((_f64([_INF, 0.5]), _f64([2.0, 1.0])), {"log_input": False}, desc="+inf rate")]
+
+
+def _inf_gaussian() -> List[Sample]:
+    # infinite means and observations (loss +inf), and an infinite variance with a finite residual (loss +inf,
+    # gradient 0 for the mean); an infinite variance against an infinite residual is ∞/∞ and is left out
+    mean, obs, var = _f64([_INF, -_INF, 0.5, 1.0]), _f64([0.0, 1.0, _INF, 0.0]), _f64([1.0, 2.0, 3.0, _INF])
+    return [
+        Sample((mean, obs, var), {"full": full}, desc=f"±inf mean / observation / var, full={full}")
+        for full in (False, True)
+    ]
+
+
+def _inf_kl() -> List[Sample]:
+    # log-probability -inf (a masked class): 0 where the target is 0, +inf where it is not
+    log_q = _f64([[-_INF, math.log(0.5), math.log(0.5)], [-_INF, 0.0, -_INF]])
+    p = _f64([[0.0, 0.25, 0.75], [0.5, 0.5, 0.0]])
+    return [
+        Sample((log_q, p), {}, desc="-inf log-probabilities"),
+        Sample((log_q, torch.log(p)), {"log_target": True}, desc="-inf log-probabilities and log targets"),
+    ]
+
+
+def _inf_js() -> List[Sample]:
+    log_p = _f64([[-_INF, math.log(0.5), math.log(0.5)], [-_INF, 0.0, -_INF]])
+    q = _f64([[0.0, 0.25, 0.75], [0.5, 0.5, 0.0]])
+    logits = _f64([[-_INF, 0.0, 1.0], [2.0, -_INF, -_INF]])
+    return [
+        Sample((log_p, q), {}, desc="-inf log-probabilities"),
+        Sample((log_p, torch.log(q)), {"log_target": True}, desc="-inf log-probabilities and log targets"),
+        Sample((logits, q), {"from_logits": True}, desc="-inf logits"),
+    ]
+
+
+def _inf_gan(kinds, generator: bool) -> Callable[[], List[Sample]]:
+    real, fake = _f64([_INF, -_INF, 0.5, _INF]), _f64([-_INF, _INF, _INF, 0.3])
+
+    def build():
+        if generator:
+            return [Sample((fake,), {"kind": kind}, desc=f"±inf scores {kind}") for kind in kinds]
+        return [Sample((real, fake), {"kind": kind}, desc=f"±inf scores {kind}") for kind in kinds] + [
+            Sample((real, fake), {"kind": "minimax", "label_smoothing": 0.2}, desc="±inf scores, smoothed")
+        ]
+
+    return build
+
+
+def _inf_ctc() -> List[Sample]:
+    # labels of probability 0 (log-probability -inf) in some frames; every target still has a path
+    log_probs = torch.log_softmax(torch.linspace(-2.0, 2.0, 6 * 2 * 4, dtype=torch.float64).reshape(6, 2, 4).sin(), -1)
+    log_probs[0, 0, 2] = log_probs[3, 1, 1] = log_probs[5, 0, 3] = log_probs[2, 1, 0] = -_INF
+    targets = torch.tensor([[1, 2], [3, 1]])
+    return [Sample((log_probs, targets, torch.tensor([6, 5]), torch.tensor([2, 2])), {}, desc="-inf log-probabilities")]
+
+
+def _inf_iou() -> List[Sample]:
+    # boxes with one infinite side against finite boxes: U = ∞, so the IoU is 0 and the loss 1, with gradient 0;
+    # GIoU / DIoU / CIoU / EIoU compare the enclosing box and the centres, ∞/∞ there (no single limit), and an
+    # infinite box against an infinite box is ∞/∞ for the IoU too, so those are left out
+    boxes = _f64([[-_INF, 0.0, 1.0, 1.0], [0.0, 0.0, _INF, 2.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    others = _f64([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0], [0.5, -_INF, 1.5, 1.5], [0.5, 0.5, 1.5, 1.5]])
+    return [Sample((boxes, others), {}, desc="boxes with a ±inf side")]
+
+
 _INF_EXTREMES = {
     **{n: _inf_pairs([0.0, 0.0, 1.0, -1.0, 0.0]) for n in ("l1", "mse", "smooth_l1", "huber", "log_cosh", "quantile")},
+    # regression with an infinite target as well (rmse's gradient is the limit a_i sign(r_i) / sqrt(Σ_inf a_j));
+    # msle clamps -inf to eps and an infinite prediction and target would be ∞ - ∞, so each sample has one side
+    **{n: _inf_regression_both_sides([0.0, 0.0, 1.0, -1.0, 0.0]) for n in ("rmse", "msle", "mape")},
+    "poisson_nll": _inf_poisson,
+    "gaussian_nll": _inf_gaussian,
+    "kl_div": _inf_kl,
+    "js_div": _inf_js,
+    # wasserstein and relativistic_average take differences of scores (∞ - ∞ when both sides are infinite);
+    # the generator's hinge and wasserstein terms are -f, whose sum over +inf and -inf scores is ∞ - ∞ too
+    "gan_discriminator": _inf_gan(("minimax", "non_saturating", "least_squares", "hinge"), generator=False),
+    "gan_generator": _inf_gan(("minimax", "non_saturating", "least_squares"), generator=True),
+    "ctc": _inf_ctc,
+    "iou": _inf_iou,
     "hinge": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
     "soft_margin": _inf_pairs([1.0, 1.0, -1.0, -1.0, 1.0]),
     "squared_hinge": _inf_pairs([1.0, 1.0, 0.0, 0.0, 1.0]),
@@ -1455,24 +1573,6 @@ _INF_EXTREMES_CLASSIFICATION = {
 }
 for _name, _build in _INF_EXTREMES_CLASSIFICATION.items():
     BY_NAME[_name].inf_extremes = _build
-
-from .loss_db_embedding import ENTRIES as _EMBEDDING_ENTRIES  # noqa: E402
-
-ENTRIES += _EMBEDDING_ENTRIES
-
-
-from .loss_db_adversarial import ENTRIES as _ADVERSARIAL_ENTRIES  # noqa: E402
-
-ENTRIES += _ADVERSARIAL_ENTRIES
-
-from .loss_db_segmentation import ENTRIES as _SEGMENTATION_ENTRIES  # noqa: E402
-
-ENTRIES += _SEGMENTATION_ENTRIES
-
-
-from .loss_db_detection import ENTRIES as _DETECTION_ENTRIES  # noqa: E402
-
-ENTRIES += _DETECTION_ENTRIES
 
 from .loss_db_long_tail import ENTRIES as _LONG_TAIL_ENTRIES  # noqa: E402
 

@@ -67,3 +67,13 @@ def test_every_registered_loss_is_benchmarked_or_listed():
 
     benched = {c.name.split("(")[0] for c in all_cases()}
     assert set(lk.available()) <= benched
+
+
+def test_fused_gradient_rows_run_at_2_24_in_a_full_run_only():
+    from benchmarks.__main__ import sizes_for
+    from benchmarks.suite import FUSED_GRADIENT_SIZE, select
+
+    for case in select(["mse", "l1", "huber", "smooth_l1"]):
+        assert sizes_for(case, [8, 100000], with_extra_sizes=True) == [8, 100000, FUSED_GRADIENT_SIZE]
+        assert sizes_for(case, [8, 100000], with_extra_sizes=False) == [8, 100000]
+    assert sizes_for(select(["rmse"])[0], [8], with_extra_sizes=True) == [8]

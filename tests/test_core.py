@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 import losskit as lk
 import losskit.functional as LF
 from losskit._core import checks
-from losskit._core.reduction import reduce_loss, safe_divide
+from losskit._core import reduction as reduction_module
+from losskit._core.reduction import fast_or_exact, reduce_loss, safe_divide
 from losskit._core.rst import latex_to_text, rst_to_text
 from losskit._core.targets import hinge_targets, log_target_probability
 from losskit._core.validation import check_number, compute_dtype, data_checks_active, validation_enabled
@@ -524,3 +525,33 @@ def test_non_tensor_bias_is_a_type_error():
     # torch 2.13's name for the projection's bias (bias= is its deprecated alias)
     with pytest.raises(TypeError, match=r"^linear_cross_entropy: linear_bias must be a torch.Tensor; got list$"):
         LF.linear_cross_entropy(torch.zeros(2, 4), torch.zeros(3, 4), torch.tensor([0, 1]), linear_bias=[0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("compiling", [False, True], ids=["eager-cpu", "compiling"])
+def test_fast_or_exact_takes_the_exact_path_only_where_flagged(monkeypatch, compiling):
+    """Eager on CPU: the fused result, read once, and the exact path only for NaN; compiling: the exact path."""
+    monkeypatch.setattr(reduction_module, "_is_compiling", lambda: compiling)
+    calls = []
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+
+    def exact(value):
+        def run():
+            calls.append(value)
+            return (x * 2.0).sum() * 0.0 + value
+
+        return run
+
+    out = fast_or_exact(x, lambda: (x * 3.0).sum(), exact(7.0))
+    assert out.item() == (7.0 if compiling else 9.0)
+    out.backward()
+    torch.testing.assert_close(x.grad, torch.zeros(2) if compiling else torch.full((2,), 3.0))
+    assert calls == ([7.0] if compiling else [])
+    x.grad = None
+    out = fast_or_exact(x, lambda: (x * float("nan")).sum(), exact(5.0))
+    assert out.item() == 5.0
+    out.backward()
+    torch.testing.assert_close(x.grad, torch.zeros(2))  # only the exact path is on the graph
+
+    x.grad = None
+    out = fast_or_exact(x, lambda: (x * float("inf")).sum(), exact(3.0), redo_where=torch.isinf)
+    assert out.item() == 3.0  # an infinite fast result, flagged by isinf

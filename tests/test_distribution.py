@@ -1,5 +1,7 @@
 """Distribution family: torch parity (kl_div, poisson_nll, gaussian_nll), SciPy for js_div, Keras, properties."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -56,6 +58,23 @@ def test_kl_div_zero_targets_finite_where_torch_is_nan():
     # log-space targets of -inf (zero probability) are fine too
     lt = torch.log(t.detach())
     assert torch.isfinite(LF.kl_div(x, lt, log_target=True, reduction="sum"))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "batchmean", "none"])
+def test_kl_div_masked_class_is_zero_on_the_fused_path(reduction):
+    """A -inf log-probability under a zero target (a masked class) contributes 0 — also through torch's
+    kernel, which the functional runs when the target needs no gradient, and which gives 0 · (-inf) = NaN."""
+    logits = torch.tensor([[2.0, -math.inf, 0.5], [0.1, 0.2, -math.inf]], dtype=torch.float64)
+    x = torch.log_softmax(logits, 1).requires_grad_()
+    t = torch.tensor([[0.7, 0.0, 0.3], [0.4, 0.6, 0.0]], dtype=torch.float64)
+    assert torch.isnan(F.kl_div(x, t, reduction="sum")), "torch's kernel no longer gives NaN: simplify"
+    loss = LF.kl_div(x, t, reduction=reduction)
+    finite = torch.where(t == 0, torch.zeros_like(t), t * (t.log() - x.detach()))
+    expected = {"mean": finite.mean(), "sum": finite.sum(), "batchmean": finite.sum() / 2, "none": finite}[reduction]
+    torch.testing.assert_close(loss.detach(), expected)
+    loss.sum().backward()
+    scale = {"mean": 1 / 6, "sum": 1.0, "batchmean": 0.5, "none": 1.0}[reduction]
+    torch.testing.assert_close(x.grad, -t * scale)
 
 
 def test_kl_div_module_equals_torch_module():

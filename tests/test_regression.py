@@ -278,3 +278,138 @@ def test_quantile_tensor_errors(quantile, exc, match):
         LF.quantile_loss(torch.zeros(3, 2), torch.zeros(3), quantile=quantile)
     with pytest.raises(exc, match=r"QuantileLoss: " + match):
         lk.QuantileLoss(quantile=quantile)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused-gradient path (issue 17): the loss and its gradient in one forward pass
+# ---------------------------------------------------------------------------------------------
+
+FUSED = [
+    ("mse", LF.mse_loss, F.mse_loss, {}),
+    ("l1", LF.l1_loss, F.l1_loss, {}),
+    ("huber", LF.huber_loss, F.huber_loss, {"delta": 0.7}),
+    ("smooth_l1", LF.smooth_l1_loss, F.smooth_l1_loss, {"beta": 0.3}),
+    ("smooth_l1_beta0", LF.smooth_l1_loss, F.smooth_l1_loss, {"beta": 0.0}),
+]
+
+
+@pytest.fixture
+def fused_everywhere(monkeypatch):
+    """The fused path for every size, in blocks of 5 elements (so that every test walks several blocks)."""
+    import losskit.regression as regression
+
+    monkeypatch.setattr(regression, "_FUSED_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(regression, "_FUSED_BLOCK", 5)
+
+
+def _fused_inputs(dtype=torch.float64, n=23, target_grad=False):
+    g = torch.Generator().manual_seed(n)
+    x = torch.randn(n, generator=g, dtype=dtype) * 2
+    y = torch.randn(n, generator=g, dtype=dtype)
+    x[:3] = y[:3]  # zero residuals: sgn(0) = 0
+    x[3], x[4] = y[3] + 0.7, y[4] - 0.3  # residuals at the switch points
+    return x.requires_grad_(), y.requires_grad_(target_grad)
+
+
+@pytest.mark.parametrize("name, ours, theirs, kw", FUSED, ids=[f[0] for f in FUSED])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_fused_gradient_equals_torch(fused_everywhere, name, ours, theirs, kw, reduction, dtype):
+    """Same value (summed block by block), the same gradients bit for bit, for input and target."""
+    x, y = _fused_inputs(dtype, target_grad=True)
+    x2, y2 = x.detach().clone().requires_grad_(), y.detach().clone().requires_grad_()
+    loss, expected = ours(x, y, reduction=reduction, **kw), theirs(x2, y2, reduction=reduction, **kw)
+    assert type(loss.grad_fn).__name__ == "_FusedGradientBackward", "the fused path was not taken"
+    torch.testing.assert_close(loss, expected, rtol=1e-6 if dtype == torch.float32 else 1e-14, atol=0)
+    loss.backward()
+    expected.backward()
+    assert torch.equal(x.grad, x2.grad) and torch.equal(y.grad, y2.grad)
+
+
+@pytest.mark.parametrize("name, ours, theirs, kw", FUSED, ids=[f[0] for f in FUSED])
+def test_fused_gradient_scaled_kept_graph_and_gradcheck(fused_everywhere, name, ours, theirs, kw):
+    """A grad_output other than 1, a graph kept for a second backward, gradcheck and gradgradcheck."""
+    x, y = _fused_inputs()
+    x2 = x.detach().clone().requires_grad_()
+    loss, expected = 2.5 * ours(x, y, **kw), 2.5 * theirs(x2, y, **kw)
+    for _ in range(2):  # the saved gradient must survive the first backward unchanged
+        loss.backward(retain_graph=True)
+        expected.backward(retain_graph=True)
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-15, atol=0)
+    assert torch.autograd.gradcheck(
+        lambda a, b: ours(a, b, **kw), (x.detach().requires_grad_(), y.detach().requires_grad_())
+    )
+    # away from the kinks, where the second derivative exists
+    xs, ys = torch.randn(11, dtype=torch.float64, requires_grad=True), torch.randn(11, dtype=torch.float64)
+    assert torch.autograd.gradgradcheck(lambda a: ours(a, ys, reduction="sum", **kw), (xs,))
+
+
+@pytest.mark.parametrize("name, ours, theirs, kw", FUSED, ids=[f[0] for f in FUSED])
+def test_fused_gradient_double_backward_is_torchs(fused_everywhere, name, ours, theirs, kw):
+    """create_graph=True differentiates torch's own loss: the second derivatives are torch's exactly."""
+    x, y = _fused_inputs(target_grad=True)
+    x2, y2 = x.detach().clone().requires_grad_(), y.detach().clone().requires_grad_()
+    (gx, gy) = torch.autograd.grad(ours(x, y, **kw), (x, y), create_graph=True)
+    (gx2, gy2) = torch.autograd.grad(theirs(x2, y2, **kw), (x2, y2), create_graph=True)
+    assert torch.equal(gx, gx2) and torch.equal(gy, gy2)
+    v = torch.linspace(-1.0, 1.0, x.numel(), dtype=torch.float64)
+    second = torch.autograd.grad((gx * v).sum() + (gy * v).sum(), (x, y), allow_unused=True, materialize_grads=True)
+    expected = torch.autograd.grad(
+        (gx2 * v).sum() + (gy2 * v).sum(), (x2, y2), allow_unused=True, materialize_grads=True
+    )
+    assert all(torch.equal(a, b) for a, b in zip(second, expected))
+
+
+def test_fused_gradient_half_precision_target_only_and_fallbacks(fused_everywhere):
+    """float16 computes in float32 with a float16 gradient; a target-only gradient; torch's kernel for
+    'none', sample weights, non-contiguous inputs and inference."""
+    x, y = _fused_inputs(torch.float16)
+    x32 = x.detach().float().requires_grad_()
+    LF.mse_loss(x, y).backward()
+    F.mse_loss(x32, y.float()).backward()
+    assert x.grad.dtype == torch.float16 and torch.equal(x.grad, x32.grad.half())
+    x, y = _fused_inputs(target_grad=True)
+    y2 = y.detach().clone().requires_grad_()
+    loss = LF.huber_loss(x.detach(), y)
+    assert type(loss.grad_fn).__name__ == "_FusedGradientBackward"
+    loss.backward()
+    F.huber_loss(x.detach(), y2).backward()
+    assert torch.equal(y.grad, y2.grad)
+    x, y = _fused_inputs()
+    plain = [
+        LF.l1_loss(x, y, reduction="none"),
+        LF.l1_loss(x, y, sample_weight=torch.ones(23, dtype=torch.float64)),
+        LF.l1_loss(x.view(1, 23).expand(2, 23).t(), y.view(1, 23).expand(2, 23).t()),
+    ]
+    assert all(type(p.grad_fn).__name__ != "_FusedGradientBackward" for p in plain)
+    with torch.no_grad():
+        assert LF.mse_loss(x, y).grad_fn is None
+
+
+def test_fused_gradient_keeps_nan_and_inf(fused_everywhere):
+    """NaN passes through (torch's sgn gives 0 at NaN for l1, as torch does); ±inf gives torch's infinities."""
+    x, y = _fused_inputs()
+    with torch.no_grad():
+        x[7], x[9] = float("nan"), float("inf")
+    for ours, theirs in ((LF.mse_loss, F.mse_loss), (LF.l1_loss, F.l1_loss), (LF.huber_loss, F.huber_loss)):
+        a, b = x.detach().clone().requires_grad_(), x.detach().clone().requires_grad_()
+        loss, expected = ours(a, y), theirs(b, y)
+        assert torch.isnan(loss) and torch.isnan(expected)
+        loss.backward()
+        expected.backward()
+        torch.testing.assert_close(a.grad, b.grad, equal_nan=True, rtol=0, atol=0)
+
+
+def test_fused_gradient_leaves_torch_func_and_forward_ad_to_torch(fused_everywhere):
+    """torch.func transforms and forward-mode AD differentiate torch's kernels (the fused Function has no jvp)."""
+    import torch.autograd.forward_ad as fwAD
+
+    x, y = (t.detach() for t in _fused_inputs())
+    for ours, theirs in ((LF.huber_loss, F.huber_loss), (LF.mse_loss, F.mse_loss)):
+        torch.testing.assert_close(
+            torch.func.grad(lambda a: ours(a, y))(x), torch.func.grad(lambda a: theirs(a, y))(x), rtol=0, atol=0
+        )
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(x, torch.ones_like(x))
+            ours_tangent = fwAD.unpack_dual(ours(dual, y)).tangent
+            torch.testing.assert_close(ours_tangent, fwAD.unpack_dual(theirs(dual, y)).tangent, rtol=0, atol=0)

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import fused_or_reduce, reduce_loss
+from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, Role, loss
 from ._core.validation import check_floating, check_same_shape, compute_dtype, fmt_shape, to_compute
 
@@ -79,7 +79,27 @@ def _bce(x: torch.Tensor, target: float, reduction: str, fn: str) -> torch.Tenso
     (``fused_or_reduce``: an empty batch still gives 0, not torch's NaN).
     """
     t = x.new_full((), target).expand_as(x)
-    return fused_or_reduce(F.binary_cross_entropy_with_logits, x, t, reduction, fn=fn)
+    return fast_or_exact(
+        x,
+        lambda: fused_or_reduce(F.binary_cross_entropy_with_logits, x, t, reduction, fn=fn),
+        lambda: reduce_loss(_bce_at_infinity(x, target), reduction, fn=fn),
+    )
+
+
+def _bce_at_infinity(x: torch.Tensor, target: float) -> torch.Tensor:
+    """t · softplus(-x) + (1 - t) · softplus(x), with a zero coefficient's term left out.
+
+    torch's kernel computes (1 - t) · x + softplus(-x), which at x = -inf with t = 1 is 0 · (-inf) = NaN
+    although the loss is −log σ(-inf) = +inf. Written with softplus on both sides, an infinite score
+    gives the limit (0 or +inf) and its gradient the limit (0 or ±1). The threshold keeps softplus exact
+    in float64 (its default, 20, drops log1p(e^-20) ≈ 2e-9).
+    """
+    loss = torch.zeros_like(x)
+    if target != 0.0:
+        loss = loss + target * F.softplus(-x, threshold=50.0)
+    if target != 1.0:
+        loss = loss + (1.0 - target) * F.softplus(x, threshold=50.0)
+    return loss
 
 
 def _reduce(term: torch.Tensor, reduction: str, fn: str) -> torch.Tensor:

@@ -268,7 +268,13 @@ def _fused(
         if not wanted:
             out.append(None)
             continue
-        k = torch.stack((wh[1], wh[0])).mul_(g_area).add_(mean)  # ∂/∂(w, h) through the area, plus the min/max mean
+        k = torch.stack((wh[1], wh[0])).mul_(g_area)  # ∂/∂(w, h) through the area
+        if kind == _IOU:
+            # a box of infinite width (a ±inf side) against a finite one: U = ∞, so ∂L/∂A = I / U² = 0 and
+            # w · ∂L/∂A is ∞ · 0; its limit is 0 (I · w / (w h)² -> 0). Where the IoU term is the whole loss,
+            # ∂L/∂A = 0 means the area term is 0 for any width (a NaN input makes ∂L/∂A NaN, not 0)
+            k.masked_fill_(g_area == 0, 0.0)
+        k.add_(mean)  # plus the min/max mean
         if g_wh is not None:
             k.add_(g_wh)
         last = sign < 0 or not grad_b

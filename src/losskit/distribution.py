@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import fused_or_reduce, reduce_loss
+from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Curve, Role, loss
 from ._core.validation import (
     check_floating,
@@ -82,7 +82,8 @@ def kl_div(
 
     Zero-probability targets contribute exactly 0 with finite gradients for
     input and target (torch's gradient with respect to such a target is NaN),
-    and ``log_target=True`` accepts ``-inf`` targets the same way.
+    also where the input is ``-inf`` (torch: 0 · (-inf) = NaN), and
+    ``log_target=True`` accepts ``-inf`` targets the same way.
 
     Args:
         input: log-probabilities, any shape ``(*)`` (typically ``(N, C)``).
@@ -106,18 +107,42 @@ def kl_div(
     """
     fn = "kl_div"
     input, target = prepare_pair(fn, input, target)
-    if not log_target and not target.requires_grad and sample_weight is None and input.numel() > 0:
+    if (
+        reduction != "none"
+        and not log_target
+        and not target.requires_grad
+        and sample_weight is None
+        and input.numel() > 0
+    ):
         # torch's kernel: same value, and the input gradient (-target) is finite. A target that
-        # needs a gradient, or log targets (torch turns -inf ones into NaN), take the path below
-        if reduction == "mean":  # torch warns on every "mean" call; sum / numel is the same number
-            return F.kl_div(input, target, reduction="sum", log_target=log_target) / input.numel()
-        return F.kl_div(input, target, reduction=reduction, log_target=log_target)
+        # needs a gradient, or log targets (torch turns -inf ones into NaN), take the exact path below;
+        # "mean": torch warns on every call, and sum / numel is the same number
+        divisor = input.numel() if reduction == "mean" else 1
+        return fast_or_exact(
+            input,
+            lambda: F.kl_div(input, target, reduction="sum" if reduction == "mean" else reduction) / divisor,
+            lambda: _kl_exact(input, target, reduction, log_target, None, fn),
+        )
+    return _kl_exact(input, target, reduction, log_target, sample_weight, fn)
+
+
+def _kl_exact(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    log_target: bool,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    """kl_div written out: 0 for every zero-probability target, whatever the input there."""
     if log_target:
         target_prob, target_plogp = _plogp_from_log(target)
     else:
         target_prob, target_plogp = target, _plogp_from_prob(target)
-    loss = target_plogp - target_prob * input
-    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    # y · x with 0 where y = 0: a masked class (log-probability -inf, e.g. log_softmax over -inf
+    # logits) with target 0 contributes 0, not torch's 0 · (-inf) = NaN; the gradient there is -y = 0
+    cross = torch.where(target_prob == 0, torch.zeros_like(input), input) * target_prob
+    return reduce_loss(target_plogp - cross, reduction, weight=sample_weight, fn=fn)
 
 
 @loss(
@@ -226,6 +251,10 @@ def poisson_nll_loss(
     plus, with ``full=True``, Stirling's term
     :math:`y \log y - y + \tfrac12 \log(2\pi y)` for ``y > 1``.
 
+    At a rate (or log-rate) of ``+inf`` the loss is ``+inf`` and at a log-rate
+    of ``-inf`` with count 0 it is 0 — the limits, where torch's formula gives
+    NaN (∞ - ∞, 0 · ∞).
+
     Args:
         input: log-rates (``log_input=True``) or rates, any shape ``(*)``.
         target: counts, the input's shape.
@@ -248,17 +277,43 @@ def poisson_nll_loss(
     """
     fn = "poisson_nll_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(
-        F.poisson_nll_loss,
-        input,
-        target,
-        reduction,
-        sample_weight=sample_weight,
-        fn=fn,
-        log_input=bool(log_input),
-        full=bool(full),
-        eps=float(eps),
+    log_input, full, eps = bool(log_input), bool(full), float(eps)
+    if reduction != "none" and sample_weight is None and input.numel() > 0:
+        return fast_or_exact(
+            input,
+            lambda: F.poisson_nll_loss(input, target, log_input=log_input, full=full, eps=eps, reduction=reduction),
+            lambda: _poisson_exact(input, target, log_input, full, eps, reduction, None, fn),
+        )
+    return _poisson_exact(input, target, log_input, full, eps, reduction, sample_weight, fn)
+
+
+def _poisson_exact(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    log_input: bool,
+    full: bool,
+    eps: float,
+    reduction: str,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    """torch's elementwise Poisson NLL with its NaNs at infinite rates replaced by the limits."""
+    # torch's formula is ∞ - ∞ = NaN at a rate of +inf (the limit is +inf: the rate term dominates), and
+    # 0 · (-inf) = NaN at a log-rate of -inf with a count of 0 (the limit is e^x = 0). Those entries take the
+    # rate term alone, whose value and gradient (e^x, or 1 for rates) are the limits; torch's formula sees
+    # a finite stand-in there, so its (unused) gradient is not 0 · ∞ either.
+    if log_input:
+        at_limit = input.isposinf() | (input.isneginf() & (target == 0))
+        limit = torch.exp(input)
+    else:
+        at_limit, limit = input.isposinf(), input
+    safe_input = torch.where(at_limit, torch.ones_like(input), input)
+    loss = torch.where(
+        at_limit,
+        limit,
+        F.poisson_nll_loss(safe_input, target, log_input=log_input, full=full, eps=eps, reduction="none"),
     )
+    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 
 def _gaussian_var(fn: str, input: torch.Tensor, var: Union[torch.Tensor, float]) -> torch.Tensor:

@@ -5,20 +5,30 @@ broadcasting), an optional ``sample_weight`` broadcastable to that shape (with
 ``"mean"`` it gives the weighted mean ``Σ w·l / Σ w``), and ``reduction`` in
 ``"mean"``, ``"sum"``, ``"none"``. ``"none"`` returns the elementwise loss.
 float16/bfloat16 inputs are computed in float32 and the loss is float32.
+
+``mse``, ``l1``, ``huber`` and ``smooth_l1`` reduced with ``"mean"`` or ``"sum"``
+over 2^17 elements or more, with a gradient to compute, write the gradient in the
+forward pass (torch's kernels or their exact products, block by block while
+the block is in cache) and keep only it for the backward: torch's values and torch's
+gradients bit for bit, one elementwise allocation per step instead of two, and
+second derivatives from torch's loss. Smaller inputs, ``"none"``, sample
+weights, non-contiguous inputs, ``torch.compile``, ``torch.func`` and
+forward-mode AD call torch's kernels as they are.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 import torch
 import torch.nn.functional as F
 
 from ._core import checks
-from ._core.reduction import fused_or_reduce, reduce_loss
+from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
+    _is_compiling,
     check_floating,
     check_number,
     check_real,
@@ -64,6 +74,158 @@ def _check_quantile(fn: str, name: str, quantile) -> None:
 QUANTILE = checks.custom(_check_quantile, "a number in (0, 1), or a 1-D tensor of them", tensor=True)
 
 
+#: at::Reduction's numbers, for torch's backward kernels called directly
+_REDUCTIONS = {"mean": 1, "sum": 2}
+_SUM = _REDUCTIONS["sum"]
+#: elements the fused-gradient path handles per block (times the thread count): input, target and gradient
+#: blocks stay in a core's L2 cache between the loss kernel and the gradient kernel
+_FUSED_BLOCK = 1 << 16
+#: below this many elements torch's kernels are called as they are: the fused path saves memory traffic,
+#: which small inputs do not have, and costs a custom autograd node
+_FUSED_MIN_ELEMENTS = 1 << 17
+
+
+class _FusedGradient(torch.autograd.Function):
+    """A reduced mse / l1 / huber / smooth_l1 loss whose forward also writes the input gradient.
+
+    torch reads input and target in the forward and again in the backward, and allocates two
+    elementwise tensors (the forward's temporary, the backward's gradient); at 2^24 elements the page
+    faults of those allocations cost more than the arithmetic. Here the forward walks the inputs in
+    cache-sized blocks: torch's loss kernel sums a block (mse: the block's r · r) and torch's backward kernel
+    (mse: the same product, (2/n) · r, in place; l1: torch's sgn) writes its
+    gradient (``grad_output = 1/n`` with a sum reduction: the same products as torch's mean) into one
+    preallocated tensor, while the block is still in cache (smooth_l1's gradient: one call over the whole
+    tensor after the blocks, see below). The backward returns that tensor (scaled by
+    ``grad_output`` unless it is 1), so one elementwise tensor is allocated per step, and it is the
+    gradient itself. The values are torch's elementwise losses, summed block by block; the gradients
+    are torch's, bit for bit (the values agree to rounding: the sums are grouped by block).
+
+    Double backward (``create_graph=True``) differentiates torch's own loss again from the saved
+    input and target (references, not copies), so second derivatives are exactly torch's.
+    """
+
+    @staticmethod
+    def forward(ctx, input, target, kind, reduction, switch):
+        numel = input.numel()
+        flat_input, flat_target = input.reshape(-1), target.reshape(-1)
+        gradient = torch.empty_like(flat_input)
+        scale = 1.0 / numel if reduction == "mean" else 1.0
+        grad_scale = flat_input.new_full((), scale)
+        block = _FUSED_BLOCK * max(1, torch.get_num_threads())
+        partial_sums = []
+        for start in range(0, numel, block):
+            x, y, g = (t[start : start + block] for t in (flat_input, flat_target, gradient))
+            if kind == "mse":
+                # r = x - y, Σ r² as a dot product of the block (as accurate as torch's sum here, and a pass
+                # cheaper than its kernel), then r · 2/n in place: torch's (2/n) · (x - y), the same product
+                residual = torch.sub(x, y, out=g)
+                partial_sums.append(torch.dot(residual, residual))
+                residual.mul_(2.0 * scale)
+            elif kind == "huber":
+                partial_sums.append(F.huber_loss(x, y, reduction="sum", delta=switch))
+                torch.ops.aten.huber_loss_backward.out(grad_scale, x, y, _SUM, switch, grad_input=g)
+            elif kind == "smooth_l1":
+                partial_sums.append(F.smooth_l1_loss(x, y, reduction="sum", beta=switch))
+            else:  # l1: torch differentiates |x - y| as sgn(x - y) · grad_output
+                residual = torch.sub(x, y, out=g)
+                partial_sums.append(residual.abs().sum())
+                residual.sgn_()
+                if reduction == "mean":
+                    residual.mul_(grad_scale)
+        if kind == "smooth_l1":
+            # (x - y) · norm · grad_output / beta: torch's vectorised and scalar loops round it differently,
+            # so block tails would differ from torch in the last bit; one call over the whole tensor, with
+            # torch's own arguments, gives its gradient exactly (at one more read of the inputs)
+            torch.ops.aten.smooth_l1_loss_backward.grad_input(
+                flat_input.new_ones(()), flat_input, flat_target, _REDUCTIONS[reduction], switch, grad_input=gradient
+            )
+        total = partial_sums[0] if len(partial_sums) == 1 else torch.stack(partial_sums).sum()
+        ctx.save_for_backward(gradient, input, target)
+        ctx.loss = (kind, reduction, switch)
+        return total / numel if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        gradient, input, target = ctx.saved_tensors
+        needs_input, needs_target = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled():  # create_graph=True: torch's own loss, differentiated again
+            return (
+                *_torch_loss_gradients(ctx.loss, input, target, grad_output, needs_input, needs_target),
+                None,
+                None,
+                None,
+            )
+        if grad_output.device.type == "cpu" and bool(grad_output == 1):
+            grad = (
+                gradient  # loss.backward(): the saved tensor is the gradient (autograd copies it if the graph is kept)
+            )
+        else:
+            grad = gradient * grad_output
+        grad = grad.view(input.shape)
+        return (grad if needs_input else None), (-grad if needs_target else None), None, None, None
+
+
+def _torch_loss(kind: str, input: torch.Tensor, target: torch.Tensor, reduction: str, switch: float) -> torch.Tensor:
+    if kind == "mse":
+        return F.mse_loss(input, target, reduction=reduction)
+    if kind == "huber":
+        return F.huber_loss(input, target, reduction=reduction, delta=switch)
+    if kind == "smooth_l1":
+        return F.smooth_l1_loss(input, target, reduction=reduction, beta=switch)
+    return F.l1_loss(input, target, reduction=reduction)
+
+
+def _torch_loss_gradients(loss, input, target, grad_output, needs_input, needs_target):
+    """The gradients of torch's loss with respect to the inputs that need them, on the graph (double backward)."""
+    kind, reduction, switch = loss
+    wrt = [t for t, needed in ((input, needs_input), (target, needs_target)) if needed]
+    grads = iter(
+        torch.autograd.grad(_torch_loss(kind, input, target, reduction, switch), wrt, grad_output, create_graph=True)
+    )
+    return (next(grads) if needs_input else None), (next(grads) if needs_target else None)
+
+
+def _pair_loss(
+    kind: str,
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+    switch: float = 0.0,
+) -> torch.Tensor:
+    """mse / l1 / huber / smooth_l1: the fused-gradient path where it pays, torch's kernel elsewhere."""
+    if (
+        reduction in ("mean", "sum")
+        and sample_weight is None
+        and input.numel() >= _FUSED_MIN_ELEMENTS
+        and torch.is_grad_enabled()
+        and (input.requires_grad or target.requires_grad)
+        and input.is_contiguous()
+        and target.is_contiguous()
+        and not _autograd_transform_active()
+    ):
+        return _FusedGradient.apply(input, target, kind, reduction, switch)
+    kwargs = {"delta": switch} if kind == "huber" else {"beta": switch} if kind == "smooth_l1" else {}
+    return fused_or_reduce(_TORCH_LOSSES[kind], input, target, reduction, sample_weight=sample_weight, fn=fn, **kwargs)
+
+
+_TORCH_LOSSES: Dict[str, Callable[..., torch.Tensor]] = {
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+    "huber": F.huber_loss,
+    "smooth_l1": F.smooth_l1_loss,
+}
+
+
+def _autograd_transform_active() -> bool:
+    """torch.compile, torch.func transforms and forward-mode AD see torch's own kernels (they trace or
+    differentiate them; the fused Function's in-place blocks and reentrant double backward are eager-only)."""
+    if _is_compiling() or torch._C._are_functorch_transforms_active():
+        return True
+    return torch.autograd.forward_ad._current_level >= 0
+
+
 class _LogCosh(torch.autograd.Function):
     """log cosh(x - y) with its derivative tanh(x - y) written out: two passes forward, two back."""
 
@@ -83,6 +245,19 @@ class _LogCosh(torch.autograd.Function):
             residual = input - target
         grad = torch.tanh(residual) * grad_output
         return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+def _log1p_floored(value: torch.Tensor, eps: float) -> torch.Tensor:
+    """``log(1 + max(value, eps))``, whose gradient at ``value = +inf`` is its limit 0.
+
+    The plain form's gradient there is 1 / (1 + ∞) = 0 times an infinite upstream gradient (msle's
+    2 · (log1p(∞) - log1p(y))), which is NaN; the limit of the product, 2 log(x) / x, is 0. The infinity
+    is a constant branch instead, and the differentiated branch sees a finite stand-in.
+    """
+    value = value.clamp_min(eps)
+    is_infinite = value.isposinf()
+    logged = torch.log1p(torch.where(is_infinite, torch.ones_like(value), value))
+    return torch.where(is_infinite, torch.full_like(value, math.inf), logged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +281,7 @@ def l1_loss(
     reduction: str = "mean",
     sample_weight: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    r"""Mean absolute error, torch's ``l1_loss`` (its fused kernel underneath).
+    r"""Mean absolute error, torch's ``l1_loss`` (its kernels underneath; large inputs: the gradient in the forward).
 
     .. math::
         \ell_i = |x_i - y_i|
@@ -129,7 +304,7 @@ def l1_loss(
     """
     fn = "l1_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(F.l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
+    return _pair_loss("l1", input, target, reduction, sample_weight, fn)
 
 
 @loss(
@@ -148,7 +323,7 @@ def mse_loss(
     reduction: str = "mean",
     sample_weight: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    r"""Mean squared error, torch's ``mse_loss`` (its fused kernel underneath).
+    r"""Mean squared error, torch's ``mse_loss`` (its kernels underneath; large inputs: the gradient in the forward).
 
     .. math::
         \ell_i = (x_i - y_i)^2
@@ -174,7 +349,7 @@ def mse_loss(
     """
     fn = "mse_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(F.mse_loss, input, target, reduction, sample_weight=sample_weight, fn=fn)
+    return _pair_loss("mse", input, target, reduction, sample_weight, fn)
 
 
 @loss(
@@ -207,6 +382,9 @@ def rmse_loss(
     At a pooled value of exactly 0 (with ``eps=0``) the gradient is 0, a
     subgradient, instead of the 0·∞ = NaN of a plain ``sqrt``; ``eps > 0``
     smooths the root instead (and biases the value by about ``sqrt(eps)`` near 0).
+    An infinite residual gives an infinite loss whose gradient is the limit
+    ``a_i sign(r_i) / sqrt(Σ_inf a_j)`` (``a_i`` the pooling coefficient, the sum
+    over the infinite residuals, all taken to grow at one rate), not ∞/∞ = NaN.
 
     Args:
         input: predictions, any shape ``(*)``.
@@ -227,11 +405,60 @@ def rmse_loss(
     """
     fn = "rmse_loss"
     input, target = prepare_pair(fn, input, target)
-    pooled = reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps
-    # sqrt has an infinite derivative at 0: route exact zeros through a safe branch (gradient 0)
+    # an infinite value is where the plain root's gradient is ∞/∞: only then the limit form (one read on CPU)
+    return fast_or_exact(
+        input,
+        lambda: _rmse(input, target, reduction, eps, sample_weight, fn),
+        lambda: _rmse_at_infinity(input, target, reduction, eps, sample_weight, fn),
+        redo_where=torch.isinf,
+    )
+
+
+def _rmse(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    eps: float,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    return _safe_root(reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps)
+
+
+def _safe_root(pooled: torch.Tensor) -> torch.Tensor:
+    """sqrt, with gradient 0 (a subgradient) at exactly 0, where sqrt's derivative is infinite."""
     is_zero = pooled == 0
     root = torch.sqrt(torch.where(is_zero, torch.ones_like(pooled), pooled))
     return torch.where(is_zero, torch.zeros_like(pooled), root)
+
+
+def _rmse_at_infinity(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str,
+    eps: float,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    """rmse whose gradient at infinite residuals is the limit a_i sign(r_i) / sqrt(Σ_inf a_j).
+
+    An infinite residual makes the root infinite, and its plain gradient r / (n · root) is ∞/∞ = NaN. Its
+    limit (every infinite residual growing at one rate) is a_i sign(r_i) / sqrt(Σ_inf a_j), with a_i the
+    pooling coefficient (w_i / Σw for mean): a loss linear in the infinite residuals, scaled by the constant
+    1 / sqrt(Σ_inf a_j), has exactly that value (∞) and that gradient. The finite branch sees the infinite
+    residuals as 0, so nothing in it is ∞ · 0.
+    """
+    residual = input - target
+    is_infinite = residual.detach().isinf()
+    direction = torch.where(is_infinite, residual.detach().sign(), torch.zeros_like(residual))
+    infinite_weight = reduce_loss(direction.square(), reduction, weight=sample_weight, fn=fn)
+    has_infinite = infinite_weight > 0
+    at_infinity = reduce_loss(direction * residual, reduction, weight=sample_weight, fn=fn) / torch.sqrt(
+        torch.where(has_infinite, infinite_weight, torch.ones_like(infinite_weight))
+    )
+    finite_residual = torch.where(is_infinite, torch.zeros_like(residual), residual)
+    root = _safe_root(reduce_loss(finite_residual.square(), reduction, weight=sample_weight, fn=fn) + eps)
+    return torch.where(has_infinite, at_infinity, root)
 
 
 @loss(
@@ -278,9 +505,9 @@ def smooth_l1_loss(
     """
     fn = "smooth_l1_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(
-        F.smooth_l1_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, beta=float(beta)
-    )
+    beta = float(beta)
+    # beta = 0 is l1 exactly (torch's smooth_l1_loss calls l1_loss there)
+    return _pair_loss("smooth_l1" if beta > 0 else "l1", input, target, reduction, sample_weight, fn, beta)
 
 
 @loss(
@@ -325,9 +552,7 @@ def huber_loss(
     """
     fn = "huber_loss"
     input, target = prepare_pair(fn, input, target)
-    return fused_or_reduce(
-        F.huber_loss, input, target, reduction, sample_weight=sample_weight, fn=fn, delta=float(delta)
-    )
+    return _pair_loss("huber", input, target, reduction, sample_weight, fn, float(delta))
 
 
 @loss(
@@ -399,6 +624,10 @@ def mape_loss(
     .. math::
         \ell_i = 100 \cdot \frac{|x_i - y_i|}{\max(|y_i|, \epsilon)}
 
+    An infinite target against a finite prediction gives the limit, 100, with
+    zero gradients (the ratio tends to 1); infinite prediction and target are NaN
+    (∞/∞ has no limit).
+
     Args:
         input: predictions, any shape ``(*)``.
         target: targets, the input's shape.
@@ -418,8 +647,26 @@ def mape_loss(
     """
     fn = "mape_loss"
     input, target = prepare_pair(fn, input, target)
-    loss = 100.0 * (input - target).abs() / target.abs().clamp_min(eps)
-    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    # ∞/∞ (NaN) at an infinite target: only then the limit form (one read on CPU)
+    return fast_or_exact(
+        input,
+        lambda: reduce_loss(_mape(input, target, eps), reduction, weight=sample_weight, fn=fn),
+        lambda: reduce_loss(_mape_at_infinity(input, target, eps), reduction, weight=sample_weight, fn=fn),
+    )
+
+
+def _mape(input: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    return 100.0 * (input - target).abs() / target.abs().clamp_min(eps)
+
+
+def _mape_at_infinity(input: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    """An infinite target against a finite prediction: the limit |x - y| / |y| -> 1, 100 %, with zero
+    gradients; the differentiated branch divides by 1 there instead of forming ∞/∞."""
+    target_at_infinity = target.isinf() & input.isfinite()
+    safe_target = torch.where(target_at_infinity, torch.ones_like(target), target)
+    safe_input = torch.where(target_at_infinity, torch.ones_like(input), input)
+    loss = _mape(safe_input, safe_target, eps)
+    return torch.where(target_at_infinity, torch.full_like(loss, 100.0), loss)
 
 
 @loss(
@@ -445,7 +692,8 @@ def msle_loss(
         \ell_i = \big(\log(1 + \max(x_i, \epsilon)) - \log(1 + \max(y_i, \epsilon))\big)^2
 
     Values below ``eps`` (negative ones included) are clamped to ``eps`` as
-    Keras does, so a negative prediction gets no gradient.
+    Keras does, so a negative prediction gets no gradient. At ``+inf`` (one
+    side) the loss is infinite and the gradient its limit, 0.
 
     Args:
         input: predictions, any shape ``(*)``.
@@ -466,8 +714,20 @@ def msle_loss(
     """
     fn = "msle_loss"
     input, target = prepare_pair(fn, input, target)
-    loss = (torch.log1p(input.clamp_min(eps)) - torch.log1p(target.clamp_min(eps))).square()
-    return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
+    # an infinite value is where the plain form's gradient is ∞ · 0: only then the limit form (one read on CPU)
+    return fast_or_exact(
+        input,
+        lambda: reduce_loss(
+            (torch.log1p(input.clamp_min(eps)) - torch.log1p(target.clamp_min(eps))).square(),
+            reduction,
+            weight=sample_weight,
+            fn=fn,
+        ),
+        lambda: reduce_loss(
+            (_log1p_floored(input, eps) - _log1p_floored(target, eps)).square(), reduction, weight=sample_weight, fn=fn
+        ),
+        redo_where=torch.isinf,
+    )
 
 
 @loss(

@@ -177,6 +177,8 @@ def _ctc_kernel_impl(
             blank,
             zero_infinity,
         )
+        # the limit 0 where lp = -inf, not torch's NaN (see _ZeroGradAtNegInf)
+        grad = grad.masked_fill(torch.isneginf(log_probs), 0.0)
     else:
         grad = log_probs.new_empty(0)
     if zero_infinity:
@@ -207,6 +209,24 @@ if hasattr(torch.library, "custom_op"):  # torch >= 2.4; older versions run torc
         return grad * grad_loss.unsqueeze(0).unsqueeze(2), None, None, None, None, None, None
 
     _ctc_op.register_autograd(_ctc_backward, setup_context=_ctc_setup_context)
+
+
+class _ZeroGradAtNegInf(torch.autograd.Function):
+    """The identity, whose backward sets the gradient to its limit 0 where the log-probability is -inf.
+
+    torch's CTC gradient exp(lp) - exp(log(αβ) + nll - lp) is -inf + inf = NaN at lp = -inf (a label of
+    probability 0); its limit there is 0, since αβ carries the factor e^lp twice.
+    """
+
+    @staticmethod
+    def forward(ctx, log_probs):
+        ctx.save_for_backward(log_probs)
+        return log_probs.view_as(log_probs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (log_probs,) = ctx.saved_tensors
+        return grad.masked_fill(torch.isneginf(log_probs), 0.0)
 
 
 def _reduce_ctc(per_sample: torch.Tensor, target_lengths: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -380,6 +400,8 @@ def ctc_loss(
     else:
         # torch's own call (and its reduction), with the lengths as the caller gave them (torch takes lists too)
         il_arg: Any = il if unbatched or isinstance(input_lengths, torch.Tensor) else il.tolist()
+        if log_probs.requires_grad:
+            log_probs = _ZeroGradAtNegInf.apply(log_probs)
         tl_arg: Any = tl if unbatched or isinstance(target_lengths, torch.Tensor) else tl.tolist()
         out = F.ctc_loss(
             log_probs, targets, il_arg, tl_arg, blank=blank, reduction=reduction, zero_infinity=zero_infinity

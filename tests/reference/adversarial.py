@@ -43,8 +43,16 @@ def _combine(real_term, fake_term, reduction):
 
 
 def _bce(x, t):
-    """-t log σ(x) - (1 - t) log(1 - σ(x)), with log(1 - σ(x)) = log σ(-x)."""
-    return -t * log_sigmoid(x) - (1.0 - t) * log_sigmoid(-x)
+    """-t log σ(x) - (1 - t) log(1 - σ(x)), with log(1 - σ(x)) = log σ(-x); a zero coefficient's term is 0.
+
+    (Left out rather than multiplied: 0 · log σ(-x) is 0 · (-inf) = NaN at x = +inf.)
+    """
+    loss = np.zeros_like(np.asarray(x, dtype=np.float64))
+    if t != 0.0:
+        loss = loss - t * log_sigmoid(x)
+    if t != 1.0:
+        loss = loss - (1.0 - t) * log_sigmoid(-x)
+    return loss
 
 
 def discriminator(r, f, kind="non_saturating", label_smoothing=0.0, reduction="mean"):

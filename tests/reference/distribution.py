@@ -27,7 +27,13 @@ def js_div(x, y, log_target=False, from_logits=False, dim=None):
 
 @elementwise
 def poisson_nll(x, y, log_input=True, full=False, eps=1e-8):
-    loss = np.exp(x) - y * x if log_input else x - y * np.log(x + eps)
+    with np.errstate(invalid="ignore"):
+        loss = np.exp(x) - y * x if log_input else x - y * np.log(x + eps)
+    # the limits where the formula is inf - inf or 0 * inf: a rate of +inf dominates (+inf), and a
+    # log-rate of -inf with count 0 leaves e^x = 0
+    loss = np.where(np.isposinf(x), np.inf, loss)
+    if log_input:
+        loss = np.where(np.isneginf(x) & (y == 0), 0.0, loss)
     if full:
         with np.errstate(divide="ignore", invalid="ignore"):
             stirling = y * np.log(y) - y + 0.5 * np.log(2 * np.pi * y)

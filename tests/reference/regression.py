@@ -43,7 +43,10 @@ def log_cosh(x, y):
 
 @elementwise
 def mape(x, y, eps=1e-7):
-    return 100.0 * np.abs(x - y) / np.maximum(np.abs(y), eps)
+    with np.errstate(invalid="ignore"):
+        ratio = 100.0 * np.abs(x - y) / np.maximum(np.abs(y), eps)
+    # |x - y| / |y| -> 1 as |y| -> inf with x finite (the quotient above is inf/inf there)
+    return np.where(np.isinf(y) & np.isfinite(x), 100.0, ratio)
 
 
 @elementwise

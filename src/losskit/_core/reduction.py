@@ -21,9 +21,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 
-from .validation import check_broadcastable_to
+from .validation import _is_compiling, check_broadcastable_to
 
-__all__ = ["reduce_loss", "zero_loss", "safe_divide", "fused_or_reduce"]
+__all__ = ["reduce_loss", "zero_loss", "safe_divide", "fused_or_reduce", "fast_or_exact"]
 
 
 def zero_loss(loss: torch.Tensor) -> torch.Tensor:
@@ -146,3 +146,28 @@ def fused_or_reduce(
     if sample_weight is None and input.numel() > 0:
         return torch_fn(input, target, reduction=reduction, **kwargs)
     return reduce_loss(torch_fn(input, target, reduction="none", **kwargs), reduction, weight=sample_weight, fn=fn)
+
+
+def fast_or_exact(
+    input: torch.Tensor,
+    fast: Callable[[], torch.Tensor],
+    exact: Callable[[], torch.Tensor],
+    redo_where: Callable[[torch.Tensor], torch.Tensor] = torch.isnan,
+) -> torch.Tensor:
+    """``fast()`` (torch's kernel, or the plain formula), or ``exact()`` where ``redo_where`` flags its result.
+
+    Some of torch's kernels and formulas give NaN at an infinite input where the loss has a limit
+    (``0 · (-inf)``, ``inf - inf``: ``redo_where=torch.isnan``), or an infinite value whose gradient is
+    NaN (∞/∞: ``torch.isinf``). ``exact()`` computes the limits with extra elementwise passes that
+    would slow every call down by 2-4×. On CPU the fast result is read once (``any()`` of the flag:
+    no sync to speak of) and ``exact()`` runs only when it is flagged — a genuine NaN input then
+    comes out of ``exact()`` as NaN too. On accelerators (where that read would synchronise with the
+    host) and under ``torch.compile`` (no data-dependent branch; the compiler fuses the passes
+    anyway) ``exact()`` runs alone: choosing with ``torch.where`` would not do, because the unchosen
+    side's backward still multiplies its zero gradient by an infinite derivative (0 · ∞ = NaN).
+    ``input`` gives the device.
+    """
+    if _is_compiling() or input.device.type != "cpu":
+        return exact()
+    out = fast()
+    return exact() if bool(redo_where(out).any()) else out

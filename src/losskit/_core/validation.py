@@ -34,7 +34,6 @@ __all__ = [
     "check_real",
     "check_class_weight",
     "check_class_target",
-    "check_probability_target",
     "compute_dtype",
     "to_compute",
     "fmt_shape",
@@ -287,11 +286,6 @@ def _check_class_target_shape(fn: str, input: torch.Tensor, target: torch.Tensor
             f"{fn}: class-index target must have shape {fmt_shape(expected)} for input of shape "
             f"{fmt_shape(input.shape)}; got {fmt_shape(target.shape)}"
         )
-
-
-def check_probability_target(fn: str, input: torch.Tensor, target: torch.Tensor) -> None:
-    check_floating(fn, "target", target)
-    check_same_shape(fn, input, target)
 
 
 def compute_dtype(*tensors: Optional[torch.Tensor]) -> torch.dtype:
