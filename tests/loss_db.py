@@ -1430,10 +1430,21 @@ def _inf_js() -> List[Sample]:
     log_p = _f64([[-_INF, math.log(0.5), math.log(0.5)], [-_INF, 0.0, -_INF]])
     q = _f64([[0.0, 0.25, 0.75], [0.5, 0.5, 0.0]])
     logits = _f64([[-_INF, 0.0, 1.0], [2.0, -_INF, -_INF]])
+    q3 = _f64([[0.0, 0.25, 0.75], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
     return [
         Sample((log_p, q), {}, desc="-inf log-probabilities"),
         Sample((log_p, torch.log(q)), {"log_target": True}, desc="-inf log-probabilities and log targets"),
         Sample((logits, q), {"from_logits": True}, desc="-inf logits"),
+        Sample(
+            (_f64([[_INF, 0.0, 1.0], [_INF, _INF, -_INF], [0.5, _INF, -1.0]]), q3),
+            {"from_logits": True},
+            desc="+inf logits (the one-hot softmax limit, shared between tied +inf)",
+        ),
+        Sample(
+            (_f64([[_INF, 0.0, 1.0], [0.0, 1.0, 2.0], [0.5, _INF, -1.0]]), torch.log(q3).clamp_min(-50.0)),
+            {"from_logits": True, "log_target": True},
+            desc="+inf logits, log targets",
+        ),
     ]
 
 

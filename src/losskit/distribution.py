@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
+from ._core.nonfinite import softmax_limit_scores
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Curve, Role, loss
 from ._core.validation import (
@@ -206,19 +207,32 @@ def js_div(
     """
     fn = "js_div"
     input, target = prepare_pair(fn, input, target)
+
+    def divergence(log_p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        p, p_logp = _plogp_from_log(log_p)
+        if log_target:
+            q, q_logq = _plogp_from_log(target)
+        else:
+            q, q_logq = target, _plogp_from_prob(target)
+        m = 0.5 * (p + q)
+        # each term is >= 0 by convexity of x log x; the clamp removes rounding below 0
+        return (0.5 * (p_logp + q_logq) - _plogp_from_prob(m)).clamp_min(0.0)
+
     if from_logits:
         class_dim = dim if dim is not None else (1 if input.dim() > 1 else 0)
-        input = torch.log_softmax(input, class_dim)
-        if log_target:
-            target = torch.log_softmax(target, class_dim)
-    p, p_logp = _plogp_from_log(input)
-    if log_target:
-        q, q_logq = _plogp_from_log(target)
+
+        def normalised(limit: bool) -> torch.Tensor:
+            # a row of logits holding +inf has the one-hot (shared among the +inf classes) softmax limit;
+            # log_softmax itself gives inf - inf = NaN there, so the limit path runs only when that happened
+            x, t = input, target
+            if limit:
+                x = softmax_limit_scores(x, class_dim)
+                t = softmax_limit_scores(t, class_dim) if log_target else t
+            return divergence(torch.log_softmax(x, class_dim), torch.log_softmax(t, class_dim) if log_target else t)
+
+        loss = fast_or_exact(input, lambda: normalised(False), lambda: normalised(True))
     else:
-        q, q_logq = target, _plogp_from_prob(target)
-    m = 0.5 * (p + q)
-    # each term is >= 0 by convexity of x log x; the clamp removes rounding below 0
-    loss = (0.5 * (p_logp + q_logq) - _plogp_from_prob(m)).clamp_min(0.0)
+        loss = divergence(input, target)
     return reduce_loss(loss, reduction, weight=sample_weight, fn=fn)
 
 

@@ -12,10 +12,20 @@ def kl_div(x, y, log_target=False):
     return rel_entr(p, np.exp(x))
 
 
+def _softmax_limit(x, axis):
+    """Logits whose softmax is the limit where a row holds +inf: its +inf entries share the mass equally."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = np.isposinf(x).any(axis, keepdims=True) & ~np.isnan(x).any(axis, keepdims=True)
+    return np.where(rows, np.where(np.isposinf(x), 0.0, -np.inf), x)
+
+
 @elementwise
 def js_div(x, y, log_target=False, from_logits=False, dim=None):
     if from_logits:
         axis = dim if dim is not None else (1 if x.ndim > 1 else 0)
+        x = _softmax_limit(x, axis)
+        if log_target:
+            y = _softmax_limit(y, axis)
         x = x - np.log(np.exp(x - x.max(axis, keepdims=True)).sum(axis, keepdims=True)) - x.max(axis, keepdims=True)
         if log_target:
             y = y - np.log(np.exp(y - y.max(axis, keepdims=True)).sum(axis, keepdims=True)) - y.max(axis, keepdims=True)
