@@ -118,6 +118,77 @@ def _saturated(batch: bool = True, **fixed) -> Callable[[], List[Sample]]:
     return build
 
 
+_INF = float("inf")
+
+
+def _inf_logits() -> torch.Tensor:
+    """(2, 3, 4) logits with ±inf: one +inf, a tie of two +inf, -inf on the target class, finite positions.
+
+    Under the softmax limit a row with +inf puts all its mass on the +inf classes (shared equally by a tie);
+    the sigmoid limits are 1 and 0. Against ``_INF_TARGETS`` the cross-entropy is +inf at several positions.
+    """
+    rows = [
+        [[_INF, 0.0, -_INF], [0.0, _INF, 1.0], [-_INF, 0.0, 0.0], [1.0, -_INF, 2.0]],
+        [[_INF, _INF, 0.0], [0.5, -1.0, 2.0], [-_INF, _INF, -_INF], [2.0, 0.0, _INF]],
+    ]
+    return torch.tensor(rows, dtype=torch.float64).transpose(1, 2).contiguous()
+
+
+_INF_TARGETS = [[0, 0, 1, 1], [0, 2, 1, 0]]
+
+
+def _finite_ce_logits() -> torch.Tensor:
+    """(2, 3, 4) logits whose ±inf entries keep the cross-entropy against ``_INF_TARGETS`` finite.
+
+    +inf only on the target class (alone, or tied with another: -log 1/2), -inf only on other classes.
+    """
+    rows = [
+        [[_INF, 0.0, -_INF], [_INF, -_INF, 1.0], [-_INF, 0.5, 0.0], [1.0, _INF, -_INF]],
+        [[_INF, _INF, 0.0], [0.5, -1.0, 2.0], [-_INF, _INF, -_INF], [_INF, 0.0, -_INF]],
+    ]
+    return torch.tensor(rows, dtype=torch.float64).transpose(1, 2).contiguous()
+
+
+def _inf_soft_targets() -> torch.Tensor:
+    """(2, 3, 4) probabilities, 0 wherever a class's softmax limit in ``_finite_ce_logits`` is 0 (CE finite)."""
+    rows = [
+        [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.4, 0.6], [0.0, 1.0, 0.0]],
+        [[0.3, 0.7, 0.0], [0.2, 0.3, 0.5], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
+    ]
+    return torch.tensor(rows, dtype=torch.float64).transpose(1, 2).contiguous()
+
+
+def _inf_overlap(extra: Callable[[], List[Dict[str, Any]]] = lambda: [{}], *, batch: bool = True):
+    """±inf logits against class indices (with the common options) and against one-hot and soft targets."""
+
+    def build() -> List[Sample]:
+        y = torch.tensor(_INF_TARGETS)
+        ignored = y.clone()
+        ignored[1, 3] = 255  # the position whose +inf is on another class: out of every sum
+        w = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
+        options: List[Dict[str, Any]] = [
+            {},
+            {"activation": "sigmoid"},
+            {"include_background": False, "smooth": 0.0},
+            {"weight": w},
+            *([{"batch": True, "smooth": 1.0}] if batch else []),
+        ]
+        out = []
+        for hp in extra():
+            for kw in options:
+                kw = {**hp, **kw}
+                for x in (_inf_logits(), _finite_ce_logits()):
+                    out.append(Sample((x, y.clone()), kw, desc=f"±inf logits, index targets {kw}"))
+            kw = {**hp, "ignore_index": 255}
+            out.append(Sample((_inf_logits(), ignored), kw, desc=f"±inf logits, ignored position {kw}"))
+            onehot = torch.nn.functional.one_hot(y, 3).movedim(-1, 1).double()
+            for t, what in ((onehot, "one-hot"), (_inf_soft_targets(), "soft")):
+                out.append(Sample((_finite_ce_logits(), t), dict(hp), desc=f"±inf logits, {what} targets {hp}"))
+        return out
+
+    return build
+
+
 def seg_errors(extra=(), smooth=True) -> Callable[[], List[ErrorCase]]:
     x, y = torch.randn(2, 3, 4), torch.tensor([[0, 1, 2, 1], [2, 0, 1, 1]])
 
@@ -148,7 +219,14 @@ def _weight_error(fn_args=(torch.randn(2, 3, 4), torch.tensor([[0, 1, 2, 1], [2,
 
 
 def _overlap_entry(
-    name, reference, hparams=lambda rng, c: {}, errors=(), squared=False, onehot_input_grad_only=False, **kw
+    name,
+    reference,
+    hparams=lambda rng, c: {},
+    errors=(),
+    squared=False,
+    onehot_input_grad_only=False,
+    inf_hparams: Callable[[], List[Dict[str, Any]]] = lambda: [{}],
+    **kw,
 ) -> LossInfo:
     def hp(rng, c):
         out = dict(hparams(rng, c))
@@ -164,6 +242,7 @@ def _overlap_entry(
         nan_sample=_nan_sample,
         errors=seg_errors([_weight_error(), *errors]),
         extremes=_saturated(),
+        inf_extremes=_inf_overlap(inf_hparams),
         **kw,
     )
 
@@ -181,6 +260,27 @@ _X, _Y = torch.randn(2, 3, 4), torch.tensor([[0, 1, 2, 1], [2, 0, 1, 1]])
 
 def _lovasz_softmax_hp(rng, c):
     return {"classes": str(rng.choice(["present", "all"])), "per_image": bool(rng.random() < 0.5)}
+
+
+def _inf_lovasz() -> List[Sample]:
+    y = torch.tensor(_INF_TARGETS)
+    ignored = y.clone()
+    ignored[1, 3] = 255
+    onehot = torch.nn.functional.one_hot(y, 3).movedim(-1, 1).double()
+    out = []
+    for kw in (
+        {},
+        {"classes": "all"},
+        {"per_image": True},
+        {"per_image": True, "classes": "all", "activation": "sigmoid"},
+        {"activation": "sigmoid"},
+    ):
+        for x in (_inf_logits(), _finite_ce_logits()):
+            out.append(Sample((x, y.clone()), dict(kw), desc=f"±inf logits, index targets {kw}"))
+    out.append(Sample((_inf_logits(), ignored), {"ignore_index": 255}, desc="±inf logits, ignored position"))
+    for t, what in ((onehot, "one-hot"), (_inf_soft_targets(), "soft")):
+        out.append(Sample((_finite_ce_logits(), t), {"per_image": True}, desc=f"±inf logits, {what} targets"))
+    return out
 
 
 def _lovasz_hinge_samples(rng) -> List[Sample]:
@@ -210,12 +310,13 @@ def _lovasz_hinge_extremes() -> List[Sample]:
 
 
 ENTRIES: List[LossInfo] = [
-    _overlap_entry("dice", ref_seg.dice, squared=True),
-    _overlap_entry("jaccard", ref_seg.jaccard, squared=True),
+    _overlap_entry("dice", ref_seg.dice, squared=True, inf_hparams=lambda: [{}, {"squared": True}]),
+    _overlap_entry("jaccard", ref_seg.jaccard, squared=True, inf_hparams=lambda: [{}, {"squared": True}]),
     _overlap_entry(
         "tversky",
         ref_seg.tversky,
         _tversky_hp,
+        inf_hparams=lambda: [{}, {"alpha": 0.2, "beta": 0.9}],
         errors=[
             hp_error({"alpha": -0.1}, r"alpha must be in \[0, inf\)", args=(_X, _Y)),
             hp_error({"beta": -1.0}, r"beta must be in \[0, inf\)", args=(_X, _Y)),
@@ -225,6 +326,7 @@ ENTRIES: List[LossInfo] = [
         "focal_tversky",
         ref_seg.focal_tversky,
         _focal_tversky_hp,
+        inf_hparams=lambda: [{}, {"gamma": 2.0, "alpha": 0.6, "beta": 0.2}],
         errors=[
             hp_error({"alpha": -0.1}, r"alpha must be in \[0, inf\)", args=(_X, _Y)),
             hp_error({"beta": -1.0}, r"beta must be in \[0, inf\)", args=(_X, _Y)),
@@ -236,6 +338,7 @@ ENTRIES: List[LossInfo] = [
         ref_seg.generalized_dice,
         lambda rng, c: {"weight_type": str(rng.choice(["square", "simple", "uniform"]))},
         onehot_input_grad_only=True,
+        inf_hparams=lambda: [{"weight_type": t} for t in ("square", "simple", "uniform")],
         errors=[
             hp_error({"weight_type": "log"}, r"weight_type must be 'square' or 'simple' or 'uniform'", args=(_X, _Y))
         ],
@@ -262,6 +365,16 @@ ENTRIES: List[LossInfo] = [
             ]
         ),
         extremes=_saturated(batch=False),
+        # "none" is per sample and needs batch=False
+        inf_extremes=_inf_overlap(
+            lambda: [
+                {},
+                {"lambda_ce": 0.0, "lambda_dice": 1.5},
+                {"lambda_dice": 0.0, "label_smoothing": 0.1},
+                {"squared": True, "lambda_ce": 0.5},
+            ],
+            batch=False,
+        ),
         reduction_consistent=False,
         reasons={
             "reduction_consistent": "'none' is per sample (Dice averaged over classes, CE over the sample's "
@@ -294,6 +407,7 @@ ENTRIES: List[LossInfo] = [
                 if "include_background" not in s.kwargs
             ]
         ),
+        inf_extremes=_inf_lovasz,
     ),
     LossInfo(
         name="lovasz_hinge",

@@ -764,3 +764,52 @@ def test_gather_without_a_process_group_is_the_local_loss():
             torch.testing.assert_close(fn(x, y, batch=batch, gather=True), fn(x, y, batch=batch), rtol=0, atol=0)
     assert lk.DiceLoss(batch=True, gather=True).gather is True
     assert "gather" in lk.describe("dice").capabilities
+
+
+# ---------------------------------------------------------------------------------------------
+# ±inf logits: the softmax limit (values against the references are in the battery's inf_extremes)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_plus_inf_logits_are_the_softmax_limit(name):
+    """A +inf logit makes its position's softmax one-hot (two +inf share it): the loss of those probabilities.
+
+    A position whose one +inf sits on its target class is a perfect, saturated prediction: its gradient is the
+    limit of the softmax's, 0 for every logit there.
+    """
+    x, y = _data((2, 3, 4), seed=3)
+    x[0, 1, 0] = x[1, 0, 2] = x[1, 2, 2] = float("inf")
+    y[0, 0], y[1, 2] = 1, 0  # the cross-entropy stays finite: the +inf are on the target class
+    limit = torch.softmax(x.where(~torch.isinf(x), x.new_zeros(())), 1)
+    limit[0, :, 0] = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    limit[1, :, 2] = torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64)
+    x.requires_grad_(True)
+    out = getattr(LF, name)(x, y, reduction="sum")
+    expected = getattr(LF, name)(limit, y, activation=None, reduction="sum") if name != "dice_ce_loss" else None
+    assert torch.isfinite(out)
+    if expected is not None:  # dice_ce's cross-entropy of probabilities floors log p; the battery checks its value
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    out.backward()
+    assert torch.isfinite(x.grad).all()
+    assert (x.grad[0, :, 0] == 0).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_nan_logit_next_to_plus_inf_stays_nan(name):
+    """The recompute on the softmax limit keeps NaN: a NaN logit (also in a row holding +inf) gives NaN."""
+    x, y = _data((2, 3, 4), seed=4)
+    x[0, 1, 0] = float("inf")
+    for where in ((0, 2, 0), (1, 0, 3)):  # in the +inf row, and in another row
+        bad = x.clone()
+        bad[where] = float("nan")
+        assert torch.isnan(getattr(LF, name)(bad, y)), where
+
+
+def test_dice_ce_without_its_cross_entropy_is_finite_at_minus_inf():
+    """lambda_ce = 0 leaves the cross-entropy out, not 0 · inf: -inf on the target class gives the Dice term."""
+    x, y = _data((2, 3, 4), seed=5)
+    x[0, y[0, 0], 0] = -float("inf")
+    assert torch.isinf(LF.dice_ce_loss(x, y))
+    out = LF.dice_ce_loss(x, y, lambda_ce=0.0, lambda_dice=2.0)
+    torch.testing.assert_close(out, 2.0 * LF.dice_loss(x, y), rtol=1e-12, atol=0.0)

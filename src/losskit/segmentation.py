@@ -39,9 +39,21 @@ concatenated batch. Without an initialised process group (or with one rank)
 
 ``ignore_index`` pixels count nowhere: their probabilities and targets are
 masked out of every sum, so changing the logits there changes neither the
-loss nor any gradient, and they get exactly zero gradient. Data checks (class
-range) follow :func:`losskit.set_validation`; nothing else reads tensor data,
-so forward and backward never synchronise with the host.
+loss nor any gradient, and they get exactly zero gradient.
+
+Infinite logits have their limits: with ``activation="softmax"`` a position
+holding ``+inf`` has the one-hot softmax (several ``+inf`` share the mass
+equally), with ``"sigmoid"`` the probabilities are 1 and 0, so the overlap
+and Lovász losses stay finite, and a gradient through a saturated softmax is
+its limit (0 at a single ``+inf``); the cross-entropy of :func:`dice_ce_loss`
+is ``+inf`` where the target class's limit probability is 0. torch's softmax
+gives NaN there (``inf - inf``), so the losses look once at a small sum they
+already hold (the per-(sample, class) :math:`P`, the per-image Lovász
+losses), finite unless that happened, and only then recompute on the limit
+scores (``_core.nonfinite.softmax_limit_scores``); NaN inputs
+still give NaN. That look, and the data checks (class range), follow
+:func:`losskit.set_validation` (CPU always, accelerators while validation is
+on, never under ``torch.compile``); nothing else reads tensor data.
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ import torch
 
 from . import distributed as _dist
 from ._core import checks
+from ._core.nonfinite import softmax_limit_scores, sum_not_finite
 from ._core.reduction import reduce_loss, safe_divide
 from ._core.spec import Curve, Role, loss
 from ._core.targets import is_probability_target, valid_targets
@@ -333,13 +346,20 @@ def _class_sums(
     check_class_weight(fn, weight, num_classes)
     targets = _flat_targets(fn, x, target, ignore_index)
     flat = x.reshape(x.shape[0], num_classes, math.prod(x.shape[2:]))
-    nll = None
-    if targets.index is not None:  # the common case: class indices, the fused forward and backward
-        sums = _IndexOverlap.apply(flat, targets.index, targets.valid, activation, squared, with_nll)
-        inter, pred, truth = sums[:3]
-        nll = sums[3] if with_nll else None
-    else:
-        inter, pred, truth = _overlap_sums(_activate(flat, activation), targets, squared)
+
+    def sums_of(scores: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if targets.index is not None:  # the common case: class indices, the fused forward and backward
+            return _IndexOverlap.apply(scores, targets.index, targets.valid, activation, squared, with_nll)
+        return _overlap_sums(_activate(scores, activation), targets, squared)
+
+    sums = sums_of(flat)
+    if activation == "softmax" and sum_not_finite(sums[1]):
+        # Σ p is finite unless a counted position's softmax is NaN: a +inf logit (inf - inf) or a NaN one.
+        # Recompute on the softmax limit (the +inf classes share the mass; NaN rows stay NaN); the normal
+        # path pays one sum over the (N, C) sums and one host read
+        sums = sums_of(softmax_limit_scores(flat, 1))
+    inter, pred, truth = sums[:3]
+    nll = sums[3] if with_nll and targets.index is not None else None
     gathered = bool(gather) and _dist.is_distributed()
     if batch:
         inter, pred, truth = inter.sum(0), pred.sum(0), truth.sum(0)
@@ -890,6 +910,42 @@ def _per_image_reduce(losses: torch.Tensor, reduction: str, fn: str) -> torch.Te
     return reduce_loss(losses, reduction, fn=fn)
 
 
+def _lovasz_softmax_losses(p: torch.Tensor, targets: _Targets, classes: str, per_image: bool) -> torch.Tensor:
+    """Lovász-softmax losses (images,) of activated scores ``p`` (N, C, S): one per image, or (1,) for the batch."""
+    n, c, s = p.shape
+    shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
+    valid = targets.valid.reshape(shape) if targets.valid is not None else None
+    if targets.prob is not None:
+        fg = targets.prob.detach()
+    else:
+        assert targets.index is not None
+        fg = torch.zeros(p.shape, dtype=p.dtype, device=p.device).scatter_(1, targets.index.unsqueeze(1), 1.0)
+    if targets.valid is not None:
+        fg = fg * targets.valid.unsqueeze(1)
+    errors = (fg - p).abs()
+    if targets.valid is not None:  # a where, not a product: NaN at ignored positions stays out
+        errors = torch.where(targets.valid.unsqueeze(1), errors, torch.zeros((), dtype=p.dtype, device=p.device))
+    # all classes' errors in one differentiable expression; the weights are sorted one class at a time, as the
+    # reference does, so the sort's temporaries (int64 keys and order, cumsums) stay at one class's size
+    weights = torch.empty_like(errors, requires_grad=False)
+    plain = errors.detach()
+    for k in range(c):
+        weights[:, k] = _lovasz_weights(plain[:, k].reshape(shape), fg[:, k].reshape(shape), valid).reshape(n, s)
+    weighted = errors * weights
+    dims = (-1,) if per_image else (0, 2)
+    losses_by_class = weighted.sum(dims).reshape(-1, c)  # (images, C)
+    fg_total = fg.sum(dims).reshape(-1, c)
+    if classes == "present":
+        present = fg_total > 0
+        counted = present.sum(-1).to(losses_by_class.dtype)
+        kept = torch.where(present, losses_by_class, torch.zeros_like(losses_by_class))
+        losses = safe_divide(kept.sum(-1), counted)
+        losses = losses + (losses_by_class * 0.0).sum(-1)  # NaN in the input still reaches the loss
+    else:
+        losses = losses_by_class.mean(-1)
+    return losses
+
+
 @loss(
     "lovasz_softmax",
     family=FAMILY,
@@ -968,37 +1024,13 @@ def lovasz_softmax_loss(
     flat = x.reshape(n, c, s)
     if targets.valid is not None:  # ignored logits (NaN included) out before the activation: exactly 0 gradient there
         flat = torch.where(targets.valid.unsqueeze(1), flat, torch.zeros((), dtype=x.dtype, device=x.device))
-    p = _activate(flat, activation)
-    shape = (n, s) if per_image else (1, n * s)  # one image of N·S positions without per_image
-    valid = targets.valid.reshape(shape) if targets.valid is not None else None
-    if targets.prob is not None:
-        fg = targets.prob.detach()
-    else:
-        assert targets.index is not None
-        fg = torch.zeros(p.shape, dtype=p.dtype, device=p.device).scatter_(1, targets.index.unsqueeze(1), 1.0)
-    if targets.valid is not None:
-        fg = fg * targets.valid.unsqueeze(1)
-    errors = (fg - p).abs()
-    if targets.valid is not None:  # a where, not a product: NaN at ignored positions stays out
-        errors = torch.where(targets.valid.unsqueeze(1), errors, torch.zeros((), dtype=p.dtype, device=p.device))
-    # all classes' errors in one differentiable expression; the weights are sorted one class at a time, as the
-    # reference does, so the sort's temporaries (int64 keys and order, cumsums) stay at one class's size
-    weights = torch.empty_like(errors, requires_grad=False)
-    plain = errors.detach()
-    for k in range(c):
-        weights[:, k] = _lovasz_weights(plain[:, k].reshape(shape), fg[:, k].reshape(shape), valid).reshape(n, s)
-    weighted = errors * weights
-    dims = (-1,) if per_image else (0, 2)
-    losses_by_class = weighted.sum(dims).reshape(-1, c)  # (images, C)
-    fg_total = fg.sum(dims).reshape(-1, c)
-    if classes == "present":
-        present = fg_total > 0
-        counted = present.sum(-1).to(losses_by_class.dtype)
-        kept = torch.where(present, losses_by_class, torch.zeros_like(losses_by_class))
-        losses = safe_divide(kept.sum(-1), counted)
-        losses = losses + (losses_by_class * 0.0).sum(-1)  # NaN in the input still reaches the loss
-    else:
-        losses = losses_by_class.mean(-1)
+    losses = _lovasz_softmax_losses(_activate(flat, activation), targets, classes, per_image)
+    if activation == "softmax" and sum_not_finite(losses):
+        # the losses are in [0, 1] unless a softmax is NaN (a +inf logit: inf - inf, or a NaN one): recompute
+        # on the softmax limit (NaN rows stay NaN); the normal path pays one host read of the (images,) losses
+        losses = _lovasz_softmax_losses(
+            _activate(softmax_limit_scores(flat, 1), activation), targets, classes, per_image
+        )
     if not per_image:
         losses = losses.reshape(())
     return _per_image_reduce(losses, reduction, fn)
@@ -1107,6 +1139,17 @@ def _log_probabilities_as_logits(p: torch.Tensor) -> torch.Tensor:
     return torch.where(above, torch.log(torch.where(above, p, torch.ones_like(p))), torch.full_like(p, -100.0))
 
 
+def _dice_plus_ce(lambda_dice: float, dice: torch.Tensor, lambda_ce: float, ce: torch.Tensor) -> torch.Tensor:
+    """``lambda_dice · dice + lambda_ce · ce``, a term weighted 0 left out.
+
+    The cross-entropy is +inf at a logit of -inf on the target class (or +inf
+    on another), and ``0 · inf`` would be NaN where the loss is the Dice term
+    alone. The Dice term is bounded (finite, or NaN from a NaN input, which
+    must show), so it always stays on the graph.
+    """
+    return lambda_dice * dice + lambda_ce * ce if lambda_ce else lambda_dice * dice
+
+
 @loss(
     "dice_ce",
     family=FAMILY,
@@ -1160,7 +1203,8 @@ def dice_ce_loss(
     the sample's Dice scores averaged over its classes (weighted) plus the
     mean cross-entropy over its own valid positions (so with class weights or
     ignored positions its mean is not the batch "mean"; it needs
-    ``batch=False``).
+    ``batch=False``). A term weighted 0 is left out (not ``0 · inf``: with
+    ``lambda_ce=0`` a ``-inf`` logit on the target class gives the Dice term).
 
     Args:
         input: logits ``(N, C, d1, ..., dk)`` (probabilities with ``activation=None``).
@@ -1230,7 +1274,7 @@ def dice_ce_loss(
             ce = nll.sum()
         else:
             ce = safe_divide(nll.sum(), counted.sum())
-        return lambda_dice * dice + lambda_ce * ce
+        return _dice_plus_ce(lambda_dice, dice, lambda_ce, ce)
     if activation == "sigmoid":
         targets = _flat_targets(fn, x, target, ignore_index)
         t = targets.one_hot(c, x.dtype)
@@ -1267,4 +1311,4 @@ def dice_ce_loss(
                 counts = (w[safe] if w is not None else torch.ones_like(ce[:, None])) * valid
                 counts = counts.sum(-1).to(x.dtype)
             ce = safe_divide(ce, counts)
-    return lambda_dice * dice + lambda_ce * ce
+    return _dice_plus_ce(lambda_dice, dice, lambda_ce, ce)

@@ -11,7 +11,7 @@ loops and all.
 import numpy as np
 
 from . import reduce
-from .classification import log_softmax
+from .classification import log_softmax, xlogp
 
 
 def _softmax(x, axis=1):
@@ -234,9 +234,10 @@ def dice_ce(
     if activation == "sigmoid":
         z = x.reshape(n, c, -1)
         ts = t * (1 - label_smoothing) + 0.5 * label_smoothing
-        bce = np.logaddexp(0.0, z) - ts * z  # softplus(z) - t z
+        # softplus(z) - t z = t softplus(-z) + (1 - t) softplus(z), each term 0 where its factor is 0 (z = ±inf)
+        bce = xlogp(ts, np.logaddexp(0.0, -z)) + xlogp(1.0 - ts, np.logaddexp(0.0, z))
         ww = w[None, :, None] * valid[:, None, :]
-        ce = pool(ww * bce, ww)
+        ce = pool(np.where(ww != 0, ww * bce, 0.0), ww)
     else:
         if activation == "softmax":
             logp = log_softmax(x.reshape(n, c, -1), 1)
@@ -244,19 +245,20 @@ def dice_ce(
             q = np.log(np.maximum(p, np.exp(-100.0)))
             logp = q - np.log(np.exp(q).sum(1, keepdims=True))
         eps = label_smoothing
-        per_class = -(w[None, :, None] * logp)
+        per_class = -xlogp(w[None, :, None], logp)  # a class of weight 0 adds nothing, also at log p = -inf
         if _is_prob(x, y):
             tt = (1 - eps) * t + eps / c
-            loss = (tt * per_class).sum(1)  # (N, S)
+            loss = -xlogp(tt, -per_class).sum(1)  # (N, S); a class without mass adds nothing (0 · log 0 = 0)
             ce = pool(loss, np.ones(loss.shape))
         else:
             labels = np.asarray(y).reshape(n, -1)
             safe = np.where(valid, labels, 0)
             picked = np.take_along_axis(per_class, safe[:, None, :], 1)[:, 0]  # -w_y log p_y
             smooth_term = per_class.sum(1) / c
-            loss = np.where(valid, (1 - eps) * picked + eps * smooth_term, 0.0)
+            loss = np.where(valid, (1 - eps) * picked + (eps * smooth_term if eps else 0.0), 0.0)
             ce = pool(loss, np.where(valid, w[safe], 0.0))
-    return lambda_dice * d + lambda_ce * np.asarray(ce, dtype=np.float64)
+    # a term weighted 0 is absent (not 0 · inf: the CE is +inf at a -inf logit on the target class)
+    return lambda_dice * d + (lambda_ce * np.asarray(ce, dtype=np.float64) if lambda_ce else 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
