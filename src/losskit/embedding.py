@@ -36,7 +36,7 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
-from ._core.reduction import reduce_loss
+from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
     check_floating,
@@ -132,6 +132,41 @@ def _check_class_range(fn: str, labels: torch.Tensor, num_classes: int) -> None:
 def _normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """``x / max(‖x‖, eps)`` along the last dim; a zero vector stays 0 with a finite gradient."""
     return x * torch.rsqrt(x.square().sum(-1, keepdim=True).clamp_min(eps * eps))
+
+
+def _direction_limits(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``x`` with each vector (along ``dim``) that holds ±inf replaced by its limit direction, as a constant.
+
+    As entries grow to ±inf the normalised vector tends to ±e_k (several infinite entries: an equal
+    share each, the sign kept; the finite entries' share goes to 0). Such a vector becomes ``±L`` at
+    its infinite entries and 0 elsewhere, with ``L = max ** (1/8)`` of the dtype: large enough that
+    an eps added to a squared norm (torch's cosine, 1e-12) or a norm floor is negligible, small
+    enough that the product of two squared norms stays finite. Its gradient is 0 — the limit of
+    ``∂ (x / ‖x‖) / ∂x``, which falls as ``1 / ‖x‖``. Vectors holding NaN are kept (NaN in, NaN out).
+    """
+    infinite = torch.isinf(x)
+    limit_rows = infinite.any(dim, keepdim=True) & ~torch.isnan(x).any(dim, keepdim=True)
+    big = torch.finfo(x.dtype).max ** 0.125
+    limit = torch.where(infinite, torch.sign(x.detach()) * big, torch.zeros((), dtype=x.dtype, device=x.device))
+    return torch.where(limit_rows, limit, x)
+
+
+def _normalize_with_limits(
+    compute: Callable[..., torch.Tensor], *inputs: Optional[torch.Tensor], dim: int = -1
+) -> torch.Tensor:
+    """``compute(*inputs)`` for a loss that normalises its inputs; recomputed at the ±inf limits where it gives NaN.
+
+    ``x / ‖x‖`` is ``inf / inf`` = NaN at an infinite entry, though it tends to a finite direction
+    (:func:`_direction_limits`). Through :func:`~losskit._core.reduction.fast_or_exact`: on CPU the
+    plain result is checked once for NaN and only then recomputed on the limit directions (a NaN
+    input stays NaN there); elsewhere the limits are always taken (a few (N, D) passes).
+    """
+    first = next(t for t in inputs if t is not None)
+    return fast_or_exact(
+        first,
+        lambda: compute(*inputs),
+        lambda: compute(*(None if t is None else _direction_limits(t, dim) for t in inputs)),
+    )
 
 
 def _safe_sqrt(x: torch.Tensor) -> torch.Tensor:
@@ -429,9 +464,13 @@ def cosine_embedding_loss(
             f"{fmt_shape(input1.shape)}; got {fmt_shape(target.shape)}"
         )
     target = target.to(input1.dtype)
-    return _torch_loss(
-        F.cosine_embedding_loss, (input1, input2, target), reduction, sample_weight, fn, margin=float(margin)
-    )
+
+    def compute(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return _torch_loss(
+            F.cosine_embedding_loss, (x1, x2, target), reduction, sample_weight, fn, margin=float(margin)
+        )
+
+    return _normalize_with_limits(compute, input1, input2)
 
 
 @loss(
@@ -491,8 +530,10 @@ def cosine_similarity_loss(
     def unit(x: torch.Tensor) -> torch.Tensor:
         return x * torch.rsqrt(x.square().sum(dim, keepdim=True).clamp_min(eps * eps))
 
-    per = -(unit(input) * unit(target)).sum(dim)
-    return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+    def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return reduce_loss(-(unit(x) * unit(y)).sum(dim), reduction, weight=sample_weight, fn=fn)
+
+    return _normalize_with_limits(compute, input, target, dim=dim)
 
 
 def _check_triplet(fn: str, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> None:
@@ -1179,7 +1220,8 @@ def circle_loss(
     """
     fn = "circle_loss"
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
-    batch = _Batch(_normalize(embeddings), labels, gather)
+    # unit rows before any gather: every rank takes the same collective path whatever its values
+    batch = _Batch(_normalize_with_limits(_normalize, embeddings), labels, gather)
     pos, neg = batch.masks()
     d = (1.0 - batch.anchors @ batch.refs.T).clamp_min(0.0)
     pos_logit = -gamma * torch.relu(margin + d) * (margin - d)
@@ -1260,7 +1302,7 @@ def supervised_contrastive_loss(
     n, v = views.shape[0], views.shape[1]
     if labels is not None:
         labels = _labels(fn, labels, n, rows="features")
-    views = _normalize(views)
+    views = _normalize_with_limits(_normalize, views)  # before the gather (see circle_loss)
     gathered = bool(gather) and _dist.is_distributed()
     if gathered:
         all_views, offset, sizes = _dist.all_gather_with_grad(views)
@@ -1362,7 +1404,35 @@ def info_nce_loss(
     query, key = to_compute(dtype, query, key)
     _check_2d(fn, "query", query)
     check_same_shape(fn, query, key, input_name="query", target_name="key")
+    if negatives is not None:
+        negatives = to_compute(dtype, negatives)
+        _check_2d(fn, "negatives", negatives)
+        if negatives.shape[1] != query.shape[1]:
+            raise ValueError(
+                f"{fn}: negatives must have the query's feature size {query.shape[1]}; "
+                f"got shape {fmt_shape(negatives.shape)}"
+            )
     gathered = bool(gather) and _dist.is_distributed()
+
+    def compute(query: torch.Tensor, key: torch.Tensor, negatives: Optional[torch.Tensor]) -> torch.Tensor:
+        return _info_nce(query, key, negatives, temperature, symmetric, gathered, reduction)
+
+    if gathered:  # the limits taken on every rank up front: a recompute on one rank only would break the collectives
+        limit_negatives = None if negatives is None else _direction_limits(negatives)
+        return compute(_direction_limits(query), _direction_limits(key), limit_negatives)
+    return _normalize_with_limits(compute, query, key, negatives)
+
+
+def _info_nce(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    negatives: Optional[torch.Tensor],
+    temperature: float,
+    symmetric: bool,
+    gathered: bool,
+    reduction: str,
+) -> torch.Tensor:
+    """info_nce_loss on checked inputs: the fused in-batch Function, or one cross-entropy with explicit negatives."""
     n = query.shape[0]
     if negatives is None:  # in-batch negatives: fused, normalising inside, reduced inside where that is exact
         # the direction's summed losses times factor; a gathered mean is divided by the global count below
@@ -1381,12 +1451,6 @@ def info_nce_loss(
         count = None if reduction == "sum" else torch.tensor(float(n), dtype=query.dtype, device=query.device)
         return _dist.global_reduce(out, count, gathered)
     count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
-    negatives = to_compute(dtype, negatives)
-    _check_2d(fn, "negatives", negatives)
-    if negatives.shape[1] != query.shape[1]:
-        raise ValueError(
-            f"{fn}: negatives must have the query's feature size {query.shape[1]}; got shape {fmt_shape(negatives.shape)}"
-        )
     q, k, nb = _normalize(query), _normalize(key), _normalize(negatives)
     if gathered:
         nb, _, _ = _dist.all_gather_with_grad(nb)
@@ -1482,12 +1546,16 @@ def _margin_logits(
     reduction: str,
 ) -> torch.Tensor:
     embeddings, labels, weight = _param_inputs(fn, embeddings, labels, weight, ("embeddings", "weight"))
-    cos = _normalize(embeddings) @ _normalize(weight).T
     index = labels[:, None]
-    target = target_logit(cos.gather(1, index))
-    logits = scale * cos.scatter(1, index, target)
-    per = torch.logsumexp(logits, 1) - scale * target.squeeze(1)
-    return reduce_loss(per, reduction, fn=fn)
+
+    def compute(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        cos = _normalize(x) @ _normalize(w).T
+        target = target_logit(cos.gather(1, index))
+        logits = scale * cos.scatter(1, index, target)
+        per = torch.logsumexp(logits, 1) - scale * target.squeeze(1)
+        return reduce_loss(per, reduction, fn=fn)
+
+    return _normalize_with_limits(compute, embeddings, weight)
 
 
 def _margin_softmax(
