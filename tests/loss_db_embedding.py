@@ -383,6 +383,21 @@ def _inf_cosine_similarity():
     ]
 
 
+def _inf_triplets(*kwargs_list):
+    """Positives at ±inf (loss +inf, finite gradients) and negatives at ±inf (loss 0, zero gradients)."""
+
+    def build():
+        a = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+        p = torch.tensor([[_INF, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, -_INF, _INF], [2.0, 0.0, 1.0]], dtype=torch.float64)
+        n = torch.tensor([[1.0, 1.0, 0.0], [-_INF, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, _INF]], dtype=torch.float64)
+        return [
+            Sample((a.clone(), p.clone(), n.clone()), dict(kw), desc=f"±inf positives and negatives {kw}")
+            for kw in kwargs_list
+        ]
+
+    return build
+
+
 _INF_LABELS = [0, 0, 1, 1, 0, 1]
 
 
@@ -481,6 +496,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="triplet_margin",
+        inf_extremes=_inf_triplets({}, {"swap": True, "p": 1.0}, {"p": 3.0, "eps": 0.0, "margin": 0.5}),
         reference=ref.triplet_margin,
         samples=_triplet_samples(with_p=True),
         empty=_empty_vectors(3, False),
@@ -499,6 +515,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="triplet_margin_with_distance",
+        inf_extremes=_inf_triplets({}, {"swap": True, "margin": 2.0}),
         reference=ref.triplet_margin_with_distance,
         samples=_triplet_samples(with_p=False),
         empty=_empty_vectors(3, False),

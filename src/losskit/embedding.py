@@ -541,6 +541,70 @@ def _check_triplet(fn: str, anchor: torch.Tensor, positive: torch.Tensor, negati
     check_same_shape(fn, anchor, negative, input_name="anchor", target_name="negative")
 
 
+class _DirectionWithGradient(torch.autograd.Function):
+    """Vectors (last dim) holding ±inf become their direction (±1 at the infinite entries, 0 elsewhere); identity backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        infinite = torch.isinf(x)
+        rows = infinite.any(-1, keepdim=True) & ~torch.isnan(x).any(-1, keepdim=True)
+        return torch.where(rows, torch.where(infinite, torch.sign(x), torch.zeros_like(x)), x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def _pairwise_distance_with_limits(x1: torch.Tensor, x2: torch.Tensor, p: float, eps: float) -> torch.Tensor:
+    """torch's ``pairwise_distance`` ``‖x1 − x2 + eps‖_p``, whose gradient at an infinite difference is its limit.
+
+    The value is +inf there, but torch's norm backward divides ∞ by ∞ (NaN). ``∂‖v‖_p / ∂v`` is
+    homogeneous of degree 0, so as ``v`` grows to ±inf along entries k it tends to the gradient at the
+    direction ±e_k (equal shares for several): that is the gradient taken here, the value stays +inf.
+    (For p = 1 the gradient is sign(v) at any size; for p < 1, not a norm, the finite entries'
+    gradient grows without bound and is taken as 0.)
+    """
+    diff = x1 - x2 + eps
+    if p == 1.0:  # the L1 norm's gradient sign(v) is exact at any size, ±inf included
+        return torch.linalg.vector_norm(diff, ord=1, dim=-1)
+    infinite = torch.isinf(diff).any(-1) & ~torch.isnan(diff).any(-1)
+    norm = torch.linalg.vector_norm(_DirectionWithGradient.apply(diff), ord=p, dim=-1)
+    return norm + torch.where(infinite, math.inf, 0.0).to(norm.dtype)
+
+
+def _triplet_with_limits(
+    fast: Callable[[], torch.Tensor],
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    margin: float,
+    p: float,
+    eps: float,
+    swap: bool,
+    reduction: str,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    """torch's triplet loss (``fast``), or the same formula with limit gradients where an input holds ±inf.
+
+    With a positive at ±inf the loss is +inf with finite gradients (the distance's direction); with a
+    negative at ±inf it is 0 with zero gradients — torch's kernel gives NaN gradients for both. On CPU the
+    inputs' sum (one host read) decides; elsewhere this formula always runs (see ``fast_or_exact``).
+    """
+
+    def exact() -> torch.Tensor:
+        d_ap = _pairwise_distance_with_limits(anchor, positive, p, eps)
+        d_an = _pairwise_distance_with_limits(anchor, negative, p, eps)
+        if swap:
+            d_an = torch.minimum(d_an, _pairwise_distance_with_limits(positive, negative, p, eps))
+        return reduce_loss(torch.relu(d_ap - d_an + margin), reduction, weight=sample_weight, fn=fn)
+
+    def infinite_input(_: torch.Tensor) -> torch.Tensor:  # flags the inputs, not fast()'s finite-looking result
+        return ~torch.isfinite(anchor.detach().sum() + positive.detach().sum() + negative.detach().sum())
+
+    return fast_or_exact(anchor, fast, exact, redo_where=infinite_input)
+
+
 @loss(
     "triplet_margin",
     family=FAMILY,
@@ -600,17 +664,24 @@ def triplet_margin_loss(
     fn = "triplet_margin_loss"
     anchor, positive, negative = _prepare(fn, anchor, positive, negative, names=("anchor", "positive", "negative"))
     _check_triplet(fn, anchor, positive, negative)
-    return _torch_loss(
-        F.triplet_margin_loss,
-        (anchor, positive, negative),
-        reduction,
-        sample_weight,
-        fn,
-        margin=float(margin),
-        p=float(p),
-        eps=float(eps),
-        swap=swap,
-    )
+    margin, p, eps = float(margin), float(p), float(eps)
+
+    def fast() -> torch.Tensor:
+        return _torch_loss(
+            F.triplet_margin_loss,
+            (anchor, positive, negative),
+            reduction,
+            sample_weight,
+            fn,
+            margin=margin,
+            p=p,
+            eps=eps,
+            swap=swap,
+        )
+
+    if anchor.numel() == 0:
+        return fast()
+    return _triplet_with_limits(fast, anchor, positive, negative, margin, p, eps, swap, reduction, sample_weight, fn)
 
 
 @loss(
@@ -670,15 +741,24 @@ def triplet_margin_with_distance_loss(
     fn = "triplet_margin_with_distance_loss"
     anchor, positive, negative = _prepare(fn, anchor, positive, negative, names=("anchor", "positive", "negative"))
     _check_triplet(fn, anchor, positive, negative)
-    return _torch_loss(
-        F.triplet_margin_with_distance_loss,
-        (anchor, positive, negative),
-        reduction,
-        sample_weight,
-        fn,
-        distance_function=distance_function,
-        margin=float(margin),
-        swap=swap,
+
+    def fast() -> torch.Tensor:
+        return _torch_loss(
+            F.triplet_margin_with_distance_loss,
+            (anchor, positive, negative),
+            reduction,
+            sample_weight,
+            fn,
+            distance_function=distance_function,
+            margin=float(margin),
+            swap=swap,
+        )
+
+    if distance_function is not None or anchor.numel() == 0:  # a caller's distance: its own gradients at ±inf
+        return fast()
+    # pairwise_distance's defaults: p = 2, eps = 1e-6
+    return _triplet_with_limits(
+        fast, anchor, positive, negative, float(margin), 2.0, 1e-6, swap, reduction, sample_weight, fn
     )
 
 
