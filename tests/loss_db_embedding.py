@@ -411,6 +411,19 @@ def _inf_batch(views: bool = False):
     return build
 
 
+def _inf_cosine_batch(*kwargs_list):
+    """±inf entries under the cosine distance (the Euclidean ones at ±inf are not handled yet)."""
+
+    def build():
+        x, labels = _inf_vectors()[:5], _long(_INF_LABELS[:5])
+        return [
+            Sample((x.clone(), labels), {"distance": "cosine", **kw}, desc=f"±inf entries, cosine {kw}")
+            for kw in kwargs_list
+        ]
+
+    return build
+
+
 def _inf_info_nce():
     q, k = _inf_vectors()[:5], _inf_partners()[:5]
     negatives = torch.tensor([[0.0, _INF, 0.0], [1.0, 0.0, -1.0]], dtype=torch.float64)
@@ -530,6 +543,9 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="batch_triplet",
+        inf_extremes=_inf_cosine_batch(
+            {"mining": "batch_all"}, {"mining": "batch_hard"}, {"mining": "semi_hard", "soft": True}
+        ),
         reference=ref.batch_triplet,
         samples=_embedding_samples(_triplet_hparams),
         empty=_empty_embeddings(),
@@ -552,6 +568,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="contrastive",
+        inf_extremes=_inf_cosine_batch({}, {"pos_margin": 0.3, "neg_margin": 1.5}),
         reference=ref.contrastive,
         samples=_embedding_samples(_contrastive_hparams),
         empty=_empty_embeddings(),

@@ -928,6 +928,8 @@ def batch_triplet_loss(
     if soft and mining == "batch_all":
         raise ValueError(f"{fn}: soft=True applies to mining='batch_hard' or 'semi_hard'; got mining='batch_all'")
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
+    if distance == "cosine":  # unit rows first: their ±inf limits (see circle_loss), before any gather
+        embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     pos, neg = batch.masks()
     if mining == "batch_hard":
@@ -1223,6 +1225,8 @@ def contrastive_loss(
     """
     fn = "contrastive_loss"
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
+    if distance == "cosine":  # unit rows first: their ±inf limits (see circle_loss), before any gather
+        embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     n = embeddings.shape[0]
     pairs = torch.tensor(0.5 * n * max(batch.refs.shape[0] - 1, 0), dtype=embeddings.dtype, device=embeddings.device)

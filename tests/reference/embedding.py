@@ -121,9 +121,8 @@ def triplet_margin_with_distance(
 def _distance(x, i, j, kind):
     if i == j:
         return 0.0
-    if kind == "cosine":
-        ni, nj = np.linalg.norm(x[i]), np.linalg.norm(x[j])
-        return 1.0 - float(x[i] @ x[j]) / (max(ni, 1e-12) * max(nj, 1e-12))
+    if kind == "cosine":  # unit vectors (the limit direction of an infinite one)
+        return 1.0 - float(_unit(x[i]) @ _unit(x[j]))
     sq = float(((x[i] - x[j]) ** 2).sum())
     return sq if kind == "squared_euclidean" else math.sqrt(sq)
 
