@@ -412,7 +412,7 @@ def _inf_batch(views: bool = False):
 
 
 def _inf_cosine_batch(*kwargs_list):
-    """±inf entries under the cosine distance (the Euclidean ones at ±inf are not handled yet)."""
+    """±inf entries under the cosine distance (batch_triplet's Euclidean distances at ±inf are not handled yet)."""
 
     def build():
         x, labels = _inf_vectors()[:5], _long(_INF_LABELS[:5])
@@ -422,6 +422,20 @@ def _inf_cosine_batch(*kwargs_list):
         ]
 
     return build
+
+
+def _inf_contrastive():
+    """Cosine as in _inf_cosine_batch; Euclidean and squared: far positive pairs (+inf), far negatives (0), near pairs."""
+    x = torch.tensor(
+        [[_INF, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -_INF], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = _long([0, 1, 1, 2, 0, 1])
+    return _inf_cosine_batch({}, {"pos_margin": 0.3, "neg_margin": 1.5})() + [
+        Sample((x.clone(), labels), {"distance": distance, **kw}, desc=f"±inf entries, {distance} {kw}")
+        for distance in ("euclidean", "squared_euclidean")
+        for kw in ({}, {"pos_margin": 0.3, "neg_margin": 2.5})
+    ]
 
 
 def _inf_info_nce():
@@ -568,7 +582,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="contrastive",
-        inf_extremes=_inf_cosine_batch({}, {"pos_margin": 0.3, "neg_margin": 1.5}),
+        inf_extremes=_inf_contrastive,
         reference=ref.contrastive,
         samples=_embedding_samples(_contrastive_hparams),
         empty=_empty_embeddings(),

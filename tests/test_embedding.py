@@ -196,6 +196,28 @@ def test_normalising_losses_at_infinity_are_the_limits(fn, args):
     assert torch.isnan(fn(nan_input, y, *args)), "NaN in, NaN out"
 
 
+@pytest.mark.parametrize("pos_margin", [0.0, 0.3])
+def test_contrastive_euclidean_at_infinity_is_the_limit(pos_margin):
+    """Far positive pairs: +inf, gradient ±inf along the infinite entries and the huge stand-in's elsewhere."""
+    inf = float("inf")
+    x = torch.tensor(
+        [[inf, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -inf], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = torch.tensor([0, 1, 1, 2, 0, 1])
+    kw = {"pos_margin": pos_margin, "neg_margin": 2.5, "reduction": "none"}
+    value, (grad,) = _value_and_grads(LF.contrastive_loss, _leaves(x), labels, **kw)
+    stand_in_value, (stand_in_grad,) = _value_and_grads(LF.contrastive_loss, _leaves(_huge_stand_in(x)), labels, **kw)
+    assert value[0] == inf and value[4] == inf and torch.isfinite(value[[1, 2, 3, 5]]).all()
+    torch.testing.assert_close(value[[1, 2, 3, 5]], stand_in_value[[1, 2, 3, 5]], rtol=1e-9, atol=1e-12)
+    infinite = torch.isinf(grad)
+    assert infinite[0, 0] and infinite[4, 0] and grad[0, 0] > 0 and grad[4, 0] < 0
+    torch.testing.assert_close(grad[~infinite], stand_in_grad[~infinite], rtol=1e-9, atol=1e-9)
+    nan_input = x.clone()
+    nan_input[1, 0] = float("nan")
+    assert torch.isnan(LF.contrastive_loss(nan_input, labels, **kw)[1])
+
+
 def test_torch_names_resolve_to_losskit_modules():
     for name in ("MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss"):
         assert type(lk.get(name)).__name__ == name

@@ -36,6 +36,7 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
+from ._core.nonfinite import result_suspect
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
@@ -1116,6 +1117,48 @@ def _contrastive_terms(
     return per, hinge.masked_fill_(flat, 0.0)
 
 
+def _contrastive_limits(
+    anchors: torch.Tensor,
+    refs: torch.Tensor,
+    same: torch.Tensor,
+    offset: int,
+    pos_margin: float,
+    neg_margin: float,
+    distance: str,
+) -> torch.Tensor:
+    """Per-anchor contrastive losses (n,) from the pairs' differences, with the limits of pairs at infinite distance.
+
+    The slow path (an (n, M, D) tensor), taken only where the Gram form gave NaN. A pair whose
+    difference holds ±inf (and no NaN) is infinitely far: a negative pair costs 0 with gradient 0; a
+    positive pair costs +inf, with the limit of its gradient — ``2 (v − m₊ u)`` for the Euclidean
+    distance (±inf at the infinite entries, ``2 v_j`` at the finite ones; ``u`` the direction of ``v``);
+    for the squared distance ±inf at the non-zero entries (given as ± the largest finite value / 16)
+    and 0 at the zero ones. NaN stays NaN; an anchor with two far partners whose infinite entries
+    cancel has gradient ∞ − ∞ = NaN (no limit).
+    """
+    v = anchors[:, None, :] - refs[None, :, :]
+    own = torch.arange(anchors.shape[0], device=v.device)[:, None] + offset == torch.arange(
+        refs.shape[0], device=v.device
+    )
+    far = torch.isinf(v).any(-1) & ~torch.isnan(v).any(-1) & ~own
+    far_positive = (far & same)[..., None]
+    zero = torch.zeros((), dtype=v.dtype, device=v.device)
+    # every branch sees finite stand-ins where it is not chosen: a zero gradient times inf would be NaN
+    near_v = torch.where((far | own)[..., None], zero, v)
+    sq = near_v.square().sum(-1)
+    d = sq.clamp_min(_TINY).sqrt() if distance == "euclidean" else sq
+    terms = torch.relu(torch.where(same, d - pos_margin, neg_margin - d)).square()
+    far_v = torch.where(far_positive, v, zero)
+    if distance == "euclidean":  # (‖v‖ − m)² = ‖v‖² − 2m‖v‖ + m², its ‖v‖ taken at the direction (gradient u)
+        direction = _DirectionWithGradient.apply(far_v)
+        far_terms = far_v.square().sum(-1) - 2.0 * pos_margin * torch.linalg.vector_norm(direction, dim=-1)
+    else:  # (‖v‖² − m)²: the gradient 4 (‖v‖² − m) v, ±inf where v_j ≠ 0 (the largest finite here), 0 where v_j = 0
+        huge = torch.finfo(v.dtype).max / 16
+        far_terms = (far_v.abs() * huge).sum(-1) + torch.where(far_positive[..., 0], math.inf, 0.0).to(v.dtype)
+    terms = torch.where(far, torch.where(same, far_terms, zero), terms)
+    return 0.5 * terms.masked_fill(own, 0.0).sum(1)
+
+
 class _Contrastive(torch.autograd.Function):
     """Contrastive loss of anchors against references (``refs=None``: the anchors themselves) from raw rows.
 
@@ -1241,6 +1284,11 @@ def contrastive_loss(
     out = _Contrastive.apply(
         batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
     )
+    if result_suspect(out, "sum"):  # NaN from ±inf in the Gram form (∞ − ∞): the pairs' limits, locally
+        per = _contrastive_limits(
+            batch.anchors, batch.refs, batch.same(), batch.offset, pos_margin, neg_margin, distance
+        )
+        out = per if reduction == "none" else per.sum()
     if reduction == "none":
         return out
     return _dist.global_reduce(out, None if reduction == "sum" else pairs, batch.gathered)
