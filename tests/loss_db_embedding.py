@@ -412,7 +412,7 @@ def _inf_batch(views: bool = False):
 
 
 def _inf_cosine_batch(*kwargs_list):
-    """±inf entries under the cosine distance (batch_triplet's Euclidean distances at ±inf are not handled yet)."""
+    """±inf entries under the cosine distance: the limit directions."""
 
     def build():
         x, labels = _inf_vectors()[:5], _long(_INF_LABELS[:5])
@@ -435,6 +435,31 @@ def _inf_contrastive():
         Sample((x.clone(), labels), {"distance": distance, **kw}, desc=f"±inf entries, {distance} {kw}")
         for distance in ("euclidean", "squared_euclidean")
         for kw in ({}, {"pos_margin": 0.3, "neg_margin": 2.5})
+    ]
+
+
+def _inf_batch_triplet():
+    """Cosine as in _inf_cosine_batch; Euclidean and squared: samples at ±inf with a label of their own.
+
+    Such a sample is only ever a negative, infinitely far: its triplets cost 0 with gradient 0. (A far
+    sample with a positive would be an anchor of ∞ − ∞ triplets: NaN, no limit.)
+    """
+    x = torch.tensor(
+        [[_INF, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -_INF], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = _long([3, 0, 0, 4, 1, 1])
+    cosine = _inf_cosine_batch({"mining": "batch_all"}, {"mining": "batch_hard"}, {"mining": "semi_hard", "soft": True})
+    return cosine() + [
+        Sample((x.clone(), labels), {"distance": distance, **kw}, desc=f"±inf entries, {distance} {kw}")
+        for distance in ("euclidean", "squared_euclidean")
+        for kw in (
+            {"mining": "batch_all", "margin": 5.0},
+            {"mining": "batch_hard"},
+            {"mining": "batch_hard", "soft": True},
+            {"mining": "semi_hard", "margin": 1.0},
+            {"mining": "semi_hard", "soft": True},
+        )
     ]
 
 
@@ -557,9 +582,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="batch_triplet",
-        inf_extremes=_inf_cosine_batch(
-            {"mining": "batch_all"}, {"mining": "batch_hard"}, {"mining": "semi_hard", "soft": True}
-        ),
+        inf_extremes=_inf_batch_triplet,
         reference=ref.batch_triplet,
         samples=_embedding_samples(_triplet_hparams),
         empty=_empty_embeddings(),

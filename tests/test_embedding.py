@@ -218,6 +218,28 @@ def test_contrastive_euclidean_at_infinity_is_the_limit(pos_margin):
     assert torch.isnan(LF.contrastive_loss(nan_input, labels, **kw)[1])
 
 
+@pytest.mark.parametrize("distance", ["euclidean", "squared_euclidean"])
+@pytest.mark.parametrize(
+    "options", [{"mining": "batch_all", "margin": 5.0}, {"mining": "batch_hard"}, {"mining": "semi_hard", "soft": True}]
+)
+def test_batch_triplet_far_negatives_are_the_limit(distance, options):
+    """Samples at ±inf with labels of their own: the loss and gradients are those at a huge stand-in (theirs 0)."""
+    inf = float("inf")
+    x = torch.tensor(
+        [[inf, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -inf], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = torch.tensor([3, 0, 0, 4, 1, 1])
+    kw = {"distance": distance, "reduction": "none", **options}
+    value, (grad,) = _value_and_grads(LF.batch_triplet_loss, _leaves(x), labels, **kw)
+    stand_in_value, (stand_in_grad,) = _value_and_grads(
+        LF.batch_triplet_loss, _leaves(_huge_stand_in(x, 1e30)), labels, **kw
+    )
+    torch.testing.assert_close(value, stand_in_value, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(grad, stand_in_grad, rtol=1e-9, atol=1e-9)
+    assert torch.all(grad[[0, 3]] == 0)
+
+
 def test_torch_names_resolve_to_losskit_modules():
     for name in ("MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss"):
         assert type(lk.get(name)).__name__ == name

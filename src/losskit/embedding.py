@@ -36,7 +36,7 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
-from ._core.nonfinite import result_suspect
+from ._core.nonfinite import sum_not_finite
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
@@ -806,7 +806,14 @@ def _batch_all(
 
 
 def _batch_hard(
-    batch: _Batch, d: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float, soft: bool, distance: str
+    batch: _Batch,
+    d: torch.Tensor,
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    margin: float,
+    soft: bool,
+    distance: str,
+    pair_distances: Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor] = _pair_distances,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Per anchor [max_p d(a,p) − min_n d(a,n) + m]₊ (softplus without the margin when soft), and the valid anchors.
 
@@ -819,8 +826,8 @@ def _batch_hard(
     valid = pos.any(1) & neg.any(1)
     hardest_pos = torch.where(pos, d, -inf).argmax(1)
     hardest_neg = torch.where(neg, d, inf).argmin(1)
-    d_ap = _pair_distances(batch.anchors, batch.refs[hardest_pos], distance)
-    d_an = _pair_distances(batch.anchors, batch.refs[hardest_neg], distance)
+    d_ap = pair_distances(batch.anchors, batch.refs[hardest_pos], distance)
+    d_an = pair_distances(batch.anchors, batch.refs[hardest_neg], distance)
     gap = torch.where(valid, d_ap - d_an, zero)
     per = F.softplus(gap) if soft else torch.relu(gap + margin)
     return torch.where(valid, per, zero), valid.sum()
@@ -939,13 +946,56 @@ def batch_triplet_loss(
         with torch.no_grad():  # squared distances rank pairs as the distances do
             d = _distances(batch.anchors, batch.refs, "squared_euclidean" if distance == "euclidean" else distance)
         per, count = _batch_hard(batch, d, pos, neg, margin, soft, distance)
-        return _finish(per, count, reduction, batch.gathered)
-    d = _distances(batch.anchors, batch.refs, distance)
-    if mining == "batch_all":
-        per, count = _batch_all(d, pos, neg, margin)
     else:
-        per, count = _semi_hard(d, pos, neg, margin, soft)
+        d = _distances(batch.anchors, batch.refs, distance)
+        if mining == "batch_all":
+            per, count = _batch_all(d, pos, neg, margin)
+        else:
+            per, count = _semi_hard(d, pos, neg, margin, soft)
+    # ±inf in the Gram form (∞ − ∞) gives NaN values or only NaN gradients: the inputs decide (one host read
+    # where data checks run); the limits are taken locally, so every rank still makes the same collectives
+    if distance != "cosine" and sum_not_finite(batch.refs):
+        per, count = _batch_triplet_limits(batch, pos, neg, margin, mining, soft, distance)
     return _finish(per, count, reduction, batch.gathered)
+
+
+def _difference_distances(v: torch.Tensor, distance: str) -> torch.Tensor:
+    """Euclidean or squared norms of differences ``v`` (..., D): +inf where ``v`` holds ±inf, with a finite gradient.
+
+    There the gradient is the direction of ``v`` (see :func:`_pairwise_distance_with_limits`; for the
+    squared distance a finite stand-in for the unbounded ``2v``): a triplet whose negative is infinitely
+    far costs 0 and passes 0 through it. Elsewhere the plain norms (gradient 0 at zero distance).
+    """
+    far = (torch.isinf(v).any(-1) & ~torch.isnan(v).any(-1))[..., None]
+    zero = torch.zeros((), dtype=v.dtype, device=v.device)
+    far_norm = torch.linalg.vector_norm(_DirectionWithGradient.apply(torch.where(far, v, zero)), dim=-1)
+    sq = torch.where(far, zero, v).square().sum(-1)
+    near = _safe_sqrt(sq) if distance == "euclidean" else sq
+    return near + far_norm + torch.where(far[..., 0], math.inf, 0.0).to(v.dtype)
+
+
+def _batch_triplet_limits(
+    batch: _Batch, pos: torch.Tensor, neg: torch.Tensor, margin: float, mining: str, soft: bool, distance: str
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """batch_triplet_loss's per-anchor terms from the pairs' differences ((n, M, D): only where the Gram form gave NaN).
+
+    Infinitely far pairs are at +inf (:func:`_difference_distances`); a triplet with a far negative
+    costs 0 with gradient 0. A far positive makes some triplet ∞ − ∞ (the far sample as anchor): NaN.
+    """
+    zero = torch.zeros((), dtype=batch.anchors.dtype, device=batch.anchors.device)
+    v = torch.where(batch.self_mask[..., None], zero, batch.anchors[:, None, :] - batch.refs[None, :, :])
+    if mining == "batch_hard":
+        valid = (pos.any(1) & neg.any(1))[:, None]
+
+        def pair_distances(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+            # an anchor without a triplet is paired with itself (∞ − ∞ for a far one) and masked: 0 stands in
+            return _difference_distances(torch.where(valid, a - b, zero), kind)
+
+        with torch.no_grad():
+            d = _difference_distances(v, distance)
+        return _batch_hard(batch, d, pos, neg, margin, soft, distance, pair_distances)
+    d = _difference_distances(v, distance)
+    return _batch_all(d, pos, neg, margin) if mining == "batch_all" else _semi_hard(d, pos, neg, margin, soft)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1286,7 +1336,7 @@ def contrastive_loss(
     out = _Contrastive.apply(
         batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
     )
-    if result_suspect(out, "sum"):  # NaN from ±inf in the Gram form (∞ − ∞): the pairs' limits, locally
+    if sum_not_finite(batch.refs):  # ±inf: the Gram form's ∞ − ∞ (see batch_triplet_loss); the limits, locally
         per = _contrastive_limits(
             batch.anchors, batch.refs, batch.same(), batch.offset, pos_margin, neg_margin, distance
         )
