@@ -22,6 +22,16 @@ Three kinds of loss live here.
 * **losses whose modules own parameters**: :class:`CenterLoss` (learned
   centres), :class:`ArcFaceLoss` and :class:`CosFaceLoss` (class-weight
   matrices). Their functionals take the parameter as a third role.
+
+**±inf inputs** give the limit, never a spurious NaN (NaN inputs still give NaN). A vector
+holding ±inf is normalised to the direction it tends to (±e_k; several infinite entries share
+equally, signs kept), with zero gradient: cosine_embedding, cosine_similarity_loss, arcface,
+cosface, circle, supervised_contrastive, info_nce, and the cosine distance. An infinitely far
+pair is at distance +inf: triplet_margin(_with_distance) gives +inf (positive) or 0 (negative)
+with the limits of the gradients (torch's kernel gives NaN gradients); contrastive gives +inf
+for a far positive pair and 0 for a far negative; batch_triplet gives 0 for far negatives. On
+CPU these limits cost nothing until a result (or the batch's sum) is not finite; the fused
+InfoNCE and contrastive Functions are unchanged.
 """
 
 from __future__ import annotations
