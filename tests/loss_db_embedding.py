@@ -345,6 +345,139 @@ def _angle_extremes():
     return [Sample((x, torch.tensor([0, 1, 0, 2]), w), {}, desc="cos θ = ±1")]
 
 
+# ---------------------------------------------------------------------------------------------
+# ±inf inputs: a normalised vector tends to ±e_k (several infinite entries share equally, signs kept)
+# ---------------------------------------------------------------------------------------------
+
+_INF = float("inf")
+
+
+def _inf_vectors():
+    """Rows with one +inf, one -inf, two infinities of opposite sign, and finite rows (one of them zero)."""
+    return torch.tensor(
+        [[_INF, 1.0, 0.0], [1.0, 2.0, 3.0], [-_INF, _INF, 0.0], [0.0, 0.0, -_INF], [1.0, -1.0, 0.5], [0.0, 0.0, 0.0]],
+        dtype=torch.float64,
+    )
+
+
+def _inf_partners():
+    """Partners of _inf_vectors: finite, infinite (a row where both sides are), and a zero vector."""
+    return torch.tensor(
+        [[1.0, 0.0, 0.0], [0.0, _INF, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [2.0, 1.0, 0.0], [0.0, -_INF, 1.0]],
+        dtype=torch.float64,
+    )
+
+
+def _inf_cosine_embedding():
+    target = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
+    return [
+        Sample((_inf_vectors(), _inf_partners(), target), {"margin": m}, desc=f"±inf entries, margin={m}")
+        for m in (0.0, -0.5)
+    ]
+
+
+def _inf_cosine_similarity():
+    return [
+        Sample((_inf_vectors(), _inf_partners()), {}, desc="±inf entries, dim=-1"),
+        Sample((_inf_vectors().T.contiguous(), _inf_partners().T.contiguous()), {"dim": 0}, desc="±inf entries, dim=0"),
+    ]
+
+
+def _inf_triplets(*kwargs_list):
+    """Positives at ±inf (loss +inf, finite gradients) and negatives at ±inf (loss 0, zero gradients)."""
+
+    def build():
+        a = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+        p = torch.tensor([[_INF, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, -_INF, _INF], [2.0, 0.0, 1.0]], dtype=torch.float64)
+        n = torch.tensor([[1.0, 1.0, 0.0], [-_INF, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, _INF]], dtype=torch.float64)
+        return [
+            Sample((a.clone(), p.clone(), n.clone()), dict(kw), desc=f"±inf positives and negatives {kw}")
+            for kw in kwargs_list
+        ]
+
+    return build
+
+
+_INF_LABELS = [0, 0, 1, 1, 0, 1]
+
+
+def _inf_batch(views: bool = False):
+    def build():
+        x = _inf_vectors()[:5]
+        if views:  # (N, V, D): the second view of each sample is its partner
+            x = torch.stack([x, _inf_partners()[:5]], 1)
+        return [Sample((x, _long(_INF_LABELS[:5])), {}, desc="±inf entries")]
+
+    return build
+
+
+def _inf_cosine_batch(*kwargs_list):
+    """±inf entries under the cosine distance: the limit directions."""
+
+    def build():
+        x, labels = _inf_vectors()[:5], _long(_INF_LABELS[:5])
+        return [
+            Sample((x.clone(), labels), {"distance": "cosine", **kw}, desc=f"±inf entries, cosine {kw}")
+            for kw in kwargs_list
+        ]
+
+    return build
+
+
+def _inf_contrastive():
+    """Cosine as in _inf_cosine_batch; Euclidean and squared: far positive pairs (+inf), far negatives (0), near pairs."""
+    x = torch.tensor(
+        [[_INF, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -_INF], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = _long([0, 1, 1, 2, 0, 1])
+    return _inf_cosine_batch({}, {"pos_margin": 0.3, "neg_margin": 1.5})() + [
+        Sample((x.clone(), labels), {"distance": distance, **kw}, desc=f"±inf entries, {distance} {kw}")
+        for distance in ("euclidean", "squared_euclidean")
+        for kw in ({}, {"pos_margin": 0.3, "neg_margin": 2.5})
+    ]
+
+
+def _inf_batch_triplet():
+    """Cosine as in _inf_cosine_batch; Euclidean and squared: samples at ±inf with a label of their own.
+
+    Such a sample is only ever a negative, infinitely far: its triplets cost 0 with gradient 0. (A far
+    sample with a positive would be an anchor of ∞ − ∞ triplets: NaN, no limit.)
+    """
+    x = torch.tensor(
+        [[_INF, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -_INF], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = _long([3, 0, 0, 4, 1, 1])
+    cosine = _inf_cosine_batch({"mining": "batch_all"}, {"mining": "batch_hard"}, {"mining": "semi_hard", "soft": True})
+    return cosine() + [
+        Sample((x.clone(), labels), {"distance": distance, **kw}, desc=f"±inf entries, {distance} {kw}")
+        for distance in ("euclidean", "squared_euclidean")
+        for kw in (
+            {"mining": "batch_all", "margin": 5.0},
+            {"mining": "batch_hard"},
+            {"mining": "batch_hard", "soft": True},
+            {"mining": "semi_hard", "margin": 1.0},
+            {"mining": "semi_hard", "soft": True},
+        )
+    ]
+
+
+def _inf_info_nce():
+    q, k = _inf_vectors()[:5], _inf_partners()[:5]
+    negatives = torch.tensor([[0.0, _INF, 0.0], [1.0, 0.0, -1.0]], dtype=torch.float64)
+    return [
+        Sample((q, k), {"temperature": 0.5}, desc="±inf entries, in-batch"),
+        Sample((q.clone(), k.clone()), {"temperature": 0.5, "symmetric": True}, desc="±inf entries, symmetric"),
+        Sample((q.clone(), k.clone()), {"negatives": negatives}, desc="±inf entries, explicit negatives"),
+    ]
+
+
+def _inf_margin_softmax():
+    weight = torch.tensor([[1.0, 0.0, 0.0], [0.0, -_INF, 0.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    return [Sample((_inf_vectors()[:5], _long([0, 1, 2, 0, 1]), weight), {"scale": 4.0}, desc="±inf entries")]
+
+
 ENTRIES: List[LossInfo] = [
     LossInfo(
         name="margin_ranking",
@@ -369,6 +502,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="cosine_embedding",
+        inf_extremes=_inf_cosine_embedding,
         reference=ref.cosine_embedding,
         samples=_vector_pair_samples,
         empty=_empty_vectors(2, True),
@@ -392,6 +526,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="cosine_similarity_loss",
+        inf_extremes=_inf_cosine_similarity,
         reference=ref.cosine_similarity_loss,
         samples=_cosine_similarity_samples,
         empty=lambda: Sample((torch.zeros(0, 3, dtype=torch.float64), torch.zeros(0, 3, dtype=torch.float64))),
@@ -413,6 +548,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="triplet_margin",
+        inf_extremes=_inf_triplets({}, {"swap": True, "p": 1.0}, {"p": 3.0, "eps": 0.0, "margin": 0.5}),
         reference=ref.triplet_margin,
         samples=_triplet_samples(with_p=True),
         empty=_empty_vectors(3, False),
@@ -431,6 +567,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="triplet_margin_with_distance",
+        inf_extremes=_inf_triplets({}, {"swap": True, "margin": 2.0}),
         reference=ref.triplet_margin_with_distance,
         samples=_triplet_samples(with_p=False),
         empty=_empty_vectors(3, False),
@@ -445,6 +582,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="batch_triplet",
+        inf_extremes=_inf_batch_triplet,
         reference=ref.batch_triplet,
         samples=_embedding_samples(_triplet_hparams),
         empty=_empty_embeddings(),
@@ -467,6 +605,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="contrastive",
+        inf_extremes=_inf_contrastive,
         reference=ref.contrastive,
         samples=_embedding_samples(_contrastive_hparams),
         empty=_empty_embeddings(),
@@ -483,6 +622,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="circle",
+        inf_extremes=_inf_batch(),
         reference=ref.circle,
         samples=_embedding_samples(_circle_hparams),
         empty=_empty_embeddings(),
@@ -495,6 +635,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="supervised_contrastive",
+        inf_extremes=_inf_batch(views=True),
         reference=ref.supervised_contrastive,
         samples=_embedding_samples(_supcon_hparams, views=2, unsupervised=True),
         empty=_empty_embeddings(views=True),
@@ -513,6 +654,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="info_nce",
+        inf_extremes=_inf_info_nce,
         reference=ref.info_nce,
         samples=_info_nce_samples,
         empty=lambda: Sample((torch.zeros(0, 3, dtype=torch.float64), torch.zeros(0, 3, dtype=torch.float64))),
@@ -539,6 +681,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="arcface",
+        inf_extremes=_inf_margin_softmax,
         reference=ref.arcface,
         samples=_param_samples(
             lambda rng: {"scale": float(rng.choice([1.0, 16.0, 64.0])), "margin": float(rng.choice([0.0, 0.3, 0.5]))}
@@ -556,6 +699,7 @@ ENTRIES: List[LossInfo] = [
     ),
     LossInfo(
         name="cosface",
+        inf_extremes=_inf_margin_softmax,
         reference=ref.cosface,
         samples=_param_samples(
             lambda rng: {"scale": float(rng.choice([1.0, 16.0, 64.0])), "margin": float(rng.choice([0.0, 0.2, 0.35]))}

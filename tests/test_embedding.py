@@ -141,6 +141,105 @@ def test_triplet_margin_with_distance_equals_torch(reduction, distance_function,
     )
 
 
+def _huge_stand_in(x, value=1e60):
+    """``x`` with ±inf replaced by ±1e60: far enough out that float64 values and gradients are the limit's (its cube still finite)."""
+    return torch.where(torch.isinf(x), torch.sign(x) * value, x)
+
+
+@pytest.mark.parametrize(
+    "fn, options",
+    [
+        (LF.triplet_margin_loss, {}),
+        (LF.triplet_margin_loss, {"p": 1.0, "swap": True}),
+        (LF.triplet_margin_loss, {"p": 3.0, "margin": 0.5}),
+        (LF.triplet_margin_with_distance_loss, {"swap": True}),
+    ],
+)
+def test_triplet_gradients_at_infinity_are_the_limits(fn, options):
+    """A positive at ±inf: loss +inf, the gradient of the distance's direction; a negative at ±inf: 0, gradient 0."""
+    inf = float("inf")
+    a = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], dtype=torch.float64)
+    p = torch.tensor([[inf, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, -inf, inf]], dtype=torch.float64)
+    n = torch.tensor([[1.0, 1.0, 0.0], [-inf, 0.0, 0.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    value, grads = _value_and_grads(fn, _leaves(a, p, n), reduction="none", **options)
+    stand_in_value, stand_in_grads = _value_and_grads(
+        fn, _leaves(*(_huge_stand_in(t) for t in (a, p, n))), reduction="none", **options
+    )
+    assert value.tolist() == [inf, 0.0, inf]
+    assert torch.all(stand_in_value[[0, 2]] > 1e59) and stand_in_value[1] == 0
+    for grad, expected in zip(grads, stand_in_grads):
+        torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-12)
+    assert torch.all(grads[0][1] == 0) and torch.all(grads[2][1] == 0)
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (LF.cosine_similarity_loss, ()),
+        (LF.cosine_embedding_loss, (torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64),)),
+        (LF.info_nce_loss, ()),
+    ],
+)
+def test_normalising_losses_at_infinity_are_the_limits(fn, args):
+    """An infinite entry: the loss and the partner's gradient are those at a huge stand-in; its own gradient is 0."""
+    inf = float("inf")
+    x = torch.tensor([[inf, 1.0, 0.0], [-inf, inf, 0.5], [1.0, 2.0, -1.0]], dtype=torch.float64)
+    y = torch.tensor([[1.0, 2.0, 0.0], [0.5, 1.0, -2.0], [0.0, 0.0, -inf]], dtype=torch.float64)
+    value, grads = _value_and_grads(fn, _leaves(x, y), *args)
+    stand_in_value, stand_in_grads = _value_and_grads(fn, _leaves(_huge_stand_in(x), _huge_stand_in(y)), *args)
+    torch.testing.assert_close(value, stand_in_value, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[0], stand_in_grads[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[1], stand_in_grads[1], rtol=1e-12, atol=1e-12)
+    assert torch.all(grads[0][:2] == 0) and torch.all(grads[1][2] == 0)
+    nan_input = x.clone()
+    nan_input[0, 1] = float("nan")
+    assert torch.isnan(fn(nan_input, y, *args)), "NaN in, NaN out"
+
+
+@pytest.mark.parametrize("pos_margin", [0.0, 0.3])
+def test_contrastive_euclidean_at_infinity_is_the_limit(pos_margin):
+    """Far positive pairs: +inf, gradient ±inf along the infinite entries and the huge stand-in's elsewhere."""
+    inf = float("inf")
+    x = torch.tensor(
+        [[inf, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -inf], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = torch.tensor([0, 1, 1, 2, 0, 1])
+    kw = {"pos_margin": pos_margin, "neg_margin": 2.5, "reduction": "none"}
+    value, (grad,) = _value_and_grads(LF.contrastive_loss, _leaves(x), labels, **kw)
+    stand_in_value, (stand_in_grad,) = _value_and_grads(LF.contrastive_loss, _leaves(_huge_stand_in(x)), labels, **kw)
+    assert value[0] == inf and value[4] == inf and torch.isfinite(value[[1, 2, 3, 5]]).all()
+    torch.testing.assert_close(value[[1, 2, 3, 5]], stand_in_value[[1, 2, 3, 5]], rtol=1e-9, atol=1e-12)
+    infinite = torch.isinf(grad)
+    assert infinite[0, 0] and infinite[4, 0] and grad[0, 0] > 0 and grad[4, 0] < 0
+    torch.testing.assert_close(grad[~infinite], stand_in_grad[~infinite], rtol=1e-9, atol=1e-9)
+    nan_input = x.clone()
+    nan_input[1, 0] = float("nan")
+    assert torch.isnan(LF.contrastive_loss(nan_input, labels, **kw)[1])
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "squared_euclidean"])
+@pytest.mark.parametrize(
+    "options", [{"mining": "batch_all", "margin": 5.0}, {"mining": "batch_hard"}, {"mining": "semi_hard", "soft": True}]
+)
+def test_batch_triplet_far_negatives_are_the_limit(distance, options):
+    """Samples at ±inf with labels of their own: the loss and gradients are those at a huge stand-in (theirs 0)."""
+    inf = float("inf")
+    x = torch.tensor(
+        [[inf, 1.0, 0.0], [1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [0.0, 0.0, -inf], [1.0, -1.0, 0.5], [2.0, 1.0, 0.0]],
+        dtype=torch.float64,
+    )
+    labels = torch.tensor([3, 0, 0, 4, 1, 1])
+    kw = {"distance": distance, "reduction": "none", **options}
+    value, (grad,) = _value_and_grads(LF.batch_triplet_loss, _leaves(x), labels, **kw)
+    stand_in_value, (stand_in_grad,) = _value_and_grads(
+        LF.batch_triplet_loss, _leaves(_huge_stand_in(x, 1e30)), labels, **kw
+    )
+    torch.testing.assert_close(value, stand_in_value, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(grad, stand_in_grad, rtol=1e-9, atol=1e-9)
+    assert torch.all(grad[[0, 3]] == 0)
+
+
 def test_torch_names_resolve_to_losskit_modules():
     for name in ("MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss"):
         assert type(lk.get(name)).__name__ == name

@@ -22,6 +22,16 @@ Three kinds of loss live here.
 * **losses whose modules own parameters**: :class:`CenterLoss` (learned
   centres), :class:`ArcFaceLoss` and :class:`CosFaceLoss` (class-weight
   matrices). Their functionals take the parameter as a third role.
+
+**±inf inputs** give the limit, never a spurious NaN (NaN inputs still give NaN). A vector
+holding ±inf is normalised to the direction it tends to (±e_k; several infinite entries share
+equally, signs kept), with zero gradient: cosine_embedding, cosine_similarity_loss, arcface,
+cosface, circle, supervised_contrastive, info_nce, and the cosine distance. An infinitely far
+pair is at distance +inf: triplet_margin(_with_distance) gives +inf (positive) or 0 (negative)
+with the limits of the gradients (torch's kernel gives NaN gradients); contrastive gives +inf
+for a far positive pair and 0 for a far negative; batch_triplet gives 0 for far negatives. On
+CPU these limits cost nothing until a result (or the batch's sum) is not finite; the fused
+InfoNCE and contrastive Functions are unchanged.
 """
 
 from __future__ import annotations
@@ -36,9 +46,11 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
-from ._core.reduction import reduce_loss
+from ._core.nonfinite import sum_not_finite
+from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
+    _is_compiling,
     check_floating,
     check_number,
     check_same_shape,
@@ -132,6 +144,41 @@ def _check_class_range(fn: str, labels: torch.Tensor, num_classes: int) -> None:
 def _normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """``x / max(‖x‖, eps)`` along the last dim; a zero vector stays 0 with a finite gradient."""
     return x * torch.rsqrt(x.square().sum(-1, keepdim=True).clamp_min(eps * eps))
+
+
+def _direction_limits(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``x`` with each vector (along ``dim``) that holds ±inf replaced by its limit direction, as a constant.
+
+    As entries grow to ±inf the normalised vector tends to ±e_k (several infinite entries: an equal
+    share each, the sign kept; the finite entries' share goes to 0). Such a vector becomes ``±L`` at
+    its infinite entries and 0 elsewhere, with ``L = max ** (1/8)`` of the dtype: large enough that
+    an eps added to a squared norm (torch's cosine, 1e-12) or a norm floor is negligible, small
+    enough that the product of two squared norms stays finite. Its gradient is 0 — the limit of
+    ``∂ (x / ‖x‖) / ∂x``, which falls as ``1 / ‖x‖``. Vectors holding NaN are kept (NaN in, NaN out).
+    """
+    infinite = torch.isinf(x)
+    limit_rows = infinite.any(dim, keepdim=True) & ~torch.isnan(x).any(dim, keepdim=True)
+    big = torch.finfo(x.dtype).max ** 0.125
+    limit = torch.where(infinite, torch.sign(x.detach()) * big, torch.zeros((), dtype=x.dtype, device=x.device))
+    return torch.where(limit_rows, limit, x)
+
+
+def _normalize_with_limits(
+    compute: Callable[..., torch.Tensor], *inputs: Optional[torch.Tensor], dim: int = -1
+) -> torch.Tensor:
+    """``compute(*inputs)`` for a loss that normalises its inputs; recomputed at the ±inf limits where it gives NaN.
+
+    ``x / ‖x‖`` is ``inf / inf`` = NaN at an infinite entry, though it tends to a finite direction
+    (:func:`_direction_limits`). Through :func:`~losskit._core.reduction.fast_or_exact`: on CPU the
+    plain result is checked once for NaN and only then recomputed on the limit directions (a NaN
+    input stays NaN there); elsewhere the limits are always taken (a few (N, D) passes).
+    """
+    first = next(t for t in inputs if t is not None)
+    return fast_or_exact(
+        first,
+        lambda: compute(*inputs),
+        lambda: compute(*(None if t is None else _direction_limits(t, dim) for t in inputs)),
+    )
 
 
 def _safe_sqrt(x: torch.Tensor) -> torch.Tensor:
@@ -429,9 +476,13 @@ def cosine_embedding_loss(
             f"{fmt_shape(input1.shape)}; got {fmt_shape(target.shape)}"
         )
     target = target.to(input1.dtype)
-    return _torch_loss(
-        F.cosine_embedding_loss, (input1, input2, target), reduction, sample_weight, fn, margin=float(margin)
-    )
+
+    def compute(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return _torch_loss(
+            F.cosine_embedding_loss, (x1, x2, target), reduction, sample_weight, fn, margin=float(margin)
+        )
+
+    return _normalize_with_limits(compute, input1, input2)
 
 
 @loss(
@@ -491,13 +542,80 @@ def cosine_similarity_loss(
     def unit(x: torch.Tensor) -> torch.Tensor:
         return x * torch.rsqrt(x.square().sum(dim, keepdim=True).clamp_min(eps * eps))
 
-    per = -(unit(input) * unit(target)).sum(dim)
-    return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+    def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return reduce_loss(-(unit(x) * unit(y)).sum(dim), reduction, weight=sample_weight, fn=fn)
+
+    return _normalize_with_limits(compute, input, target, dim=dim)
 
 
 def _check_triplet(fn: str, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> None:
     _check_vector_pair(fn, anchor, positive, ("anchor", "positive"))
     check_same_shape(fn, anchor, negative, input_name="anchor", target_name="negative")
+
+
+class _DirectionWithGradient(torch.autograd.Function):
+    """Vectors (last dim) holding ±inf become their direction (±1 at the infinite entries, 0 elsewhere); identity backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        infinite = torch.isinf(x)
+        rows = infinite.any(-1, keepdim=True) & ~torch.isnan(x).any(-1, keepdim=True)
+        return torch.where(rows, torch.where(infinite, torch.sign(x), torch.zeros_like(x)), x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def _pairwise_distance_with_limits(x1: torch.Tensor, x2: torch.Tensor, p: float, eps: float) -> torch.Tensor:
+    """torch's ``pairwise_distance`` ``‖x1 − x2 + eps‖_p``, whose gradient at an infinite difference is its limit.
+
+    The value is +inf there, but torch's norm backward divides ∞ by ∞ (NaN). ``∂‖v‖_p / ∂v`` is
+    homogeneous of degree 0, so as ``v`` grows to ±inf along entries k it tends to the gradient at the
+    direction ±e_k (equal shares for several): that is the gradient taken here, the value stays +inf.
+    (For p = 1 the gradient is sign(v) at any size; for p < 1, not a norm, the finite entries'
+    gradient grows without bound and is taken as 0.)
+    """
+    diff = x1 - x2 + eps
+    if p == 1.0:  # the L1 norm's gradient sign(v) is exact at any size, ±inf included
+        return torch.linalg.vector_norm(diff, ord=1, dim=-1)
+    infinite = torch.isinf(diff).any(-1) & ~torch.isnan(diff).any(-1)
+    norm = torch.linalg.vector_norm(_DirectionWithGradient.apply(diff), ord=p, dim=-1)
+    return norm + torch.where(infinite, math.inf, 0.0).to(norm.dtype)
+
+
+def _triplet_with_limits(
+    fast: Callable[[], torch.Tensor],
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    margin: float,
+    p: float,
+    eps: float,
+    swap: bool,
+    reduction: str,
+    sample_weight: Optional[torch.Tensor],
+    fn: str,
+) -> torch.Tensor:
+    """torch's triplet loss (``fast``), or the same formula with limit gradients where an input holds ±inf.
+
+    With a positive at ±inf the loss is +inf with finite gradients (the distance's direction); with a
+    negative at ±inf it is 0 with zero gradients — torch's kernel gives NaN gradients for both. On CPU the
+    inputs' sums decide; elsewhere this formula always runs (the policy of ``fast_or_exact``).
+    """
+
+    def exact() -> torch.Tensor:
+        d_ap = _pairwise_distance_with_limits(anchor, positive, p, eps)
+        d_an = _pairwise_distance_with_limits(anchor, negative, p, eps)
+        if swap:
+            d_an = torch.minimum(d_an, _pairwise_distance_with_limits(positive, negative, p, eps))
+        return reduce_loss(torch.relu(d_ap - d_an + margin), reduction, weight=sample_weight, fn=fn)
+
+    if _is_compiling() or anchor.device.type != "cpu":  # fast_or_exact's policy: no host read there
+        return exact()
+    # the inputs decide (a far negative's loss, 0, looks fine): three sums read on the host, added as floats
+    total = sum(float(t.detach().sum()) for t in (anchor, positive, negative))
+    return fast() if math.isfinite(total) else exact()
 
 
 @loss(
@@ -559,17 +677,24 @@ def triplet_margin_loss(
     fn = "triplet_margin_loss"
     anchor, positive, negative = _prepare(fn, anchor, positive, negative, names=("anchor", "positive", "negative"))
     _check_triplet(fn, anchor, positive, negative)
-    return _torch_loss(
-        F.triplet_margin_loss,
-        (anchor, positive, negative),
-        reduction,
-        sample_weight,
-        fn,
-        margin=float(margin),
-        p=float(p),
-        eps=float(eps),
-        swap=swap,
-    )
+    margin, p, eps = float(margin), float(p), float(eps)
+
+    def fast() -> torch.Tensor:
+        return _torch_loss(
+            F.triplet_margin_loss,
+            (anchor, positive, negative),
+            reduction,
+            sample_weight,
+            fn,
+            margin=margin,
+            p=p,
+            eps=eps,
+            swap=swap,
+        )
+
+    if anchor.numel() == 0:
+        return fast()
+    return _triplet_with_limits(fast, anchor, positive, negative, margin, p, eps, swap, reduction, sample_weight, fn)
 
 
 @loss(
@@ -629,15 +754,24 @@ def triplet_margin_with_distance_loss(
     fn = "triplet_margin_with_distance_loss"
     anchor, positive, negative = _prepare(fn, anchor, positive, negative, names=("anchor", "positive", "negative"))
     _check_triplet(fn, anchor, positive, negative)
-    return _torch_loss(
-        F.triplet_margin_with_distance_loss,
-        (anchor, positive, negative),
-        reduction,
-        sample_weight,
-        fn,
-        distance_function=distance_function,
-        margin=float(margin),
-        swap=swap,
+
+    def fast() -> torch.Tensor:
+        return _torch_loss(
+            F.triplet_margin_with_distance_loss,
+            (anchor, positive, negative),
+            reduction,
+            sample_weight,
+            fn,
+            distance_function=distance_function,
+            margin=float(margin),
+            swap=swap,
+        )
+
+    if distance_function is not None or anchor.numel() == 0:  # a caller's distance: its own gradients at ±inf
+        return fast()
+    # pairwise_distance's defaults: p = 2, eps = 1e-6
+    return _triplet_with_limits(
+        fast, anchor, positive, negative, float(margin), 2.0, 1e-6, swap, reduction, sample_weight, fn
     )
 
 
@@ -682,7 +816,14 @@ def _batch_all(
 
 
 def _batch_hard(
-    batch: _Batch, d: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float, soft: bool, distance: str
+    batch: _Batch,
+    d: torch.Tensor,
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    margin: float,
+    soft: bool,
+    distance: str,
+    pair_distances: Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor] = _pair_distances,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Per anchor [max_p d(a,p) − min_n d(a,n) + m]₊ (softplus without the margin when soft), and the valid anchors.
 
@@ -695,8 +836,8 @@ def _batch_hard(
     valid = pos.any(1) & neg.any(1)
     hardest_pos = torch.where(pos, d, -inf).argmax(1)
     hardest_neg = torch.where(neg, d, inf).argmin(1)
-    d_ap = _pair_distances(batch.anchors, batch.refs[hardest_pos], distance)
-    d_an = _pair_distances(batch.anchors, batch.refs[hardest_neg], distance)
+    d_ap = pair_distances(batch.anchors, batch.refs[hardest_pos], distance)
+    d_an = pair_distances(batch.anchors, batch.refs[hardest_neg], distance)
     gap = torch.where(valid, d_ap - d_an, zero)
     per = F.softplus(gap) if soft else torch.relu(gap + margin)
     return torch.where(valid, per, zero), valid.sum()
@@ -807,19 +948,64 @@ def batch_triplet_loss(
     if soft and mining == "batch_all":
         raise ValueError(f"{fn}: soft=True applies to mining='batch_hard' or 'semi_hard'; got mining='batch_all'")
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
+    if distance == "cosine":  # unit rows first: their ±inf limits (see circle_loss), before any gather
+        embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     pos, neg = batch.masks()
     if mining == "batch_hard":
         with torch.no_grad():  # squared distances rank pairs as the distances do
             d = _distances(batch.anchors, batch.refs, "squared_euclidean" if distance == "euclidean" else distance)
         per, count = _batch_hard(batch, d, pos, neg, margin, soft, distance)
-        return _finish(per, count, reduction, batch.gathered)
-    d = _distances(batch.anchors, batch.refs, distance)
-    if mining == "batch_all":
-        per, count = _batch_all(d, pos, neg, margin)
     else:
-        per, count = _semi_hard(d, pos, neg, margin, soft)
+        d = _distances(batch.anchors, batch.refs, distance)
+        if mining == "batch_all":
+            per, count = _batch_all(d, pos, neg, margin)
+        else:
+            per, count = _semi_hard(d, pos, neg, margin, soft)
+    # ±inf in the Gram form (∞ − ∞) gives NaN values or only NaN gradients: the inputs decide (one host read
+    # where data checks run); the limits are taken locally, so every rank still makes the same collectives
+    if distance != "cosine" and sum_not_finite(batch.refs):
+        per, count = _batch_triplet_limits(batch, pos, neg, margin, mining, soft, distance)
     return _finish(per, count, reduction, batch.gathered)
+
+
+def _difference_distances(v: torch.Tensor, distance: str) -> torch.Tensor:
+    """Euclidean or squared norms of differences ``v`` (..., D): +inf where ``v`` holds ±inf, with a finite gradient.
+
+    There the gradient is the direction of ``v`` (see :func:`_pairwise_distance_with_limits`; for the
+    squared distance a finite stand-in for the unbounded ``2v``): a triplet whose negative is infinitely
+    far costs 0 and passes 0 through it. Elsewhere the plain norms (gradient 0 at zero distance).
+    """
+    far = (torch.isinf(v).any(-1) & ~torch.isnan(v).any(-1))[..., None]
+    zero = torch.zeros((), dtype=v.dtype, device=v.device)
+    far_norm = torch.linalg.vector_norm(_DirectionWithGradient.apply(torch.where(far, v, zero)), dim=-1)
+    sq = torch.where(far, zero, v).square().sum(-1)
+    near = _safe_sqrt(sq) if distance == "euclidean" else sq
+    return near + far_norm + torch.where(far[..., 0], math.inf, 0.0).to(v.dtype)
+
+
+def _batch_triplet_limits(
+    batch: _Batch, pos: torch.Tensor, neg: torch.Tensor, margin: float, mining: str, soft: bool, distance: str
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """batch_triplet_loss's per-anchor terms from the pairs' differences ((n, M, D): only where the Gram form gave NaN).
+
+    Infinitely far pairs are at +inf (:func:`_difference_distances`); a triplet with a far negative
+    costs 0 with gradient 0. A far positive makes some triplet ∞ − ∞ (the far sample as anchor): NaN.
+    """
+    zero = torch.zeros((), dtype=batch.anchors.dtype, device=batch.anchors.device)
+    v = torch.where(batch.self_mask[..., None], zero, batch.anchors[:, None, :] - batch.refs[None, :, :])
+    if mining == "batch_hard":
+        valid = (pos.any(1) & neg.any(1))[:, None]
+
+        def pair_distances(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+            # an anchor without a triplet is paired with itself (∞ − ∞ for a far one) and masked: 0 stands in
+            return _difference_distances(torch.where(valid, a - b, zero), kind)
+
+        with torch.no_grad():
+            d = _difference_distances(v, distance)
+        return _batch_hard(batch, d, pos, neg, margin, soft, distance, pair_distances)
+    d = _difference_distances(v, distance)
+    return _batch_all(d, pos, neg, margin) if mining == "batch_all" else _semi_hard(d, pos, neg, margin, soft)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -993,6 +1179,48 @@ def _contrastive_terms(
     return per, hinge.masked_fill_(flat, 0.0)
 
 
+def _contrastive_limits(
+    anchors: torch.Tensor,
+    refs: torch.Tensor,
+    same: torch.Tensor,
+    offset: int,
+    pos_margin: float,
+    neg_margin: float,
+    distance: str,
+) -> torch.Tensor:
+    """Per-anchor contrastive losses (n,) from the pairs' differences, with the limits of pairs at infinite distance.
+
+    The slow path (an (n, M, D) tensor), taken only where the Gram form gave NaN. A pair whose
+    difference holds ±inf (and no NaN) is infinitely far: a negative pair costs 0 with gradient 0; a
+    positive pair costs +inf, with the limit of its gradient — ``2 (v − m₊ u)`` for the Euclidean
+    distance (±inf at the infinite entries, ``2 v_j`` at the finite ones; ``u`` the direction of ``v``);
+    for the squared distance ±inf at the non-zero entries (given as ± the largest finite value / 16)
+    and 0 at the zero ones. NaN stays NaN; an anchor with two far partners whose infinite entries
+    cancel has gradient ∞ − ∞ = NaN (no limit).
+    """
+    v = anchors[:, None, :] - refs[None, :, :]
+    own = torch.arange(anchors.shape[0], device=v.device)[:, None] + offset == torch.arange(
+        refs.shape[0], device=v.device
+    )
+    far = torch.isinf(v).any(-1) & ~torch.isnan(v).any(-1) & ~own
+    far_positive = (far & same)[..., None]
+    zero = torch.zeros((), dtype=v.dtype, device=v.device)
+    # every branch sees finite stand-ins where it is not chosen: a zero gradient times inf would be NaN
+    near_v = torch.where((far | own)[..., None], zero, v)
+    sq = near_v.square().sum(-1)
+    d = sq.clamp_min(_TINY).sqrt() if distance == "euclidean" else sq
+    terms = torch.relu(torch.where(same, d - pos_margin, neg_margin - d)).square()
+    far_v = torch.where(far_positive, v, zero)
+    if distance == "euclidean":  # (‖v‖ − m)² = ‖v‖² − 2m‖v‖ + m², its ‖v‖ taken at the direction (gradient u)
+        direction = _DirectionWithGradient.apply(far_v)
+        far_terms = far_v.square().sum(-1) - 2.0 * pos_margin * torch.linalg.vector_norm(direction, dim=-1)
+    else:  # (‖v‖² − m)²: the gradient 4 (‖v‖² − m) v, ±inf where v_j ≠ 0 (the largest finite here), 0 where v_j = 0
+        huge = torch.finfo(v.dtype).max / 16
+        far_terms = (far_v.abs() * huge).sum(-1) + torch.where(far_positive[..., 0], math.inf, 0.0).to(v.dtype)
+    terms = torch.where(far, torch.where(same, far_terms, zero), terms)
+    return 0.5 * terms.masked_fill(own, 0.0).sum(1)
+
+
 class _Contrastive(torch.autograd.Function):
     """Contrastive loss of anchors against references (``refs=None``: the anchors themselves) from raw rows.
 
@@ -1102,6 +1330,8 @@ def contrastive_loss(
     """
     fn = "contrastive_loss"
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
+    if distance == "cosine":  # unit rows first: their ±inf limits (see circle_loss), before any gather
+        embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     n = embeddings.shape[0]
     pairs = torch.tensor(0.5 * n * max(batch.refs.shape[0] - 1, 0), dtype=embeddings.dtype, device=embeddings.device)
@@ -1116,6 +1346,11 @@ def contrastive_loss(
     out = _Contrastive.apply(
         batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
     )
+    if sum_not_finite(batch.refs):  # ±inf: the Gram form's ∞ − ∞ (see batch_triplet_loss); the limits, locally
+        per = _contrastive_limits(
+            batch.anchors, batch.refs, batch.same(), batch.offset, pos_margin, neg_margin, distance
+        )
+        out = per if reduction == "none" else per.sum()
     if reduction == "none":
         return out
     return _dist.global_reduce(out, None if reduction == "sum" else pairs, batch.gathered)
@@ -1179,7 +1414,8 @@ def circle_loss(
     """
     fn = "circle_loss"
     embeddings, labels = _batch_inputs(fn, embeddings, labels)
-    batch = _Batch(_normalize(embeddings), labels, gather)
+    # unit rows before any gather: every rank takes the same collective path whatever its values
+    batch = _Batch(_normalize_with_limits(_normalize, embeddings), labels, gather)
     pos, neg = batch.masks()
     d = (1.0 - batch.anchors @ batch.refs.T).clamp_min(0.0)
     pos_logit = -gamma * torch.relu(margin + d) * (margin - d)
@@ -1260,7 +1496,7 @@ def supervised_contrastive_loss(
     n, v = views.shape[0], views.shape[1]
     if labels is not None:
         labels = _labels(fn, labels, n, rows="features")
-    views = _normalize(views)
+    views = _normalize_with_limits(_normalize, views)  # before the gather (see circle_loss)
     gathered = bool(gather) and _dist.is_distributed()
     if gathered:
         all_views, offset, sizes = _dist.all_gather_with_grad(views)
@@ -1362,7 +1598,35 @@ def info_nce_loss(
     query, key = to_compute(dtype, query, key)
     _check_2d(fn, "query", query)
     check_same_shape(fn, query, key, input_name="query", target_name="key")
+    if negatives is not None:
+        negatives = to_compute(dtype, negatives)
+        _check_2d(fn, "negatives", negatives)
+        if negatives.shape[1] != query.shape[1]:
+            raise ValueError(
+                f"{fn}: negatives must have the query's feature size {query.shape[1]}; "
+                f"got shape {fmt_shape(negatives.shape)}"
+            )
     gathered = bool(gather) and _dist.is_distributed()
+
+    def compute(query: torch.Tensor, key: torch.Tensor, negatives: Optional[torch.Tensor]) -> torch.Tensor:
+        return _info_nce(query, key, negatives, temperature, symmetric, gathered, reduction)
+
+    if gathered:  # the limits taken on every rank up front: a recompute on one rank only would break the collectives
+        limit_negatives = None if negatives is None else _direction_limits(negatives)
+        return compute(_direction_limits(query), _direction_limits(key), limit_negatives)
+    return _normalize_with_limits(compute, query, key, negatives)
+
+
+def _info_nce(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    negatives: Optional[torch.Tensor],
+    temperature: float,
+    symmetric: bool,
+    gathered: bool,
+    reduction: str,
+) -> torch.Tensor:
+    """info_nce_loss on checked inputs: the fused in-batch Function, or one cross-entropy with explicit negatives."""
     n = query.shape[0]
     if negatives is None:  # in-batch negatives: fused, normalising inside, reduced inside where that is exact
         # the direction's summed losses times factor; a gathered mean is divided by the global count below
@@ -1381,12 +1645,6 @@ def info_nce_loss(
         count = None if reduction == "sum" else torch.tensor(float(n), dtype=query.dtype, device=query.device)
         return _dist.global_reduce(out, count, gathered)
     count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
-    negatives = to_compute(dtype, negatives)
-    _check_2d(fn, "negatives", negatives)
-    if negatives.shape[1] != query.shape[1]:
-        raise ValueError(
-            f"{fn}: negatives must have the query's feature size {query.shape[1]}; got shape {fmt_shape(negatives.shape)}"
-        )
     q, k, nb = _normalize(query), _normalize(key), _normalize(negatives)
     if gathered:
         nb, _, _ = _dist.all_gather_with_grad(nb)
@@ -1482,12 +1740,16 @@ def _margin_logits(
     reduction: str,
 ) -> torch.Tensor:
     embeddings, labels, weight = _param_inputs(fn, embeddings, labels, weight, ("embeddings", "weight"))
-    cos = _normalize(embeddings) @ _normalize(weight).T
     index = labels[:, None]
-    target = target_logit(cos.gather(1, index))
-    logits = scale * cos.scatter(1, index, target)
-    per = torch.logsumexp(logits, 1) - scale * target.squeeze(1)
-    return reduce_loss(per, reduction, fn=fn)
+
+    def compute(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        cos = _normalize(x) @ _normalize(w).T
+        target = target_logit(cos.gather(1, index))
+        logits = scale * cos.scatter(1, index, target)
+        per = torch.logsumexp(logits, 1) - scale * target.squeeze(1)
+        return reduce_loss(per, reduction, fn=fn)
+
+    return _normalize_with_limits(compute, embeddings, weight)
 
 
 def _margin_softmax(

@@ -54,8 +54,28 @@ def hinge_embedding(x, y, margin=1.0, reduction="mean", sample_weight=None):
     return reduce(loss, reduction, sample_weight)
 
 
+def _directions(v, axis=-1):
+    """``v`` with each vector along ``axis`` that holds ±inf (and no NaN) replaced by the unit vector it tends to.
+
+    ``v / ‖v‖`` tends to ±e_k as entry k grows to ±inf; with several infinite entries each gets an
+    equal share, its sign kept, and the finite entries none. Returns the vectors and the mask (keepdims)
+    of those replaced.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    infinite = np.isinf(v)
+    replaced = infinite.any(axis, keepdims=True) & ~np.isnan(v).any(axis, keepdims=True)
+    limit = np.where(infinite, np.sign(v), 0.0)
+    limit = limit / np.sqrt(np.maximum((limit * limit).sum(axis, keepdims=True), 1.0))
+    return np.where(replaced, limit, v), replaced
+
+
 def _torch_cos(a, b):
-    return (a * b).sum(-1) / np.sqrt(((a * a).sum(-1) + 1e-12) * ((b * b).sum(-1) + 1e-12))
+    """torch's cosine: 1e-12 added to each squared norm; an infinite vector's eps vanishes in the limit."""
+    a, a_inf = _directions(a)
+    b, b_inf = _directions(b)
+    mag_a = np.where(a_inf[..., 0], 1.0, (a * a).sum(-1) + 1e-12)
+    mag_b = np.where(b_inf[..., 0], 1.0, (b * b).sum(-1) + 1e-12)
+    return (a * b).sum(-1) / np.sqrt(mag_a * mag_b)
 
 
 def cosine_embedding(x1, x2, y, margin=0.0, reduction="mean", sample_weight=None):
@@ -66,7 +86,8 @@ def cosine_embedding(x1, x2, y, margin=0.0, reduction="mean", sample_weight=None
 
 def cosine_similarity_loss(x, y, dim=-1, eps=1e-7, reduction="mean", sample_weight=None):
     def unit(v):
-        return v / np.maximum(np.sqrt((v * v).sum(dim, keepdims=True)), eps)
+        v, replaced = _directions(v, dim)  # an infinite vector's norm is above any eps: its limit direction
+        return np.where(replaced, v, v / np.maximum(np.sqrt((v * v).sum(dim, keepdims=True)), eps))
 
     return reduce(-(unit(x) * unit(y)).sum(dim), reduction, sample_weight)
 
@@ -100,9 +121,8 @@ def triplet_margin_with_distance(
 def _distance(x, i, j, kind):
     if i == j:
         return 0.0
-    if kind == "cosine":
-        ni, nj = np.linalg.norm(x[i]), np.linalg.norm(x[j])
-        return 1.0 - float(x[i] @ x[j]) / (max(ni, 1e-12) * max(nj, 1e-12))
+    if kind == "cosine":  # unit vectors (the limit direction of an infinite one)
+        return 1.0 - float(_unit(x[i]) @ _unit(x[j]))
     sq = float(((x[i] - x[j]) ** 2).sum())
     return sq if kind == "squared_euclidean" else math.sqrt(sq)
 
@@ -198,6 +218,9 @@ def contrastive(x, labels, pos_margin=0.0, neg_margin=1.0, distance="euclidean",
 
 
 def _unit(v):
+    v, replaced = _directions(v)
+    if replaced.all():
+        return v
     norm = math.sqrt(float((v * v).sum()))
     return v / max(norm, 1e-12)
 
