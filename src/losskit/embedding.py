@@ -1071,7 +1071,8 @@ class _InfoNCE(torch.autograd.Function):
         scale = sumsq.clamp_min(_NORM_EPS2).rsqrt_()
         unit = rows * scale
         u, v = unit[:n], unit[n:]
-        shifted = (u / temperature) @ v.T  # the logits
+        # the logits u vᵀ / τ, the 1/τ taken inside the matrix product (addmm's alpha: no (n, D) pass)
+        shifted = torch.addmm(u.new_zeros(()), u, v.T, beta=0.0, alpha=1.0 / temperature)
         if not _exp_is_safe(temperature, v.shape[0], query.dtype):  # shift each row by its maximum
             shifted.sub_(shifted.amax(1, keepdim=True))
         positive = shifted.diagonal(offset).clone()  # logit_i,offset+i − shift_i
