@@ -9,17 +9,11 @@ subprocesses with a hard timeout, so a hang fails the test instead of blocking C
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import socket
-import subprocess
-import sys
-
 import pytest
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from .distributed_launch import run_ranks
+
 TIMEOUT_S = 50
 
 WORKER = r"""
@@ -108,46 +102,10 @@ with open(out, "w") as f:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
 def test_gather_over_two_gloo_processes(tmp_path):
-    script = tmp_path / "worker.py"
-    script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    env.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME=env.get("GLOO_SOCKET_IFNAME", "lo"))
-    port = _free_port()
-    outs = [tmp_path / f"rank{r}.json" for r in range(2)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(r), str(port), str(outs[r])],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for r in range(2)
-    ]
-    logs = []
-    try:
-        for p in procs:
-            logs.append(p.communicate(timeout=TIMEOUT_S)[0])
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-        pytest.fail(f"the two gloo workers did not finish within {TIMEOUT_S} s (a hang in a collective?)")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for r, p in enumerate(procs):
-        assert p.returncode == 0, f"rank {r} failed:\n{logs[r][-4000:]}"
-    for r in range(2):
-        report = json.loads(outs[r].read_text())
+    reports = run_ranks(WORKER, tmp_path, world=2, timeout_s=TIMEOUT_S)
+    for r, report in enumerate(reports):
         for row in report:
             if row["case"] == "none":
                 assert row["none_ok"], f"rank {r}: 'none' is not this rank's rows of the global loss"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import List
 
 import pytest
+
+from .distributed_launch import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -57,15 +58,9 @@ def test_example_page_runs(page: str) -> None:
     assert result.returncode == 0, f"{page} failed:\n{result.stdout}\n{result.stderr}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_metric_learning_page_runs_under_two_gloo_processes() -> None:
     code = "\n".join(python_blocks(EXAMPLES / "metric-learning-ddp.md"))
-    port = str(_free_port())
+    port = str(free_port())
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code],
