@@ -46,7 +46,7 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
-from ._core.nonfinite import sum_not_finite
+from ._core.nonfinite import safe_sqrt, sum_not_finite
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
@@ -181,13 +181,6 @@ def _normalize_with_limits(
     )
 
 
-def _safe_sqrt(x: torch.Tensor) -> torch.Tensor:
-    """``sqrt(max(x, 0))`` whose gradient is 0 (not inf) where ``x <= 0``; NaN passes through."""
-    zero = x <= 0
-    root = torch.sqrt(torch.where(zero, torch.ones_like(x), x))
-    return torch.where(zero, torch.zeros_like(x), root)
-
-
 def _squared_distances(anchors: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
     """‖a_i − r_j‖² (n, M) as one matrix product of augmented rows: [−2a, ‖a‖², 1] · [r, 1, ‖r‖²]ᵀ."""
     ones_a = torch.ones_like(anchors[:, :1])
@@ -222,7 +215,7 @@ def _pair_distances(a: torch.Tensor, b: torch.Tensor, distance: str) -> torch.Te
     if distance == "cosine":
         return 1.0 - (_normalize(a) * _normalize(b)).sum(1)
     sq = (a - b).square().sum(1)
-    return sq if distance == "squared_euclidean" else _safe_sqrt(sq)
+    return sq if distance == "squared_euclidean" else safe_sqrt(sq)
 
 
 class _Batch:
@@ -980,7 +973,7 @@ def _difference_distances(v: torch.Tensor, distance: str) -> torch.Tensor:
     zero = torch.zeros((), dtype=v.dtype, device=v.device)
     far_norm = torch.linalg.vector_norm(_DirectionWithGradient.apply(torch.where(far, v, zero)), dim=-1)
     sq = torch.where(far, zero, v).square().sum(-1)
-    near = _safe_sqrt(sq) if distance == "euclidean" else sq
+    near = safe_sqrt(sq) if distance == "euclidean" else sq
     return near + far_norm + torch.where(far[..., 0], math.inf, 0.0).to(v.dtype)
 
 
@@ -1825,7 +1818,7 @@ def arcface_loss(
     cos_m, sin_m = math.cos(margin), math.sin(margin)
 
     def shifted(cos: torch.Tensor) -> torch.Tensor:
-        return cos * cos_m - _safe_sqrt(1.0 - cos.square()) * sin_m
+        return cos * cos_m - safe_sqrt(1.0 - cos.square()) * sin_m
 
     return _margin_logits("arcface_loss", embeddings, labels, weight, shifted, scale, reduction)
 

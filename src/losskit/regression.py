@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
+from ._core.nonfinite import safe_sqrt
 from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
@@ -422,14 +423,7 @@ def _rmse(
     sample_weight: Optional[torch.Tensor],
     fn: str,
 ) -> torch.Tensor:
-    return _safe_root(reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps)
-
-
-def _safe_root(pooled: torch.Tensor) -> torch.Tensor:
-    """sqrt, with gradient 0 (a subgradient) at exactly 0, where sqrt's derivative is infinite."""
-    is_zero = pooled == 0
-    root = torch.sqrt(torch.where(is_zero, torch.ones_like(pooled), pooled))
-    return torch.where(is_zero, torch.zeros_like(pooled), root)
+    return safe_sqrt(reduce_loss((input - target).square(), reduction, weight=sample_weight, fn=fn) + eps)
 
 
 def _rmse_at_infinity(
@@ -457,7 +451,7 @@ def _rmse_at_infinity(
         torch.where(has_infinite, infinite_weight, torch.ones_like(infinite_weight))
     )
     finite_residual = torch.where(is_infinite, torch.zeros_like(residual), residual)
-    root = _safe_root(reduce_loss(finite_residual.square(), reduction, weight=sample_weight, fn=fn) + eps)
+    root = safe_sqrt(reduce_loss(finite_residual.square(), reduction, weight=sample_weight, fn=fn) + eps)
     return torch.where(has_infinite, at_infinity, root)
 
 

@@ -19,7 +19,7 @@ import torch
 
 from .validation import data_checks_active
 
-__all__ = ["result_suspect", "sum_not_finite", "softmax_limit_scores", "propagate_nan"]
+__all__ = ["result_suspect", "sum_not_finite", "softmax_limit_scores", "propagate_nan", "safe_sqrt"]
 
 
 def result_suspect(out: torch.Tensor, reduction: str) -> bool:
@@ -100,3 +100,14 @@ def propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
     nan = torch.isnan(input.detach())
     nan = nan.any(-1) if loss.dim() else nan.any()
     return loss + torch.where(nan, float("nan"), 0.0).to(loss.dtype)
+
+
+def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt(max(x, 0))`` whose gradient is 0 (a subgradient), not inf, where ``x <= 0``; NaN passes through.
+
+    For distances from squared distances (the same embedding twice) and roots of pooled squares (rmse of
+    a perfect prediction): sqrt's derivative at 0 is infinite, and times a zero upstream gradient NaN.
+    """
+    zero = x <= 0
+    root = torch.sqrt(torch.where(zero, torch.ones_like(x), x))
+    return torch.where(zero, torch.zeros_like(x), root)
