@@ -10,14 +10,16 @@ import torch.nn.functional as F
 
 from .._core import checks
 from .._core.nonfinite import softmax_limit_scores, sum_not_finite
-from .._core.reduction import reduce_loss
+from .._core.reduction import reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     checked_class_weight,
     class_dim,
+    class_index_target,
+    explain_bad_target,
     gather_class,
-    index_setup,
     is_probability_target,
+    kernel_checks_range,
     log_target_probability,
     prepare_scores,
     reduce_per_target,
@@ -27,6 +29,7 @@ from .._core.targets import (
 from .._core.validation import (
     check_class_weight,
     check_number,
+    data_checks_active,
     fmt_shape,
     prepare_pair,
     to_compute,
@@ -264,10 +267,13 @@ _LOG_SOFTMAX_UP_TO = 4096
 ``logsumexp``'s five composite operations, not the passes over the data, sets the time."""
 
 
-def _focal_row_coefficient(log_py, q, gamma, log_q=None):
-    """c_i with d/dx_c [-(1-p_y)^γ log p_y] = c_i (δ_cy - p_c): c = (1-p_y)^γ (γ p_y log p_y / (1-p_y) - 1)."""
+def _focal_row_coefficient(log_py, q, gamma, log_q=None, finite=False):
+    """c_i with d/dx_c [-(1-p_y)^γ log p_y] = c_i (δ_cy - p_c): c = (1-p_y)^γ (γ p_y log p_y / (1-p_y) - 1).
+
+    ``finite``: every ``log p_y`` is known to be finite (the loss was), so the floor under it is left out.
+    """
     py = torch.exp(log_py)
-    finite_log = log_py.clamp_min(torch.finfo(log_py.dtype).min)  # p log p -> 0 as p -> 0: never 0 · -inf
+    finite_log = log_py if finite else log_py.clamp_min(torch.finfo(log_py.dtype).min)  # p log p -> 0 as p -> 0
     if gamma == 2.0 and log_q is None:
         # = 2 (1-p) p log p - (1-p)^2: no division, and exact where 1 - p underflows to 0
         return torch.mul(py, finite_log).mul_(2.0).sub_(q).mul_(q)
@@ -277,42 +283,154 @@ def _focal_row_coefficient(log_py, q, gamma, log_q=None):
     return modulating * (gamma * ratio - 1.0)
 
 
-class _SoftmaxFocalRows(torch.autograd.Function):
-    """Per-row -(1 - p_y)^γ log p_y for (M, C) logits and safe targets, with an analytic, in-place backward.
+_NLL_NONE = 0
+"""torch's reduction enum for "none" (the ``nll_loss`` bindings below take it, not the string)."""
 
-    The forward keeps the per-row gradient coefficient (M values) and, from ``_LOG_SOFTMAX_FROM`` classes,
-    the log-softmax (as torch's cross-entropy keeps it); the backward is a softmax, one multiplication and
-    a scatter, written into one buffer.
+_nll_loss = torch._C._nn.nll_loss_nd  # F.nll_loss without its Python argument handling (~2 µs a call)
+_nll_loss_backward = torch.ops.aten.nll_loss_backward.default
+
+_FUSED_BACKWARD_UP_TO = 8192
+"""Up to this many scores (from ``_LOG_SOFTMAX_FROM`` classes; any class count up to
+``_FUSED_BACKWARD_SMALL``), the softmax focal backward is torch's cross-entropy backward (``nll_loss``'s and
+``log_softmax``'s: two calls, ``ignore_index`` included); above, the saved log-softmax is exponentiated, scaled and
+scattered into in place (no zero-filled (M, C) buffer, no second read of it), which is faster once the passes
+over the data, not the count of calls, set the time."""
+
+_FUSED_BACKWARD_SMALL = 1024
+
+
+def _focal_index_terms(scores, target, gamma, ignore_index):
+    """(per-row (1-p_y)^γ (-log p_y), log p_y, p_y - 1, the log-softmax (M, C) or log-sum-exp (M,)).
+
+    Ignored targets give exactly 0 in all three per-row values. torch's ``nll_loss`` reads the true class:
+    one kernel for the gather, ``ignore_index`` and (on CPU) the range check.
+    """
+    if scores.shape[1] >= _LOG_SOFTMAX_FROM or scores.numel() <= _LOG_SOFTMAX_UP_TO:
+        log_norm = torch.log_softmax(scores, 1)
+        ce = _nll_loss(log_norm, target, None, _NLL_NONE, ignore_index)
+    else:
+        log_norm = scores.logsumexp(1)
+        ce = _nll_loss(scores, target, None, _NLL_NONE, ignore_index).add_(log_norm)
+        ce = ce.masked_fill_(target == ignore_index, 0.0)  # its log-sum-exp is not 0 (it may even be NaN)
+    log_py = torch.neg(ce)
+    p_minus_1 = torch.expm1(log_py)  # -(1 - p_y) from the log-probability, never 1 - p
+    if gamma == 0.0:
+        return ce, log_py, p_minus_1, log_norm
+    if gamma == 2.0:
+        modulating = torch.mul(p_minus_1, p_minus_1)
+    else:
+        modulating = torch.neg(p_minus_1).pow_(gamma)
+    return modulating.mul_(ce), log_py, p_minus_1, log_norm
+
+
+class _SoftmaxFocalIndex(torch.autograd.Function):
+    """The softmax focal loss of (M, C) logits and class indices in one node: per-row losses, class factors
+    (``alpha``, ``weight``), ``ignore_index`` and the reduction, with an analytic backward.
+
+    torch's cross-entropy is five operations; the focal loss built from autograd operations was twenty-five,
+    and on small inputs their fixed costs, not the passes over the data, set the time. The forward looks once
+    at its result on the host (where data checks run): if it is not finite (``+inf`` scores, NaN) it is
+    recomputed on the softmax limit of the scores (``_core/nonfinite.py``), whose gradient passes through as the
+    identity. The backward is ``g_i (p - onehot)`` with ``g_i`` the per-row coefficient times the class factors
+    and the reduction's scale: torch's cross-entropy backward on small inputs, else written in place into the
+    saved log-softmax (used once; a second backward recomputes it). Under ``create_graph`` it recomputes from
+    the scores with differentiable operations and ``log(1 - p_y)`` from the other classes' log-sum-exp, so
+    second derivatives are exact.
     """
 
     @staticmethod
-    def forward(ctx, x2d, safe_target, gamma):
-        index = safe_target.unsqueeze(1)
-        if x2d.shape[1] >= _LOG_SOFTMAX_FROM or x2d.numel() <= _LOG_SOFTMAX_UP_TO:
-            log_norm = torch.log_softmax(x2d, 1)
-            log_py = log_norm.gather(1, index).squeeze(1)
-        else:
-            log_norm = x2d.logsumexp(1)
-            log_py = x2d.gather(1, index).squeeze(1).sub_(log_norm)
-        ctx.gamma = gamma
-        q = torch.expm1(log_py).neg_()
-        coefficient = _focal_row_coefficient(log_py, q, gamma)
-        ctx.save_for_backward(x2d, safe_target, coefficient, log_norm)
-        modulating = q.square_() if gamma == 2.0 else q.pow_(gamma)
-        return modulating.mul_(log_py).neg_()
+    def forward(ctx, rows, target, alpha, weight, gamma, ignore_index, reduction):
+        # alpha: a (C,) tensor, a float or None; weight: a (C,) tensor or None (neither needs a gradient here)
+        checked = data_checks_active(rows)
+        careful = False
+        while True:
+            scores = softmax_limit_scores(rows, 1) if careful else rows
+            loss, log_py, p_minus_1, log_norm = _focal_index_terms(scores, target, gamma, ignore_index)
+            factor = safe = None
+            if isinstance(alpha, torch.Tensor) or weight is not None:
+                safe = target.clamp(0, rows.shape[1] - 1)  # an ignored target reads a real class (its loss is 0)
+                if isinstance(alpha, torch.Tensor):
+                    factor = alpha.index_select(0, safe)
+                    loss.mul_(factor)
+            if alpha is not None and not isinstance(alpha, torch.Tensor):
+                loss.mul_(alpha)
+                factor = alpha
+            if weight is not None:
+                class_w = weight.index_select(0, safe)
+                loss.mul_(class_w)
+                factor = class_w if factor is None else factor * class_w
+            denominator = None
+            if reduction == "none":
+                out = loss
+            else:
+                out = loss.sum()
+                if reduction == "mean":  # Σ w_y l / Σ w_y over the targets that count; 0 when none counts
+                    counted = target != ignore_index
+                    if weight is None:
+                        # nothing counts: every loss is exactly 0 then, so the clamp gives 0, not 0/0
+                        denominator = counted.sum().clamp_min_(1)
+                        out = out / denominator
+                    else:
+                        total_weight = torch.where(counted, class_w, 0.0).sum()
+                        out = safe_divide(out, total_weight)
+                        denominator = torch.where(total_weight == 0, math.inf, total_weight)  # a zero gradient
+            if careful or not checked or out.numel() == 0:
+                break
+            if math.isfinite(out.item() if out.dim() == 0 else float(out.sum())):
+                break
+            careful = True  # ±inf scores, or NaN: once more on their softmax limit (NaN rows stay NaN)
+        ctx.save_for_backward(rows, target)
+        ctx.gamma, ctx.ignore_index, ctx.careful = gamma, ignore_index, careful
+        ctx.exact = careful or not checked  # a log p_y of -inf is possible: floor it in the coefficient
+        ctx.factor, ctx.safe, ctx.denominator = factor, safe, denominator
+        ctx.fused = log_norm.dim() == 2 and (
+            rows.numel() <= _FUSED_BACKWARD_SMALL or (rows.numel() <= _FUSED_BACKWARD_UP_TO and rows.shape[1] >= 64)
+        )
+        ctx.terms = (log_py, p_minus_1, log_norm, scores if careful and log_norm.dim() == 1 else None)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        x2d, safe_target, coefficient, log_norm = ctx.saved_tensors
-        index = safe_target.unsqueeze(1)
-        if torch.is_grad_enabled():  # double backward: recompute from the input, differentiably and accurately
-            lse, log_py, q, log_q = _softmax_focal_terms_exact(x2d, safe_target)
-            coef = (_focal_row_coefficient(log_py, q, ctx.gamma, log_q) * grad_output).unsqueeze(1)
-            return (torch.exp(x2d - lse.unsqueeze(1)) * -coef).scatter_add(1, index, coef), None, None
-        coef = (coefficient * grad_output).unsqueeze(1)
-        # the softmax: exp of the saved log_softmax, or exp(x - lse) (torch's softmax is ~2x slower over few classes)
-        p = torch.exp(log_norm) if log_norm.dim() == 2 else torch.sub(x2d, log_norm.unsqueeze(1)).exp_()
-        return p.mul_(coef).neg_().scatter_add_(1, index, coef), None, None
+        rows, target = ctx.saved_tensors
+        gamma, ignore_index = ctx.gamma, ctx.ignore_index
+        scale = grad_output if ctx.denominator is None else grad_output / ctx.denominator
+        if torch.is_grad_enabled():  # double backward: recompute from the scores, differentiably and accurately
+            safe = ctx.safe if ctx.safe is not None else target.clamp(0, rows.shape[1] - 1)
+            scores = softmax_limit_scores(rows, 1) if ctx.careful else rows
+            lse, log_py, q, log_q = _softmax_focal_terms_exact(scores, safe)
+            coef = _focal_row_coefficient(log_py, q, gamma, log_q) * (target != ignore_index)
+            if ctx.factor is not None:
+                coef = coef * ctx.factor
+            coef = (coef * scale).unsqueeze(1)
+            grad = (torch.exp(scores - lse.unsqueeze(1)) * -coef).scatter_add(1, safe.unsqueeze(1), coef)
+            return grad, *(None,) * 6
+        log_py, p_minus_1, log_norm, scores = ctx.terms
+        # g_i >= 0 with gradient g_i (p - onehot): -c_i of _focal_row_coefficient
+        if gamma == 2.0:
+            # -c = (1-p) ((1-p) - 2 p log p) = (p-1) ((p-1) + 2 p log p)
+            finite_log = log_py if not ctx.exact else log_py.clamp_min(torch.finfo(log_py.dtype).min)
+            g = torch.addcmul(p_minus_1, torch.exp(log_py), finite_log, value=2.0).mul_(p_minus_1)
+        elif gamma == 0.0:
+            g = (target != ignore_index).to(log_py.dtype)
+        else:
+            g = _focal_row_coefficient(log_py, torch.neg(p_minus_1), gamma, finite=not ctx.exact).neg_()
+        if ctx.factor is not None:
+            g = g.mul_(ctx.factor)
+        g = g.mul_(scale)
+        if ctx.fused:  # torch's cross-entropy backward with per-row weights g: -g at the targets, then + g p
+            total = grad_output if grad_output.dim() == 0 else grad_output.new_empty(())  # unused by "none"
+            onehot = _nll_loss_backward(g, log_norm, target, None, _NLL_NONE, ignore_index, total)
+            return torch._log_softmax_backward_data(onehot, log_norm, 1, log_norm.dtype), *(None,) * 6
+        safe = ctx.safe if ctx.safe is not None else target.clamp(0, rows.shape[1] - 1)
+        g = g.unsqueeze(1)
+        if log_norm is None:  # a second backward (retain_graph): the first one used the saved log-softmax up
+            p = torch.softmax(softmax_limit_scores(rows, 1) if ctx.careful else rows, 1)
+        elif log_norm.dim() == 2:
+            ctx.terms = (log_py, p_minus_1, None, None)
+            p = log_norm.exp_()
+        else:  # exp(x - lse): over few classes torch's softmax is ~2x slower
+            p = torch.sub(rows if scores is None else scores, log_norm.unsqueeze(1)).exp_()
+        return p.mul_(g).scatter_add_(1, safe.unsqueeze(1), g.neg()), *(None,) * 6
 
 
 def _soft_target_focal(input, target, cdim, gamma, alpha_t, weight, careful):
@@ -518,26 +636,39 @@ def softmax_focal_loss(
             )
         return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
 
-    target, weight, cdim, valid = index_setup(fn, input, target, weight, ignore_index)
-    safe_target = safe_targets(target, valid)
+    range_by_kernel = kernel_checks_range(input)
+    target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
     if input.dim() == 2:
-        rows, row_targets = input, safe_target
+        rows, row_targets = input, target
     else:  # (C,) is one row; (N, C, d1, ...) has a row per position, classes last
         rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
-        row_targets = safe_target.reshape(-1)
+        row_targets = target.reshape(-1)
+    gamma = float(gamma)
+    if not isinstance(alpha_t, torch.Tensor) and alpha_t is not None:
+        alpha_t = float(alpha_t)
+    # the whole loss in one node, unless a class factor needs a gradient or samples are weighted
+    fused = sample_weight is None and not _needs_grad(alpha_t) and not _needs_grad(weight)
+    try:
+        if fused:
+            loss = _SoftmaxFocalIndex.apply(rows, row_targets, alpha_t, weight, gamma, ignore_index, reduction)
+            return loss.reshape(target.shape) if reduction == "none" else loss
+        per = _SoftmaxFocalIndex.apply(rows, row_targets, None, None, gamma, ignore_index, "none")
+    except (IndexError, RuntimeError):  # torch's kernel checked the range: losskit's message when that was the cause
+        if range_by_kernel:
+            explain_bad_target(fn, input, target, ignore_index)
+        raise
+    # the class factors and the reduction as autograd operations (the rows of ignored targets are 0 already)
+    per = per.reshape(target.shape)
+    valid = target != ignore_index
+    if isinstance(alpha_t, torch.Tensor):
+        per = per * alpha_t[safe_targets(target, valid)]
+    elif alpha_t is not None:
+        per = per * alpha_t
+    return reduce_per_target(per, target, weight, valid, reduction, sample_weight, fn)
 
-    def focal(scores):
-        loss = _SoftmaxFocalRows.apply(scores, row_targets, float(gamma)).reshape(target.shape)
-        if isinstance(alpha_t, torch.Tensor):
-            loss = loss * alpha_t[safe_target]
-        elif alpha_t is not None:
-            loss = loss * alpha_t
-        return reduce_per_target(loss, target, weight, valid, reduction, sample_weight, fn)
 
-    loss = focal(rows)
-    if sum_not_finite(loss):  # a row with +inf (or NaN): recompute on its softmax limit (one host read)
-        loss = focal(softmax_limit_scores(rows, 1))
-    return loss
+def _needs_grad(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and value.requires_grad
 
 
 def _true_class_log_prob(input, target, valid, index_targets):
