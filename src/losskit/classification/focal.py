@@ -323,6 +323,17 @@ def _focal_index_terms(scores, target, gamma, ignore_index):
     return modulating.mul_(ce), log_py, p_minus_1, log_norm
 
 
+def _index_safe(target: torch.Tensor, ignore_index: int, num_classes: int) -> torch.Tensor:
+    """Class indices usable to index: an ignored target reads a real class (its loss is 0 already).
+
+    Only called after ``nll_loss`` checked the range on CPU (or ``class_index_target`` did elsewhere), so
+    every other target is in ``[0, C)``. ``relu`` takes no Python scalar (cheaper than a clamp per call).
+    """
+    if 0 <= ignore_index < num_classes:
+        return target
+    return target.relu() if ignore_index < 0 else target.clamp(0, num_classes - 1)
+
+
 class _SoftmaxFocalIndex(torch.autograd.Function):
     """The softmax focal loss of (M, C) logits and class indices in one node: per-row losses, class factors
     (``alpha``, ``weight``), ``ignore_index`` and the reduction, with an analytic backward.
@@ -348,7 +359,7 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
             loss, log_py, p_minus_1, log_norm = _focal_index_terms(scores, target, gamma, ignore_index)
             factor = safe = None
             if isinstance(alpha, torch.Tensor) or weight is not None:
-                safe = target.clamp(0, rows.shape[1] - 1)  # an ignored target reads a real class (its loss is 0)
+                safe = _index_safe(target, ignore_index, rows.shape[1])
                 if isinstance(alpha, torch.Tensor):
                     factor = alpha.index_select(0, safe)
                     loss.mul_(factor)
@@ -395,7 +406,7 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
         gamma, ignore_index = ctx.gamma, ctx.ignore_index
         scale = grad_output if ctx.denominator is None else grad_output / ctx.denominator
         if torch.is_grad_enabled():  # double backward: recompute from the scores, differentiably and accurately
-            safe = ctx.safe if ctx.safe is not None else target.clamp(0, rows.shape[1] - 1)
+            safe = ctx.safe if ctx.safe is not None else _index_safe(target, ignore_index, rows.shape[1])
             scores = softmax_limit_scores(rows, 1) if ctx.careful else rows
             lse, log_py, q, log_q = _softmax_focal_terms_exact(scores, safe)
             coef = _focal_row_coefficient(log_py, q, gamma, log_q) * (target != ignore_index)
@@ -421,7 +432,7 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
             total = grad_output if grad_output.dim() == 0 else grad_output.new_empty(())  # unused by "none"
             onehot = _nll_loss_backward(g, log_norm, target, None, _NLL_NONE, ignore_index, total)
             return torch._log_softmax_backward_data(onehot, log_norm, 1, log_norm.dtype), *(None,) * 6
-        safe = ctx.safe if ctx.safe is not None else target.clamp(0, rows.shape[1] - 1)
+        safe = ctx.safe if ctx.safe is not None else _index_safe(target, ignore_index, rows.shape[1])
         g = g.unsqueeze(1)
         if log_norm is None:  # a second backward (retain_graph): the first one used the saved log-softmax up
             p = torch.softmax(softmax_limit_scores(rows, 1) if ctx.careful else rows, 1)
@@ -595,8 +606,13 @@ def softmax_focal_loss(
     backward pass is analytic (the limit of :math:`p\log p/(1-p)` is used
     where :math:`1-p` underflows), so loss and gradients are finite at logits
     ±1e4 for every :math:`\gamma \ge 0`; scores of ±inf give the limits, as
-    in :func:`cross_entropy`. Per-row values are saved for backward (and,
-    from 64 classes, the log-softmax, as torch's cross-entropy keeps it).
+    in :func:`cross_entropy`. With class-index targets the loss — class
+    factors, ``ignore_index`` and the reduction included — is one autograd
+    node: per-row values and the log-softmax are saved for backward (as
+    torch's cross-entropy keeps it; below 64 classes on more than 4096 scores,
+    the per-row log-sum-exp instead); the backward is torch's cross-entropy
+    backward with per-row weights, or on larger inputs is written in place
+    into the saved log-softmax.
 
     Args:
         input: logits ``(N, C)``, ``(N, C, d1, ..., dk)`` or ``(C,)``.
