@@ -390,19 +390,21 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
             if math.isfinite(out.item() if out.dim() == 0 else float(out.sum())):
                 break
             careful = True  # ±inf scores, or NaN: once more on their softmax limit (NaN rows stay NaN)
-        ctx.save_for_backward(rows, target)
+        ctx.save_for_backward(rows, target, log_norm)  # log_norm: the (M, C) log-softmax, or (M,) log-sum-exp
         ctx.gamma, ctx.ignore_index, ctx.careful = gamma, ignore_index, careful
         ctx.exact = careful or not checked  # a log p_y of -inf is possible: floor it in the coefficient
         ctx.factor, ctx.safe, ctx.denominator = factor, safe, denominator
         ctx.fused = log_norm.dim() == 2 and (
             rows.numel() <= _FUSED_BACKWARD_SMALL or (rows.numel() <= _FUSED_BACKWARD_UP_TO and rows.shape[1] >= 64)
         )
-        ctx.terms = (log_py, p_minus_1, log_norm, scores if careful and log_norm.dim() == 1 else None)
+        ctx.terms = (log_py, p_minus_1, scores if careful and log_norm.dim() == 1 else None)
+        ctx.used_up = False  # whether a backward exponentiated the saved log-softmax in place
+        ctx.in_place = checked  # eager (not while torch.compile traces): the in-place backward below
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        rows, target = ctx.saved_tensors
+        rows, target, log_norm = ctx.saved_tensors
         gamma, ignore_index = ctx.gamma, ctx.ignore_index
         scale = grad_output if ctx.denominator is None else grad_output / ctx.denominator
         if torch.is_grad_enabled():  # double backward: recompute from the scores, differentiably and accurately
@@ -415,7 +417,7 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
             coef = (coef * scale).unsqueeze(1)
             grad = (torch.exp(scores - lse.unsqueeze(1)) * -coef).scatter_add(1, safe.unsqueeze(1), coef)
             return grad, *(None,) * 6
-        log_py, p_minus_1, log_norm, scores = ctx.terms
+        log_py, p_minus_1, scores = ctx.terms
         # g_i >= 0 with gradient g_i (p - onehot): -c_i of _focal_row_coefficient
         if gamma == 2.0:
             # -c = (1-p) ((1-p) - 2 p log p) = (p-1) ((p-1) + 2 p log p)
@@ -434,11 +436,15 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
             return torch._log_softmax_backward_data(onehot, log_norm, 1, log_norm.dtype), *(None,) * 6
         safe = ctx.safe if ctx.safe is not None else _index_safe(target, ignore_index, rows.shape[1])
         g = g.unsqueeze(1)
-        if log_norm is None:  # a second backward (retain_graph): the first one used the saved log-softmax up
+        if log_norm.dim() == 2 and ctx.used_up:  # a second backward (retain_graph): recompute the softmax
             p = torch.softmax(softmax_limit_scores(rows, 1) if ctx.careful else rows, 1)
+        elif log_norm.dim() == 2 and ctx.in_place:
+            # the softmax in the saved buffer's memory, not a new (M, C) one: through .data, which leaves the
+            # saved tensor's version alone, and ctx.used_up, which sends a second backward to the branch above
+            ctx.used_up = True
+            p = log_norm.data.exp_()
         elif log_norm.dim() == 2:
-            ctx.terms = (log_py, p_minus_1, None, None)
-            p = log_norm.exp_()
+            p = torch.exp(log_norm)
         else:  # exp(x - lse): over few classes torch's softmax is ~2x slower
             p = torch.sub(rows if scores is None else scores, log_norm.unsqueeze(1)).exp_()
         return p.mul_(g).scatter_add_(1, safe.unsqueeze(1), g.neg()), *(None,) * 6
