@@ -29,7 +29,7 @@ from ._core.nonfinite import safe_sqrt
 from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
-    _is_compiling,
+    autograd_transform_active,
     check_floating,
     check_number,
     check_real,
@@ -266,7 +266,7 @@ def _pair_loss(
         and (input.requires_grad or target.requires_grad)
         and input.is_contiguous()
         and target.is_contiguous()
-        and not _autograd_transform_active()
+        and not autograd_transform_active()
     ):
         return _FusedGradient.apply(input, target, kind, reduction, switch)
     kwargs = {"delta": switch} if kind == "huber" else {"beta": switch} if kind == "smooth_l1" else {}
@@ -279,14 +279,6 @@ _TORCH_LOSSES: Dict[str, Callable[..., torch.Tensor]] = {
     "huber": F.huber_loss,
     "smooth_l1": F.smooth_l1_loss,
 }
-
-
-def _autograd_transform_active() -> bool:
-    """torch.compile, torch.func transforms and forward-mode AD see torch's own kernels (they trace or
-    differentiate them; the fused Function's in-place blocks and reentrant double backward are eager-only)."""
-    if _is_compiling() or torch._C._are_functorch_transforms_active():
-        return True
-    return torch.autograd.forward_ad._current_level >= 0
 
 
 class _LogCosh(torch.autograd.Function):
