@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
+from ._core.memory import empty_like_on_huge_pages
 from ._core.nonfinite import safe_sqrt
 from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
@@ -107,7 +108,7 @@ class _FusedGradient(torch.autograd.Function):
     def forward(ctx, input, target, kind, reduction, switch):
         numel = input.numel()
         flat_input, flat_target = input.reshape(-1), target.reshape(-1)
-        gradient = torch.empty_like(flat_input)
+        gradient = empty_like_on_huge_pages(flat_input)  # 64 MiB at 2^24: see _core/memory.py
         scale = 1.0 / numel if reduction == "mean" else 1.0
         block = _FUSED_BLOCK * max(1, torch.get_num_threads())
         if kind in ("huber", "smooth_l1"):
