@@ -32,7 +32,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .measure import CLOCKS, paired, peak_extra_mib, saved_bytes, use_clock, value_check
+from .measure import CLOCKS, paired, peak_extra_mib, saved_bytes, value_check
 from .suite import peer_modules, select
 
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -78,11 +78,11 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    use_clock(args.clock)
     with_extra_sizes = args.sizes is None and not args.quick
     if args.quick:
         args.sizes, args.rounds, args.min_time = "8,1000", 2, 0.0
     device = torch.device(args.device)
+    clock_name = args.clock if device.type == "cpu" else "wall"
     sizes = [int(float(s)) for s in (args.sizes or "8,1e5,1e6,1e7").split(",")]
     classes = {int(c) for c in args.classes.split(",") if c}
     cases = select([c for c in args.cases.split(",") if c])
@@ -126,7 +126,15 @@ def main(argv=None) -> None:
                 check = value_check(built.ours, other, built.rtol, built.atol)
                 if label in built.differs:
                     check["differs"] = built.differs[label]
-                timing = paired(built.ours, other, device, args.rounds, args.min_time, ours_first=comparison % 2 == 0)
+                timing = paired(
+                    built.ours,
+                    other,
+                    device,
+                    args.rounds,
+                    args.min_time,
+                    ours_first=comparison % 2 == 0,
+                    clock=CLOCKS[clock_name],
+                )
                 comparison += 1
                 ours_ms.append(timing.pop("losskit_ms"))
                 timing["value_check"] = check
@@ -135,7 +143,9 @@ def main(argv=None) -> None:
                     timing["peak_mib"] = peak_extra_mib(case.name, size, variant, label)
                 row["others"][label] = timing
             if not ours_ms:
-                ours_ms.append(paired(built.ours, built.ours, device, 1, args.min_time)["losskit_ms"])
+                ours_ms.append(
+                    paired(built.ours, built.ours, device, 1, args.min_time, clock=CLOCKS[clock_name])["losskit_ms"]
+                )
             row["losskit_ms"] = sorted(ours_ms)[len(ours_ms) // 2]
             rows.append(row)
             progress.advance(bar)
@@ -147,7 +157,7 @@ def main(argv=None) -> None:
         "peers": {k: v is not None for k, v in peers.items()},
         "rounds": args.rounds,
         "min_time_s": args.min_time,
-        "clock": args.clock if device.type == "cpu" else "wall",
+        "clock": clock_name,
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
