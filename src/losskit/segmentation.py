@@ -247,9 +247,8 @@ def _softmax_backward_into(
     if p.shape[1] > _CLASS_LOOP_MAX:
         return out.mul_(grad_pred.unsqueeze(-1) - r)
     scratch = torch.empty_like(r) if scratch is None else scratch
-    for k in range(p.shape[1]):
-        torch.sub(grad_pred[:, k, None, None], r, out=scratch)
-        out[:, k : k + 1].mul_(scratch)
+    for column, rows in zip(grad_pred.unsqueeze(-1).unsqueeze(-1).unbind(1), out.unsqueeze(2).unbind(1)):
+        rows.mul_(torch.sub(column, r, out=scratch))  # column (N, 1, 1), rows (N, 1, S): one class
     return out
 
 
