@@ -14,6 +14,14 @@ processes hold the cores). Peak memory: on CUDA
 running sum of the profiler's allocation and free events over one step
 (``profile_memory=True``), the gradient of the input included. Peers that do not import are listed with the reason.
 
+On CPU a step's time depends on the allocator's state, and so on what ran before in the process: glibc gives
+the heap top back to the OS when enough of it is free and faults the pages in again on the next step (the fresh
+MBs of a step are then a large part of its time), until a large enough allocation, freed, raises its dynamic
+mmap/trim thresholds. At 2-D, 1 thread: with ``--only generalized_dice`` MONAI's GeneralizedDiceLoss faults
+~1000 pages per step and losskit none (ratio 0.65); in the full run the row comes after smp DiceLoss (12 MB
+peak), after which neither faults (0.80-0.88). The first is what a fresh training process may see, the second
+the compute alone; a row's figure is only comparable with runs of the same ``--only`` list.
+
 segmentation_models_pytorch's package ``__init__`` imports timm and torchvision;
 where those do not import next to this torch, its ``losses`` subpackage (pure
 torch) is loaded from its files on its own.

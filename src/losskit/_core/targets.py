@@ -168,10 +168,14 @@ def log_target_probability(log_p: torch.Tensor, target: torch.Tensor, cdim: int)
 
 
 def valid_targets(
-    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]
+    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int], *, check_range: bool = True
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """(int64 targets, the mask of targets that count — or None when the range check proved that none is ignored)."""
-    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
+    """(int64 targets, the mask of targets that count — or None when the range check proved that none is ignored).
+
+    ``check_range=False`` (see :func:`class_index_target`) leaves the range to the caller's kernel; without an
+    ``ignore_index`` nothing is masked either way.
+    """
+    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=check_range)
     return target, (None if has_ignored is False or ignore_index is None else target != ignore_index)
 
 
