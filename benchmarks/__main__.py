@@ -32,7 +32,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .measure import CLOCKS, paired, peak_extra_mib, saved_bytes, value_check
+from .measure import CLOCKS, paired, peak_extra_mib, saved_bytes, settle_allocator, value_check
 from .suite import peer_modules, select
 
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -81,6 +81,7 @@ def main(argv=None) -> None:
     with_extra_sizes = args.sizes is None and not args.quick
     if args.quick:
         args.sizes, args.rounds, args.min_time = "8,1000", 2, 0.0
+    settle_allocator()
     device = torch.device(args.device)
     clock_name = args.clock if device.type == "cpu" else "wall"
     sizes = [int(float(s)) for s in (args.sizes or "8,1e5,1e6,1e7").split(",")]

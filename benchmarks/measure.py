@@ -43,6 +43,20 @@ Clock = Callable[[], float]
 CLOCKS: Dict[str, Clock] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
+def settle_allocator() -> None:
+    """Put the CPU allocator in the state of a process that has run for a while, before anything is timed.
+
+    glibc's malloc serves blocks above its mmap threshold (128 KiB at start) with their own mappings and gives
+    the heap top back to the OS above its trim threshold, so in a fresh process every step faults its fresh
+    megabytes in again; the first freed mapped block of up to 32 MiB raises both thresholds to its size (and
+    twice it), after which such blocks are reused from the heap. Without this, a row's figure depended on
+    whether an earlier row had freed a large block. One 30 MiB tensor, freed, raises them for both contenders.
+    """
+    block = torch.empty(30 * 2**20, dtype=torch.uint8)
+    block.fill_(0)  # touched, so it is a real mapping
+    del block
+
+
 def _time(step: Step, device: torch.device, loops: int, clock: Clock = time.perf_counter) -> float:
     sync(device)
     start = clock()
