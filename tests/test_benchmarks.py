@@ -77,3 +77,18 @@ def test_fused_gradient_rows_run_at_2_24_in_a_full_run_only():
         assert sizes_for(case, [8, 100000], with_extra_sizes=True) == [8, 100000, FUSED_GRADIENT_SIZE]
         assert sizes_for(case, [8, 100000], with_extra_sizes=False) == [8, 100000]
     assert sizes_for(select(["rmse"])[0], [8], with_extra_sizes=True) == [8]
+
+
+def test_embedding_pairs_compute_the_same_loss():
+    """Each peer of benchmarks.embedding computes losskit's loss (or is listed in DIFFERS, with the reason).
+
+    Guards the setup itself: given the labels object as ``ref_labels``, pml's NTXentLoss drops the
+    positive pairs and returns 0 without computing anything — a ratio against that is meaningless.
+    """
+    pytest.importorskip("pytorch_metric_learning")
+    from benchmarks.embedding import CASES, steps_for, value_check
+
+    for case in CASES:
+        for name, check in value_check(case, steps_for(case, 16)).items():
+            assert check["ok"] or check["differs"], (case, name, check)
+            assert check["differs"] or check["other"] != 0.0, (case, name, check)
