@@ -1006,7 +1006,7 @@ def _batch_triplet_limits(
 # ---------------------------------------------------------------------------------------------
 # Through autograd these losses keep several (n, M) intermediates for the backward and run one
 # kernel per elementwise step. Written out, the forward keeps one (n, M) matrix (the pair weights
-# ∂ per / ∂ sq, or the exponentiated logits) and the backward is two matrix products — one for contrastive over
+# ∂ per / ∂ sq, or softmax − onehot) and the backward is two matrix products — one for contrastive over
 # a batch's own pairs with a scalar gradient, whose weight matrix is symmetric. Under create_graph
 # the backward recomputes that matrix from the inputs with differentiable, out-of-place ops, so
 # second derivatives are taken through the inputs.
