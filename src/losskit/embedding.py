@@ -1091,6 +1091,7 @@ class _InfoNCE(torch.autograd.Function):
         per_query = grad.dim() != 0  # reduction "none": query i's loss weighted by grad_i
         need_q, need_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         out = torch.empty_like(unit)
+        grad_u = grad_v = None  # views of out: the row operations below run once over both
         if need_q:
             grad_u = out[:n]
             torch.addmm(grad_u, probs, unit[n:], beta=0.0, alpha=alpha, out=grad_u)
@@ -1110,9 +1111,7 @@ class _InfoNCE(torch.autograd.Function):
         # through x ↦ x · rsqrt(max(‖x‖², eps²)): scale · (g − u (u·g)), no radial part where the floor holds
         radial = (unit * out).sum(1, keepdim=True).masked_fill_(floored, 0.0)
         out.addcmul_(unit, radial, value=-1.0).mul_(row_factor)
-        if need_q and need_k:
-            return out[:n], out[n:], *nones
-        return (out, None, *nones) if need_q else (None, out, *nones)
+        return grad_u, grad_v, *nones
 
 
 def _info_nce_grads_differentiable(
