@@ -11,7 +11,8 @@ faster). Before the timing each pair's losses are compared (``value_check``; pai
 ``DIFFERS`` compute another quantity on purpose). Peak memory: each contender runs one warm-up
 step and then a few steps in a fresh process and reports the growth of its peak resident set
 over the resident set of the same process before those steps (CPU has no allocator statistics;
-Linux's VmHWM, reset just before the steps, counts what a step allocates at its peak).
+Linux's VmHWM, reset just before the steps, counts what a step allocates at its peak; glibc maps
+each block of 64 KiB or more on its own, so that freed tensors leave the resident set).
 
 The contenders compute the same loss where the peer has it. Where the definitions
 differ, the row says so: pytorch-metric-learning's reducers average over the triplets or
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pathlib
 import platform
 import subprocess
@@ -257,7 +259,10 @@ def _peak_rss_growth(case: str, n: int, contender: str) -> float:
         "print(_proc_status('VmHWM') - base)"
     )
     root = pathlib.Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600)
+    # every block of 64 KiB or more its own mapping, returned on free: the resident set then follows the live
+    # tensors (glibc's default keeps freed blocks for reuse, and the growth depended on what the warm-up left)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         return float("nan")
     return float(done.stdout.strip().splitlines()[-1])
