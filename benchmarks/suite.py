@@ -552,14 +552,14 @@ def segmentation_cases() -> List[Case]:
 
 def embedding_cases() -> List[Case]:
     """Metric learning (benchmarks/embedding.py's steps), embeddings (N, 128) with N = size / 128 in [16, 1024], CPU."""
-    from .embedding import DIM, steps_for
+    from .embedding import DIFFERS, DIM, steps_for
 
     def case(name: str, key: str) -> Case:
         def build(size, device, peers):
             n = min(1024, max(16, size // DIM))
             steps = steps_for(key, n)
             ours = steps.pop("losskit")
-            return Built(ours, steps, n * DIM)  # type: ignore[arg-type]
+            return Built(ours, steps, n * DIM, differs=DIFFERS.get(key, {}))  # type: ignore[arg-type]
 
         return Case(name, build)
 

@@ -136,3 +136,18 @@ def test_summary_merges_runs_later_rows_win_and_the_readme_table_is_rewritten(tm
     again = json.loads((tmp_path / "again.json").read_text())
     assert len(again["runs"]) == 3
     assert {(r["case"], r["elements"]): r["run"] for r in again["rows"]}[("mse", 10_000_000)] == 2
+
+
+def test_embedding_pairs_compute_the_same_loss():
+    """Each peer of benchmarks.embedding computes losskit's loss (or is listed in DIFFERS, with the reason).
+
+    Guards the setup itself: given the labels object as ``ref_labels``, pml's NTXentLoss drops the
+    positive pairs and returns 0 without computing anything — a ratio against that is meaningless.
+    """
+    pytest.importorskip("pytorch_metric_learning")
+    from benchmarks.embedding import CASES, steps_for, value_check
+
+    for case in CASES:
+        for name, check in value_check(case, steps_for(case, 16)).items():
+            assert check["ok"] or check["differs"], (case, name, check)
+            assert check["differs"] or check["other"] != 0.0, (case, name, check)
