@@ -103,13 +103,15 @@ def plain_cpu_index_batch(input: object, target: object) -> bool:
         or target.dtype is not _INT64
         or input.dtype not in _FULL_PRECISION
         or not input.is_cpu
-        or input.dim() != 2
-        or target.dim() != 1
         or not input.is_contiguous()
     ):
         return False
-    rows, classes = input.shape
-    return rows > 0 and classes > 0 and target.shape[0] == rows and not _is_compiling()
+    try:  # unpacking the shapes tests both dimensionalities (no dim() calls); a miss costs nothing extra
+        rows, classes = input.shape
+        (targets,) = target.shape
+    except ValueError:
+        return False
+    return rows == targets and rows > 0 and classes > 0 and not _is_compiling()
 
 
 def is_probability_target(

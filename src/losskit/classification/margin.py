@@ -266,12 +266,24 @@ def multi_margin_loss(
         if range_by_kernel:
             explain_bad_target(fn, input, target, None)
         raise
-    # torch's kernel compares with > 0, which drops NaN scores silently: put NaN back (one sum, one host read).
-    # On the plain path data checks run, so propagate_nan's look is written out; a sum that is not NaN proves
-    # the scores hold none (+inf alone, or an overflow, is no reason for its exact path)
-    if plain and not math.isnan(input.detach().sum().item()):
+    # torch's kernel compares with > 0, which drops NaN scores silently: put NaN back (one reduction, one host
+    # read). On the plain path data checks run, so propagate_nan's look is written out, as a test for NaN alone
+    # (+inf, or an overflowing sum, is no reason for its exact path).
+    if plain and not math.isnan(_nan_probe(input)):
         return loss
     return propagate_nan(loss, input)
+
+
+#: below this many scores, max is the cheaper reduction that carries NaN (no accumulator set-up: ~1 us less
+#: per call at 8 x 10 and 8 x 100, forward + backward); above it sum, which vectorises (max: 2x sum's cost at
+#: 1e5 scores). Measured on CPU, 1 thread, torch 2.13.
+_MAX_PROBE_BELOW = 4096
+
+
+def _nan_probe(scores: torch.Tensor) -> float:
+    """A number that is NaN when ``scores`` (non-empty) holds NaN: their max or sum, whichever is cheaper."""
+    scores = scores.detach()
+    return (scores.max() if scores.numel() < _MAX_PROBE_BELOW else scores.sum()).item()
 
 
 @loss(
