@@ -447,21 +447,28 @@ def binary_cross_entropy_with_logits(
     """
     fn = "binary_cross_entropy_with_logits"
     input, target = prepare_pair(fn, input, target)
-    check_broadcastable_to(fn, "weight", weight, input.shape)
-    check_broadcastable_to(fn, "pos_weight", pos_weight, input.shape)
-    weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
+    # the usual call has neither weight: no check, no cast and no generator to build (a per-call cost)
+    if weight is not None or pos_weight is not None:
+        check_broadcastable_to(fn, "weight", weight, input.shape)
+        check_broadcastable_to(fn, "pos_weight", pos_weight, input.shape)
+        weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    loss = fused_or_reduce(
-        F.binary_cross_entropy_with_logits,
-        input,
-        target,
-        reduction,
-        sample_weight=sample_weight,
-        fn=fn,
-        weight=weight,
-        pos_weight=pos_weight,
-    )
+    if sample_weight is None and input.numel() > 0:  # fused_or_reduce's common case, without its call
+        loss = F.binary_cross_entropy_with_logits(
+            input, target, weight=weight, pos_weight=pos_weight, reduction=reduction
+        )
+    else:
+        loss = fused_or_reduce(
+            F.binary_cross_entropy_with_logits,
+            input,
+            target,
+            reduction,
+            sample_weight=sample_weight,
+            fn=fn,
+            weight=weight,
+            pos_weight=pos_weight,
+        )
     if not result_suspect(loss, reduction):
         return loss
     # NaN from torch's kernel (0 · inf at a logit of ±inf whose target is exactly 1 or 0), or a NaN input:
