@@ -13,7 +13,8 @@ Everything else is derived from it:
   ``available``) and the exports of ``losskit`` and ``losskit.functional``;
 * the functional's own argument checks: the decorator wraps the functional so
   that every hyperparameter passed to it runs its declared validator (defaults
-  are checked once, at declaration);
+  are checked once, at declaration, and a scalar value once per loss: see
+  ``_MEMO_TYPES``);
 * the CLI's ``list`` and ``info``, the lab's curve table, the docs pages and
   the defaults of the test battery.
 
