@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple
 
 import torch
 
-from .validation import BASE_REDUCTIONS, check_callable, check_reduction, check_tensor
+from .validation import BASE_REDUCTIONS, _is_compiling, check_callable, check_reduction, check_tensor
 
 __all__ = [
     "Role",
@@ -252,7 +252,7 @@ def _with_checks(
     plain_tensors_pass = all(also != "callable" for _, also in role_rules)
     # everything the wrapper uses is a closure variable: it runs with the family module's globals
     tensor_type, require_tensor, require_callable = torch.Tensor, check_tensor, check_callable
-    memo_types, memo_limit = _MEMO_TYPES, _MEMO_LIMIT
+    memo_types, memo_limit, compiling = _MEMO_TYPES, _MEMO_LIMIT, _is_compiling
     hparam_defaults = dict(defaults or {})
     passed: set = set()  # (keyword, type, value) of scalars that passed their validator
 
@@ -266,19 +266,22 @@ def _with_checks(
                 require_tensor(fn_name, role, value, allow_number=also == "number")
 
     def check_keywords(kwargs: Dict[str, Any]) -> None:
+        # torch.compile traces the validators themselves: read there, the memo would be a set the graph's guards
+        # depend on (recompiling whenever it grows) and that the traced call mutates (a guard failure)
+        memo = not compiling()
         for key, value in kwargs.items():
             check = checks.get(key)
             if check is None:
                 continue
             kind = value.__class__
-            if kind in memo_types:
+            if memo and kind in memo_types:
                 # the type is part of the key: True == 1 and hash alike, but an integer check refuses True
                 seen = (key, kind, value)
                 if seen not in passed:
                     check(fn_name, key, value)
                     if len(passed) < memo_limit:
                         passed.add(seen)
-            else:  # a tensor (its values may change in place) or another object: checked every call
+            else:  # a tensor (its values may change in place), another object, or anything while compiling
                 check(fn_name, key, value)
 
     def checked(*args: Any, **kwargs: Any) -> Any:
