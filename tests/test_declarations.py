@@ -323,9 +323,10 @@ def test_a_callable_role_is_checked_as_a_callable():
 def test_a_declaration_never_gets_the_constructor_of_a_dropped_one():
     """A module's constructor signature is cached per declaration. Cached by ``id(spec)`` alone, a declaration
     allocated where a dropped one lived (an unregistered throwaway loss, once garbage-collected) got the old
-    one's signature, and its module the old one's hyperparameters: the callable-role test above failed now
-    and then under xdist with "got an unexpected keyword argument". Copies of two declarations, each dropped
-    at once, take turns at (usually) the same address here."""
+    one's signature, and its module the old one's hyperparameters ("got an unexpected keyword argument"):
+    the likely cause of the callable-role test's one failure under xdist, whose ``lk.get`` may land where
+    ``test_scaled_l1``'s declaration was. Copies of two declarations, each dropped at once, take turns at
+    (usually) the same address here."""
     huber, mse = lk.describe("huber"), lk.describe("mse")
     for _ in range(20):
         for spec in (huber, mse):
