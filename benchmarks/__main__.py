@@ -15,6 +15,9 @@ extra memory of one step, each contender in a fresh subprocess (CPU:
 ``/proc/self/clear_refs`` and ``VmHWM``). Size 8 is the per-call overhead: 8
 elements, or 8 rows of C classes. Output: a markdown table and JSON under
 benchmarks/results/. ``--quick`` is a smoke run (two small sizes, 2 rounds).
+``--clock cpu`` times CPU runs in this process's CPU time instead of wall
+time: with ``--threads 1`` on a machine other jobs load, it leaves out the
+time spent waiting for a core.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .measure import paired, peak_extra_mib, saved_bytes, value_check
+from .measure import CLOCKS, paired, peak_extra_mib, saved_bytes, settle_allocator, value_check
 from .suite import peer_modules, select
 
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -64,6 +67,13 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: sizes 8 and 1000, 2 rounds, no minimum time")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 on a shared machine")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="CPU runs: 'wall' (perf_counter) or 'cpu' (this process's CPU time, for a machine other jobs load; "
+        "use it with --threads 1)",
+    )
     ap.add_argument("--out", default=str(RESULTS / "bench"), help="output path without extension")
     args = ap.parse_args(argv)
     if args.threads:
@@ -71,7 +81,9 @@ def main(argv=None) -> None:
     with_extra_sizes = args.sizes is None and not args.quick
     if args.quick:
         args.sizes, args.rounds, args.min_time = "8,1000", 2, 0.0
+    settle_allocator()
     device = torch.device(args.device)
+    clock_name = args.clock if device.type == "cpu" else "wall"
     sizes = [int(float(s)) for s in (args.sizes or "8,1e5,1e6,1e7").split(",")]
     classes = {int(c) for c in args.classes.split(",") if c}
     cases = select([c for c in args.cases.split(",") if c])
@@ -115,7 +127,15 @@ def main(argv=None) -> None:
                 check = value_check(built.ours, other, built.rtol, built.atol)
                 if label in built.differs:
                     check["differs"] = built.differs[label]
-                timing = paired(built.ours, other, device, args.rounds, args.min_time, ours_first=comparison % 2 == 0)
+                timing = paired(
+                    built.ours,
+                    other,
+                    device,
+                    args.rounds,
+                    args.min_time,
+                    ours_first=comparison % 2 == 0,
+                    clock=CLOCKS[clock_name],
+                )
                 comparison += 1
                 ours_ms.append(timing.pop("losskit_ms"))
                 timing["value_check"] = check
@@ -124,7 +144,9 @@ def main(argv=None) -> None:
                     timing["peak_mib"] = peak_extra_mib(case.name, size, variant, label)
                 row["others"][label] = timing
             if not ours_ms:
-                ours_ms.append(paired(built.ours, built.ours, device, 1, args.min_time)["losskit_ms"])
+                ours_ms.append(
+                    paired(built.ours, built.ours, device, 1, args.min_time, clock=CLOCKS[clock_name])["losskit_ms"]
+                )
             row["losskit_ms"] = sorted(ours_ms)[len(ours_ms) // 2]
             rows.append(row)
             progress.advance(bar)
@@ -136,12 +158,16 @@ def main(argv=None) -> None:
         "peers": {k: v is not None for k, v in peers.items()},
         "rounds": args.rounds,
         "min_time_s": args.min_time,
+        "clock": clock_name,
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     out.with_suffix(".md").write_text(markdown(meta, rows))
     console.print(markdown(meta, rows))
+
+
+_CLOCK_TEXT = {"wall": "wall clock", "cpu": "process CPU clock (time waiting for a core left out)"}
 
 
 def _check_text(check: Dict[str, Any]) -> str:
@@ -161,7 +187,7 @@ def markdown(meta, rows) -> str:
         f"# losskit benchmarks ({meta['device']}, torch {meta['torch']}, {meta['threads']} threads)",
         "",
         f"Forward + backward, paired in one process, order alternating every round; {meta['rounds']} rounds of "
-        f"samples ≥ {meta.get('min_time_s', 0.02) * 1e3:.0f} ms. Ratio = losskit time / other time, "
+        f"samples ≥ {meta.get('min_time_s', 0.02) * 1e3:.0f} ms on the {_CLOCK_TEXT[meta.get('clock', 'wall')]}. Ratio = losskit time / other time, "
         "median [min–max] over rounds (< 1: losskit is faster). Value check: losskit's loss against the other's on "
         "the inputs timed (max relative difference). Saved B/el: bytes autograd keeps for backward per element "
         "beyond the inputs, losskit / other. Peak MiB: peak extra memory of one step in a fresh process, "

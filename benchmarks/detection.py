@@ -128,10 +128,14 @@ def suite_cases() -> list:
     return [case(name, ours, others) for name, ours, others in pairs()]
 
 
-def _step(fn: Callable, pred: torch.Tensor, target: torch.Tensor) -> Callable[[], None]:
+def _step(fn: Callable, pred: torch.Tensor, target: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """Forward + backward once, returning the loss (the harness checks the values before it times them)."""
+
     def run():
         pred.grad = None
-        fn(pred, target, reduction="mean").backward()
+        loss = fn(pred, target, reduction="mean")
+        loss.backward()
+        return loss.detach()
 
     return run
 

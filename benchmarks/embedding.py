@@ -7,10 +7,12 @@ Embeddings (N, 128) float32 on the CPU with 32 classes (labels drawn uniformly),
 paired measurements in one process: after a warm-up, each round times every contender
 once, the order reversed every other round; the report gives the median seconds per call
 and the median over rounds of losskit's time divided by the other's (below 1: losskit is
-faster). Peak memory: each contender runs a few steps in a fresh process and reports the
-growth of its peak resident set over the resident set of the same process after building the
-inputs (CPU has no allocator statistics; Linux's VmHWM, reset just before the steps, counts what a step
-allocates at its peak).
+faster). Before the timing each pair's losses are compared (``value_check``; pairs in
+``DIFFERS`` compute another quantity on purpose). Peak memory: each contender runs one warm-up
+step and then a few steps in a fresh process and reports the growth of its peak resident set
+over the resident set of the same process before those steps (CPU has no allocator statistics;
+Linux's VmHWM, reset just before the steps, counts what a step allocates at its peak; glibc maps
+each block of 64 KiB or more on its own, so that freed tensors leave the resident set).
 
 The contenders compute the same loss where the peer has it. Where the definitions
 differ, the row says so: pytorch-metric-learning's reducers average over the triplets or
@@ -18,18 +20,23 @@ pairs with a non-zero loss, its semi-hard miner keeps every semi-hard triplet (T
 rule, which losskit follows, keeps one negative per positive pair), and its
 ContrastiveLoss is not squared. Its distances are configured to the same Euclidean
 distance on raw embeddings (``LpDistance(normalize_embeddings=False)``); its SupConLoss
-and NTXentLoss use cosine similarity, as losskit does. Results: benchmarks/results/embedding.json.
+and NTXentLoss use cosine similarity, as losskit does. InfoNCE is also run as plain torch
+(normalise, one matrix product, ``F.cross_entropy``: what CLIP-style code writes), and pml's
+NTXentLoss only up to ``NTXENT_MAX_N`` (its cost grows as N³ here). Results:
+benchmarks/results/embedding.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import pathlib
 import platform
 import subprocess
 import sys
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +50,10 @@ DIM = 128
 CLASSES = 32
 
 Step = Callable[[], object]
+
+#: pml's NTXentLoss with one positive per query weighs each of the N positive pairs against all N (N − 1)
+#: negative pairs, an (N, N (N − 1)) matrix: 4 GiB per buffer at N = 1024, so it runs up to N = 256 only
+NTXENT_MAX_N = 256
 
 
 def _pml():
@@ -64,11 +75,16 @@ def _inputs(n: int, seed: int = 0):
 
 
 def _step(fn: Callable[[], torch.Tensor], leaves) -> Step:
+    """One forward + backward from ``leaves``; returns the loss (detached), for the value check."""
+
     def run():
         for t in leaves:
             t.grad = None
-        fn().backward()
+        out = fn()
+        out.backward()
+        return out.detach()
 
+    run.inputs = tuple(leaves)  # type: ignore[attr-defined]
     return run
 
 
@@ -113,10 +129,16 @@ def steps_for(case: str, n: int) -> Dict[str, Step]:
     elif case == "info_nce":
         k = (x.detach() + 0.1 * torch.randn_like(x)).requires_grad_()
         out[OURS] = _step(lambda: LF.info_nce_loss(x, k, temperature=0.1), [x, k])
-        if pml is not None:
+        targets = torch.arange(n)
+        out["torch (F.normalize, mm, F.cross_entropy)"] = _step(
+            lambda: F.cross_entropy(F.normalize(x, dim=1) @ F.normalize(k, dim=1).T / 0.1, targets), [x, k]
+        )
+        if pml is not None and n <= NTXENT_MAX_N:
             loss = pml[0].NTXentLoss(temperature=0.1)
-            ids = torch.arange(n)
-            out["pml NTXentLoss (query vs keys)"] = _step(lambda: loss(x, ids, ref_emb=k, ref_labels=ids), [x, k])
+            ids, ref_ids = torch.arange(n), torch.arange(n)
+            # two label tensors: given the labels object itself as ref_labels, pml takes the keys for the
+            # embeddings' own batch and drops the diagonal pairs, the positives — its loss is then 0, with no work
+            out["pml NTXentLoss (query vs keys)"] = _step(lambda: loss(x, ids, ref_emb=k, ref_labels=ref_ids), [x, k])
     elif case == "contrastive":
         out[OURS] = _step(lambda: LF.contrastive_loss(x, labels, pos_margin=0.0, neg_margin=1.0), [x])
         if pml is not None:
@@ -136,7 +158,7 @@ def steps_for(case: str, n: int) -> Dict[str, Step]:
         out[OURS] = _step(lambda: fn(x, labels, w), [x, w])
         if pml is not None:
             if case == "arcface":
-                peer = pml[0].ArcFaceLoss(CLASSES, DIM, margin=28.6, scale=64)
+                peer = pml[0].ArcFaceLoss(CLASSES, DIM, margin=math.degrees(0.5), scale=64)  # losskit's 0.5 rad
             else:
                 peer = pml[0].CosFaceLoss(CLASSES, DIM, margin=0.35, scale=64)
             with torch.no_grad():
@@ -177,6 +199,34 @@ def steps_for(case: str, n: int) -> Dict[str, Step]:
     return out
 
 
+#: pairs that compute a different quantity on purpose (their value check is reported, not failed), with the reason
+DIFFERS: Dict[str, Dict[str, str]] = {
+    "batch_triplet:semi_hard": {
+        "pml TripletMarginMiner(semihard) + TripletMarginLoss": "pml keeps every semi-hard triplet (losskit: "
+        "one negative per positive pair, TF-Addons' rule) and averages over non-zero triplets"
+    },
+    "supervised_contrastive": {"pml SupConLoss": "pml leaves out the paper's τ / base_temperature factor"},
+    "contrastive": {"pml ContrastiveLoss": "pml's hinge is not squared and averages over non-zero pairs"},
+}
+
+#: relative tolerance of the value check (float32 losses over a batch)
+VALUE_RTOL = 1e-4
+
+
+def value_check(case: str, steps: Dict[str, Step]) -> Dict[str, Dict[str, object]]:
+    """Each contender's loss against losskit's, once, before anything is timed: a ratio compares the same loss."""
+    ours = float(steps[OURS]())  # type: ignore[arg-type]
+    out: Dict[str, Dict[str, object]] = {}
+    for name, step in steps.items():
+        if name == OURS:
+            continue
+        other = float(step())  # type: ignore[arg-type]
+        rel = abs(ours - other) / max(abs(other), 1e-12)
+        reason = DIFFERS.get(case, {}).get(name)
+        out[name] = {"losskit": ours, "other": other, "rel_diff": rel, "ok": rel <= VALUE_RTOL, "differs": reason}
+    return out
+
+
 CASES = [
     "batch_triplet:batch_all",
     "batch_triplet:batch_hard",
@@ -194,16 +244,25 @@ CASES = [
 
 
 def _peak_rss_growth(case: str, n: int, contender: str) -> float:
-    """MiB the contender's step adds at its peak to the resident set of a fresh process (three steps)."""
+    """MiB the contender's step adds at its peak to the resident set of a fresh process (three steps after one).
+
+    The warm-up step leaves out what only a first call costs: the pages of library code each kernel
+    touches the first time (most of the growth at N = 256, none of it the step's memory) and
+    one-time allocations (thread pools, kernels' scratch), as benchmarks.measure does.
+    """
     code = (
         "import torch; torch.set_num_threads(1); "
         "from benchmarks.embedding import steps_for, _proc_status, _reset_peak; "
-        f"steps = steps_for({case!r}, {n}); step = steps[{contender!r}]; "
+        f"steps = steps_for({case!r}, {n}); step = steps[{contender!r}]; step(); "
+        "[setattr(t, 'grad', None) for t in step.inputs]; import gc; gc.collect(); "
         "_reset_peak(); base = _proc_status('VmRSS'); [step() for _ in range(3)]; "
         "print(_proc_status('VmHWM') - base)"
     )
     root = pathlib.Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600)
+    # every block of 64 KiB or more its own mapping, returned on free: the resident set then follows the live
+    # tensors (glibc's default keeps freed blocks for reuse, and the growth depended on what the warm-up left)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         return float("nan")
     return float(done.stdout.strip().splitlines()[-1])
@@ -252,17 +311,28 @@ def main(argv: Optional[list] = None) -> dict:
     for case in args.cases.split(","):
         for n in sizes:
             steps = steps_for(case, n)
+            checks = value_check(case, steps)
             measured = paired(steps, rounds, args.min_time)
+            measured["value_check"] = checks
+            memory: Dict[str, float] = {}
             if not args.no_memory:
-                measured["peak_rss_growth_mib"] = {name: _peak_rss_growth(case, n, name) for name in steps}
+                memory = {name: _peak_rss_growth(case, n, name) for name in steps}
+                measured["peak_rss_growth_mib"] = memory
             key = f"{case} N={n}"
             result["cases"][key] = measured  # type: ignore[index]
-            ratios = ", ".join(f"{k}: {v['median']:.3g}" for k, v in measured["ratio_losskit_over"].items())  # type: ignore[union-attr]
-            seconds = ", ".join(f"{k}: {v * 1e3:.3g} ms" for k, v in measured["seconds_median"].items())  # type: ignore[union-attr]
-            memory = measured.get("peak_rss_growth_mib", {})
-            mem = ", ".join(f"{k}: {v:.0f} MiB" for k, v in memory.items())  # type: ignore[union-attr]
+            ratio = cast(Dict[str, Dict[str, float]], measured["ratio_losskit_over"])
+            median_s = cast(Dict[str, float], measured["seconds_median"])
+            ratios = ", ".join(f"{k}: {v['median']:.3g} [{v['min']:.3g}-{v['max']:.3g}]" for k, v in ratio.items())
+            seconds = ", ".join(f"{k}: {v * 1e3:.3g} ms" for k, v in median_s.items())
+            mem = ", ".join(f"{k}: {v:.1f} MiB" for k, v in memory.items())
+            agree = ", ".join(
+                f"{k}: {'same loss' if c['ok'] else 'differs by design' if c['differs'] else 'MISMATCH'}"
+                f" (rel {c['rel_diff']:.0e})"
+                for k, c in checks.items()
+            )
             print(
-                f"{key}\n  median per call: {seconds}\n  losskit / other (median): {ratios}\n  peak RSS growth: {mem}",
+                f"{key}\n  median per call: {seconds}\n  losskit / other (median [min-max]): {ratios}"
+                f"\n  values: {agree}\n  peak RSS growth: {mem}",
                 flush=True,
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)

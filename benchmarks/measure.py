@@ -35,38 +35,69 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time(step: Step, device: torch.device, loops: int) -> float:
+Clock = Callable[[], float]
+
+#: "wall": time.perf_counter. "cpu": this process's CPU time (time.process_time), which leaves out the time the
+#: process waits for a core: with one torch thread on a shared, loaded CPU machine the wall clock mostly measures
+#: the other tenants. Accelerators are timed on the wall clock (the host waits in ``sync``).
+CLOCKS: Dict[str, Clock] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def settle_allocator() -> None:
+    """Put the CPU allocator in the state of a process that has run for a while, before anything is timed.
+
+    glibc's malloc serves blocks above its mmap threshold (128 KiB at start) with their own mappings and gives
+    the heap top back to the OS above its trim threshold, so in a fresh process every step faults its fresh
+    megabytes in again; the first freed mapped block of up to 32 MiB raises both thresholds to its size (and
+    twice it), after which such blocks are reused from the heap. Without this, a row's figure depended on
+    whether an earlier row had freed a large block. One 30 MiB tensor, freed, raises them for both contenders.
+    """
+    block = torch.empty(30 * 2**20, dtype=torch.uint8)
+    block.fill_(0)  # touched, so it is a real mapping
+    del block
+
+
+def _time(step: Step, device: torch.device, loops: int, clock: Clock = time.perf_counter) -> float:
     sync(device)
-    start = time.perf_counter()
+    start = clock()
     for _ in range(loops):
         step()
     sync(device)
-    return (time.perf_counter() - start) / loops
+    return (clock() - start) / loops
 
 
-def loops_for(step: Step, device: torch.device, min_time: float) -> int:
+def loops_for(step: Step, device: torch.device, min_time: float, clock: Clock = time.perf_counter) -> int:
     """Calls per sample so that a sample lasts at least ``min_time`` (the step is warm: it ran already)."""
-    once = max(min(_time(step, device, 1), _time(step, device, 1)), 1e-7)
+    once = max(min(_time(step, device, 1, clock), _time(step, device, 1, clock)), 1e-7)
     return max(1, -int(-min_time // once))
 
 
 def paired(
-    ours: Step, other: Step, device: torch.device, rounds: int, min_time: float, ours_first: bool = True
+    ours: Step,
+    other: Step,
+    device: torch.device,
+    rounds: int,
+    min_time: float,
+    ours_first: bool = True,
+    clock: Clock = time.perf_counter,
 ) -> Dict[str, Any]:
-    """Median and range of ours/other over ``rounds`` paired samples, the order alternating every round."""
+    """Median and range of ours/other over ``rounds`` paired samples, the order alternating every round.
+
+    ``clock``: wall time by default; ``time.process_time`` leaves out the time a single-threaded step waits
+    for a core on a loaded machine."""
     for _ in range(2):  # warm-up: allocator, thread pools, lazy imports
         ours()
         other()
-    loops_a, loops_b = loops_for(ours, device, min_time), loops_for(other, device, min_time)
+    loops_a, loops_b = loops_for(ours, device, min_time, clock), loops_for(other, device, min_time, clock)
     a: List[float] = []
     b: List[float] = []
     for r in range(rounds):
         if (r % 2 == 0) == ours_first:
-            a.append(_time(ours, device, loops_a))
-            b.append(_time(other, device, loops_b))
+            a.append(_time(ours, device, loops_a, clock))
+            b.append(_time(other, device, loops_b, clock))
         else:
-            b.append(_time(other, device, loops_b))
-            a.append(_time(ours, device, loops_a))
+            b.append(_time(other, device, loops_b, clock))
+            a.append(_time(ours, device, loops_a, clock))
     ratios = [x / y for x, y in zip(a, b)]
     return {
         "ratio_median": statistics.median(ratios),

@@ -14,6 +14,17 @@ processes hold the cores). Peak memory: on CUDA
 running sum of the profiler's allocation and free events over one step
 (``profile_memory=True``), the gradient of the input included. Peers that do not import are listed with the reason.
 
+Each pair is value-checked first (the same loss on the inputs timed, rtol 1e-4), and a sample repeats the
+step until it lasts ``--min-time`` (20 ms), as in the main harness (:mod:`benchmarks.measure`).
+
+On CPU a step's time depends on the allocator's state: glibc gives the heap top back to the OS when enough of
+it is free and faults the pages in again on the next step (the fresh MBs of a step are then a large part of
+its time), until a large enough allocation, freed, raises its dynamic mmap/trim thresholds. At 2-D, 1 thread,
+in a fresh process MONAI's GeneralizedDiceLoss faulted ~1000 pages per step and losskit none (ratio 0.65);
+after any earlier row had freed a 12 MB block neither faulted (0.80-0.88). The harness therefore settles the
+allocator first (:func:`benchmarks.measure.settle_allocator`), the state of a training process that has run
+for a while, so a row's figure does not depend on which rows ran before it.
+
 segmentation_models_pytorch's package ``__init__`` imports timm and torchvision;
 where those do not import next to this torch, its ``losses`` subpackage (pure
 torch) is loaded from its files on its own.
@@ -27,15 +38,15 @@ import importlib.util
 import json
 import os
 import pathlib
-import statistics
 import sys
-import time
 import warnings
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
 import losskit.functional as LF
+
+from .measure import CLOCKS, paired, settle_allocator, value_check
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 SHAPES = {"2d": (8, 4, 128, 128), "3d": (2, 4, 64, 64, 64)}
@@ -97,7 +108,8 @@ def cases(x: torch.Tensor, y: torch.Tensor, mods: Dict[str, object]) -> List[Tup
         lambda: LF.dice_loss(x, y),
         {
             "monai DiceLoss": (lambda c=m.DiceLoss(softmax=True, to_onehot_y=True): c(x, y1)) if m else None,
-            "kornia dice_loss": (lambda: k.dice_loss(x, y)) if k and x.dim() == 4 else None,
+            # kornia's default average="micro" pools the classes (another loss); "macro" is the per-class mean
+            "kornia dice_loss": (lambda: k.dice_loss(x, y, average="macro")) if k and x.dim() == 4 else None,
             "smp DiceLoss": (lambda c=s.DiceLoss("multiclass", from_logits=True): c(x, y)) if s else None,
         },
     )
@@ -170,44 +182,16 @@ def peak_memory(step: Step, leaf: torch.Tensor) -> int:
     return _cpu_peak(step, leaf)
 
 
-#: "wall": time.perf_counter; "cpu": this process's CPU time (time.process_time), which leaves out the time the
-#: process waits for a core — on a shared, loaded CPU machine the wall clock mostly measures the other tenants
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-_clock = CLOCKS["wall"]
+def _step(loss: Step, leaf: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """One forward + backward, returning the loss (for the value check)."""
 
+    def run() -> torch.Tensor:
+        leaf.grad = None
+        value = loss()
+        value.backward()
+        return value
 
-def _timed(step: Step, leaf: torch.Tensor) -> float:
-    if leaf.is_cuda:
-        torch.cuda.synchronize()
-    t0 = _clock()
-    _run(step, leaf)
-    if leaf.is_cuda:
-        torch.cuda.synchronize()
-    return _clock() - t0
-
-
-def paired(ours: Step, theirs: Step, leaf: torch.Tensor, rounds: int) -> Dict[str, float]:
-    for _ in range(3):
-        _run(ours, leaf)
-        _run(theirs, leaf)
-    ratios, t_ours, t_theirs = [], [], []
-    for r in range(rounds):
-        if r % 2 == 0:
-            a = _timed(ours, leaf)
-            b = _timed(theirs, leaf)
-        else:
-            b = _timed(theirs, leaf)
-            a = _timed(ours, leaf)
-        ratios.append(a / b)
-        t_ours.append(a)
-        t_theirs.append(b)
-    return {
-        "ratio": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-        "ours_ms": statistics.median(t_ours) * 1e3,
-        "peer_ms": statistics.median(t_theirs) * 1e3,
-    }
+    return run
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -217,12 +201,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--shapes", default="2d,3d")
     ap.add_argument("--only", default="", help="comma-separated loss names")
+    ap.add_argument("--min-time", type=float, default=0.02, help="seconds per sample (the step repeats until then)")
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="cpu: process CPU time (CPU device only)")
     ap.add_argument("--out", default=str(RESULTS / "segmentation.json"))
     args = ap.parse_args(argv)
-    global _clock
-    _clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
+    settle_allocator()
     warnings.simplefilter("ignore")
     mods, notes = peers()
     device = torch.device(args.device)
@@ -244,8 +228,27 @@ def main(argv: Optional[List[str]] = None) -> int:
             if args.only and name not in args.only.split(","):
                 continue
             mem_ours = peak_memory(ours, x)
-            for peer, theirs in others.items():
-                timing = paired(ours, theirs, x, args.rounds)
+            for index, (peer, theirs) in enumerate(others.items()):
+                check = value_check(_step(ours, x), _step(theirs, x), rtol=1e-4, atol=1e-6)
+                if not check["ok"]:
+                    raise SystemExit(f"benchmarks.segmentation: {name} and {peer} differ on the inputs timed: {check}")
+                timing = paired(
+                    _step(ours, x),
+                    _step(theirs, x),
+                    device,
+                    args.rounds,
+                    args.min_time,
+                    ours_first=(len(rows) + index) % 2 == 0,
+                    clock=CLOCKS[args.clock],
+                )
+                timing = {
+                    "ratio": timing["ratio_median"],
+                    "ratio_min": timing["ratio_min"],
+                    "ratio_max": timing["ratio_max"],
+                    "ours_ms": timing["losskit_ms"],
+                    "peer_ms": timing["other_ms"],
+                    "value_check": check,
+                }
                 mem_peer = peak_memory(theirs, x)
                 row = {
                     "shape": list(shape),
@@ -269,6 +272,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "threads": torch.get_num_threads(),
         "rounds": args.rounds,
         "clock": args.clock,
+        "min_time_s": args.min_time,
     }
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text(json.dumps({"meta": meta, "peers": notes, "rows": rows}, indent=1))

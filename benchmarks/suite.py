@@ -263,7 +263,9 @@ def classification_cases() -> List[Case]:
 
     cases.append(Case("focal", softmax_focal, CLASS_VARIANTS))
 
-    def simple(name, ours, torch_fn=None, keras_name=None, keras_onehot=False, keras_probs=False, kw=None):
+    def simple(
+        name, ours, torch_fn=None, keras_name=None, keras_onehot=False, keras_probs=False, kw=None, keras_kw=None
+    ):
         kw = kw or {}
 
         def build(size, device, peers, classes=10):
@@ -272,7 +274,7 @@ def classification_cases() -> List[Case]:
             if torch_fn is not None:
                 others["torch.nn"] = _step(lambda: torch_fn(x, y, **kw), [x])
             if keras_name and peers.get("keras") is not None:
-                k_loss = getattr(peers["keras"].losses, keras_name)()
+                k_loss = getattr(peers["keras"].losses, keras_name)(**(keras_kw or {}))
                 if keras_probs:
                     p = torch.softmax(x.detach(), 1).requires_grad_()
                     others["keras"] = _step(lambda: k_loss(y, p), [p])
@@ -290,6 +292,7 @@ def classification_cases() -> List[Case]:
             LF.generalized_cross_entropy,
             keras_name="CategoricalGeneralizedCrossEntropy",
             keras_probs=True,
+            keras_kw={"q": 0.7},  # losskit's default q (Keras's is 0.5): the same loss on both sides
         ),
         simple("multi_margin", LF.multi_margin_loss, F.multi_margin_loss),
         simple("categorical_hinge", LF.categorical_hinge_loss, keras_name="CategoricalHinge", keras_onehot=True),
@@ -506,7 +509,10 @@ def ctc_case() -> Case:
             keras_ctc = peers["keras"].losses.CTC()
             others["keras"] = _step(lambda: keras_ctc(targets, logits), [logits])
         ours = _step(lambda: LF.ctc_loss(log_probs(), targets, input_lengths, target_lengths), [logits])
-        return Built(ours, others, n * t * c)
+        differs = {
+            "keras": f"Keras averages the per-sample NLL; torch's 'mean' also divides each by its target length ({s})"
+        }
+        return Built(ours, others, n * t * c, differs=differs)
 
     return Case("ctc", build)
 
@@ -552,14 +558,14 @@ def segmentation_cases() -> List[Case]:
 
 def embedding_cases() -> List[Case]:
     """Metric learning (benchmarks/embedding.py's steps), embeddings (N, 128) with N = size / 128 in [16, 1024], CPU."""
-    from .embedding import DIM, steps_for
+    from .embedding import DIFFERS, DIM, steps_for
 
     def case(name: str, key: str) -> Case:
         def build(size, device, peers):
             n = min(1024, max(16, size // DIM))
             steps = steps_for(key, n)
             ours = steps.pop("losskit")
-            return Built(ours, steps, n * DIM)  # type: ignore[arg-type]
+            return Built(ours, steps, n * DIM, differs=DIFFERS.get(key, {}))  # type: ignore[arg-type]
 
         return Case(name, build)
 

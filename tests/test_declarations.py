@@ -11,6 +11,7 @@ pickling and deepcopy.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import pickle
 
@@ -20,7 +21,7 @@ import torch
 
 import losskit as lk
 from losskit._core import checks
-from losskit._core.module import Loss
+from losskit._core.module import Loss, _constructor_signature
 from losskit._core.reduction import reduce_loss
 from losskit._core.registry import unregister
 from losskit._core.spec import Curve, Role, loss, module_for
@@ -317,6 +318,22 @@ def test_a_callable_role_is_checked_as_a_callable():
             test_callable_role_loss(lambda z: z, [1.0])
     finally:
         unregister("test_callable_role")
+
+
+def test_a_declaration_never_gets_the_constructor_of_a_dropped_one():
+    """A module's constructor signature is cached per declaration. Cached by ``id(spec)`` alone, a declaration
+    allocated where a dropped one lived (an unregistered throwaway loss, once garbage-collected) got the old
+    one's signature, and its module the old one's hyperparameters ("got an unexpected keyword argument"):
+    the likely cause of the callable-role test's one failure under xdist, whose ``lk.get`` may land where
+    ``test_scaled_l1``'s declaration was. Copies of two declarations, each dropped at once, take turns at
+    (usually) the same address here."""
+    huber, mse = lk.describe("huber"), lk.describe("mse")
+    for _ in range(20):
+        for spec in (huber, mse):
+            copy_of = dataclasses.replace(spec)
+            parameters = list(_constructor_signature(copy_of).parameters)
+            assert parameters == [h.name for h in spec.hparams], spec.name
+            del copy_of  # freed here: the next copy may be allocated where it was
 
 
 _unused = (ErrorCase, Sample)  # re-exported helpers some readers look for here

@@ -632,6 +632,43 @@ def test_index_path_gradcheck_and_double_backward():
         assert torch.autograd.gradgradcheck(f, (x,))
 
 
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid", None])
+@pytest.mark.parametrize("ignore", [False, True])
+def test_index_path_backward_through_a_retained_graph(activation, ignore):
+    """The softmax backward overwrites the forward's probability buffer (it becomes the gradient); a second
+    backward through the retained graph recomputes it and gives the same gradient, and the gradient is a buffer
+    of its own (not the input, not shared with the loss's other tensors)."""
+    x, y = _data(seed=11)
+    if activation is None:
+        x = torch.softmax(x, 1)
+    if ignore:
+        y[:, 0] = 255
+    kw = {"activation": activation, "ignore_index": 255 if ignore else None}
+    for fn, extra in ((LF.dice_loss, {}), (LF.generalized_dice_loss, {}), (LF.dice_ce_loss, {"lambda_ce": 0.5})):
+        if fn is LF.dice_ce_loss and activation is None:
+            continue
+        leaf = x.detach().clone().requires_grad_(True)
+        (expected,) = torch.autograd.grad(fn(leaf, y, **kw, **extra), leaf)
+        loss = fn(leaf, y, **kw, **extra)
+        first = torch.autograd.grad(loss, leaf, retain_graph=True)[0]
+        second = torch.autograd.grad(loss, leaf)[0]
+        what = f"{fn.__name__} {activation} ignore={ignore}"
+        torch.testing.assert_close(first, expected, rtol=0, atol=0, msg=lambda m: f"{what}: {m}")
+        torch.testing.assert_close(second, expected, rtol=1e-12, atol=1e-15, msg=lambda m: f"{what}: {m}")
+        assert first.data_ptr() != leaf.data_ptr() and first.data_ptr() != second.data_ptr(), what
+
+
+@pytest.mark.parametrize("name", OVERLAP + ["dice_ce_loss"])
+def test_out_of_range_class_raises_without_ignore_index(name):
+    """Without ignore_index the CPU range check is the fused gather's own; the error is still losskit's."""
+    x, y = _data()
+    for bad in (4, -1):
+        z = y.clone()
+        z[1, 2, 3] = bad
+        with pytest.raises(ValueError, match=rf"{name}: target contains class {bad}, outside the valid range \[0, 3\]"):
+            getattr(LF, name)(x, z)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_dice_ce_shared_log_softmax_equals_the_two_terms(reduction, weighted):

@@ -1006,13 +1006,13 @@ def _batch_triplet_limits(
 # ---------------------------------------------------------------------------------------------
 # Through autograd these losses keep several (n, M) intermediates for the backward and run one
 # kernel per elementwise step. Written out, the forward keeps one (n, M) matrix (the pair weights
-# ∂ per / ∂ sq, or the exponentiated logits) and the backward is two matrix products — one for contrastive over
+# ∂ per / ∂ sq, or softmax − onehot) and the backward is two matrix products — one for contrastive over
 # a batch's own pairs with a scalar gradient, whose weight matrix is symmetric. Under create_graph
 # the backward recomputes that matrix from the inputs with differentiable, out-of-place ops, so
 # second derivatives are taken through the inputs.
 
-#: the norm floor of _normalize, squared
-_NORM_EPS2 = 1e-24
+#: the norm floor of _normalize, and its square
+_NORM_EPS, _NORM_EPS2 = 1e-12, 1e-24
 
 
 def _unit_rows(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -1048,9 +1048,11 @@ def _exp_is_safe(temperature: float, columns: int, dtype: torch.dtype) -> bool:
 class _InfoNCE(torch.autograd.Function):
     """Per query ``lse_j(cos(q_i, k_j) / τ) − cos(q_i, k_{offset+i}) / τ`` from raw rows, or their sum times ``factor``.
 
-    Keeps one (n, M) matrix, ``exp(logits − shift)`` (shift 0 where that cannot overflow, else the row
-    maxima) with each row's sum subtracted at its positive:
-    ``total_i · (softmax − onehot)``, the logits' gradient up to a per-row factor applied to (n, D) products.
+    Keeps the unit rows (n + M, D) and one (n, M) matrix, ``softmax − onehot``: the logits' gradient
+    of each query's loss. The backward multiplies it into the unit rows (1/τ as the products'
+    alpha) and takes the incoming gradient with the normalisation's row scales at the end, where
+    both are per-row factors. Few, large kernels: at N = 256 a step is mostly the three products
+    and the per-call cost of each kernel.
     """
 
     @staticmethod
@@ -1058,47 +1060,58 @@ class _InfoNCE(torch.autograd.Function):
         ctx: Any, query: torch.Tensor, keys: torch.Tensor, offset: int, temperature: float, factor: Optional[float]
     ) -> torch.Tensor:
         n = query.shape[0]
-        # queries and keys normalised as one (n + M, D) block: half the small kernels
-        rows = torch.cat([query, keys])
-        sumsq = rows.square().sum(1, keepdim=True)
-        scale = sumsq.clamp_min(_NORM_EPS2).rsqrt_()
-        unit = rows * scale
+        # queries and keys normalised as one (n + M, D) block, in place in the copy that joins them
+        unit = torch.cat((query, keys))
+        norms = torch.linalg.vector_norm(unit, dim=1, keepdim=True)
+        floored = norms < _NORM_EPS
+        scale = norms.clamp_min_(_NORM_EPS).reciprocal_()
+        unit.mul_(scale)
         u, v = unit[:n], unit[n:]
         # the logits u vᵀ / τ, the 1/τ taken inside the matrix product (addmm's alpha: no (n, D) pass)
         shifted = torch.addmm(u.new_zeros(()), u, v.T, beta=0.0, alpha=1.0 / temperature)
         if not _exp_is_safe(temperature, v.shape[0], query.dtype):  # shift each row by its maximum
             shifted.sub_(shifted.amax(1, keepdim=True))
         positive = shifted.diagonal(offset).clone()  # logit_i,offset+i − shift_i
-        exps = shifted.exp_()
-        total = exps.sum(1)
-        exps.diagonal(offset).sub_(total)
-        # the backward's row weights up to the incoming gradient: (factor / τ) / total_i
-        weight = (((1.0 if factor is None else factor) / temperature) / total).unsqueeze(1)
+        probs = shifted.exp_()
+        total = probs.sum(1, keepdim=True)
+        probs.mul_(total.reciprocal()).diagonal(offset).sub_(1.0)  # softmax − onehot: ∂ per_i / ∂ logit_ij
         ctx.offset, ctx.temperature, ctx.factor = offset, temperature, factor
-        ctx.save_for_backward(query, keys, unit, scale, sumsq >= _NORM_EPS2, exps, weight)
-        per = total.log_().sub_(positive)
+        ctx.save_for_backward(query, keys, unit, scale, floored, probs)
+        per = total.log_().view(n).sub_(positive)
         return per if factor is None else per.sum().mul_(factor)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
-        query, keys, unit, scale, live, exps, weight = ctx.saved_tensors
+        query, keys, unit, scale, floored, probs = ctx.saved_tensors
         n, nones = query.shape[0], (None, None, None)
         if torch.is_grad_enabled():  # create_graph: a differentiable formula of the inputs
             return _info_nce_grads_differentiable(ctx, query, keys, grad) + nones
-        # ∂ per_i / ∂ logit_ij = exps_ij / total_i (less 1 at the positive), and logits = u vᵀ / τ
-        weight = weight * (grad if grad.dim() == 0 else grad.unsqueeze(1))
+        # logits = u vᵀ / τ: ∂/∂u = probs v / τ, ∂/∂v = probsᵀ u / τ, for the loss times factor
+        alpha = (1.0 if ctx.factor is None else ctx.factor) / ctx.temperature
+        per_query = grad.dim() != 0  # reduction "none": query i's loss weighted by grad_i
         need_q, need_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         out = torch.empty_like(unit)
+        grad_u = grad_v = None  # views of out: the row operations below run once over both
         if need_q:
-            torch.mm(exps, unit[n:], out=out[:n]).mul_(weight)
+            grad_u = out[:n]
+            torch.addmm(grad_u, probs, unit[n:], beta=0.0, alpha=alpha, out=grad_u)
         if need_k:
-            torch.mm(exps.T, unit[:n] * weight, out=out[n:])
-        lo, hi = (0 if need_q else n), (out.shape[0] if need_k else n)
-        block, unit = out[lo:hi], unit[lo:hi]
+            grad_v, u = out[n:], unit[:n]
+            torch.addmm(grad_v, probs.T, u * grad.unsqueeze(1) if per_query else u, beta=0.0, alpha=alpha, out=grad_v)
+        if not (need_q and need_k):  # the rows whose gradient is wanted (MoCo: the queries only)
+            rows = slice(0, n) if need_q else slice(n, None)
+            out, unit, scale, floored = out[rows], unit[rows], scale[rows], floored[rows]
+        # the incoming gradient: a factor of every row, or of each query's row (the keys' took it above)
+        if not per_query:
+            row_factor = scale * grad
+        else:
+            row_factor = scale.clone()
+            if need_q:
+                row_factor[:n].mul_(grad.unsqueeze(1))
         # through x ↦ x · rsqrt(max(‖x‖², eps²)): scale · (g − u (u·g)), no radial part where the floor holds
-        radial = (unit * block).sum(1, keepdim=True).mul_(live[lo:hi])
-        block.addcmul_(unit, radial, value=-1.0).mul_(scale[lo:hi])
-        return (out[:n] if need_q else None), (out[n:] if need_k else None), *nones
+        radial = (unit * out).sum(1, keepdim=True).masked_fill_(floored, 0.0)
+        out.addcmul_(unit, radial, value=-1.0).mul_(row_factor)
+        return grad_u, grad_v, *nones
 
 
 def _info_nce_grads_differentiable(

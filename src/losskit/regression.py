@@ -25,11 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from ._core import checks
+from ._core.memory import empty_like_on_huge_pages
 from ._core.nonfinite import safe_sqrt
 from ._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from ._core.spec import Curve, loss
 from ._core.validation import (
-    _is_compiling,
+    autograd_transform_active,
     check_floating,
     check_number,
     check_real,
@@ -92,14 +93,12 @@ class _FusedGradient(torch.autograd.Function):
     torch reads input and target in the forward and again in the backward, and allocates two
     elementwise tensors (the forward's temporary, the backward's gradient); at 2^24 elements the page
     faults of those allocations cost more than the arithmetic. Here the forward walks the inputs in
-    cache-sized blocks: torch's loss kernel sums a block (mse: the block's r · r) and torch's backward kernel
-    (mse: the same product, (2/n) · r, in place; l1: torch's sgn) writes its
-    gradient (``grad_output = 1/n`` with a sum reduction: the same products as torch's mean) into one
-    preallocated tensor, while the block is still in cache (smooth_l1's gradient: one call over the whole
-    tensor after the blocks, see below). The backward returns that tensor (scaled by
+    cache-sized blocks and writes each block's gradient into one preallocated tensor while the block is
+    still in cache (mse: r = x - y, Σ r·r as a dot product, then (2/n)·r in place; l1: torch's sgn;
+    huber / smooth_l1: see :func:`_clamped_blocks`). The backward returns that tensor (scaled by
     ``grad_output`` unless it is 1), so one elementwise tensor is allocated per step, and it is the
-    gradient itself. The values are torch's elementwise losses, summed block by block; the gradients
-    are torch's, bit for bit (the values agree to rounding: the sums are grouped by block).
+    gradient itself. The gradients are torch's, bit for bit; the values agree to rounding (the sums are
+    grouped by block).
 
     Double backward (``create_graph=True``) differentiates torch's own loss again from the saved
     input and target (references, not copies), so second derivatives are exactly torch's.
@@ -109,38 +108,28 @@ class _FusedGradient(torch.autograd.Function):
     def forward(ctx, input, target, kind, reduction, switch):
         numel = input.numel()
         flat_input, flat_target = input.reshape(-1), target.reshape(-1)
-        gradient = torch.empty_like(flat_input)
+        gradient = empty_like_on_huge_pages(flat_input)  # 64 MiB at 2^24: see _core/memory.py
         scale = 1.0 / numel if reduction == "mean" else 1.0
-        grad_scale = flat_input.new_full((), scale)
         block = _FUSED_BLOCK * max(1, torch.get_num_threads())
-        partial_sums = []
-        for start in range(0, numel, block):
-            x, y, g = (t[start : start + block] for t in (flat_input, flat_target, gradient))
-            if kind == "mse":
-                # r = x - y, Σ r² as a dot product of the block (as accurate as torch's sum here, and a pass
-                # cheaper than its kernel), then r · 2/n in place: torch's (2/n) · (x - y), the same product
+        if kind in ("huber", "smooth_l1"):
+            total = _clamped_blocks(flat_input, flat_target, gradient, kind, switch, scale, block)
+        else:
+            grad_scale = flat_input.new_full((), scale)
+            partial_sums = []
+            for start in range(0, numel, block):
+                x, y, g = (t[start : start + block] for t in (flat_input, flat_target, gradient))
                 residual = torch.sub(x, y, out=g)
-                partial_sums.append(torch.dot(residual, residual))
-                residual.mul_(2.0 * scale)
-            elif kind == "huber":
-                partial_sums.append(F.huber_loss(x, y, reduction="sum", delta=switch))
-                torch.ops.aten.huber_loss_backward.out(grad_scale, x, y, _SUM, switch, grad_input=g)
-            elif kind == "smooth_l1":
-                partial_sums.append(F.smooth_l1_loss(x, y, reduction="sum", beta=switch))
-            else:  # l1: torch differentiates |x - y| as sgn(x - y) · grad_output
-                residual = torch.sub(x, y, out=g)
-                partial_sums.append(residual.abs().sum())
-                residual.sgn_()
-                if reduction == "mean":
-                    residual.mul_(grad_scale)
-        if kind == "smooth_l1":
-            # (x - y) · norm · grad_output / beta: torch's vectorised and scalar loops round it differently,
-            # so block tails would differ from torch in the last bit; one call over the whole tensor, with
-            # torch's own arguments, gives its gradient exactly (at one more read of the inputs)
-            torch.ops.aten.smooth_l1_loss_backward.grad_input(
-                flat_input.new_ones(()), flat_input, flat_target, _REDUCTIONS[reduction], switch, grad_input=gradient
-            )
-        total = partial_sums[0] if len(partial_sums) == 1 else torch.stack(partial_sums).sum()
+                if kind == "mse":
+                    # Σ r² as a dot product of the block (as accurate as torch's sum here, and a pass cheaper
+                    # than its kernel), then r · 2/n in place: torch's (2/n) · (x - y), the same product
+                    partial_sums.append(torch.dot(residual, residual))
+                    residual.mul_(2.0 * scale)
+                else:  # l1: torch differentiates |x - y| as sgn(x - y) · grad_output
+                    partial_sums.append(residual.abs().sum())
+                    residual.sgn_()
+                    if reduction == "mean":
+                        residual.mul_(grad_scale)
+            total = partial_sums[0] if len(partial_sums) == 1 else torch.stack(partial_sums).sum()
         ctx.save_for_backward(gradient, input, target)
         ctx.loss = (kind, reduction, switch)
         return total / numel if reduction == "mean" else total
@@ -164,6 +153,80 @@ class _FusedGradient(torch.autograd.Function):
             grad = gradient * grad_output
         grad = grad.view(input.shape)
         return (grad if needs_input else None), (-grad if needs_target else None), None, None, None
+
+
+#: torch's backward kernels take their vectorised loop in steps of two vectors and the scalar loop for the
+#: rest; two vectors are at most 64 elements on every CPU torch builds for (AVX-512 float: 32), so the last
+#: ``numel % 64`` elements hold every element its scalar loop writes on one thread
+_SCALAR_TAIL_ALIGN = 64
+
+
+def _clamped_blocks(x_all, y_all, gradient, kind, switch, scale, block):
+    """huber / smooth_l1 block by block: Σ loss, and the gradient written into ``gradient``.
+
+    With c = clamp(r, -δ, δ), r = x - y: huber's loss is c·r - c²/2 (r²/2 inside, δ(|r| - δ/2) outside)
+    and its gradient c·(1/n); smooth_l1 is huber with δ = β, divided by β, and its gradient
+    (c / β)·(1/n) = clamp(r / β, -1, 1)·(1/n). So each block keeps r in a reused cache-sized scratch
+    block, writes c into the gradient, sums c·(r - c/2) as a dot product and scales c in place: one
+    elementwise pass over memory instead of torch's two kernels (the forward's and the backward's).
+
+    These are the products torch's vectorised backward loop makes: ``norm · blendv(...) · grad_output``,
+    norm = 1/n, grad_output = 1. Its scalar loop (the last few elements of each thread's range) rounds
+    differently: huber multiplies the float norm by the double δ, smooth_l1 divides norm·r by the
+    double β. So where the two loops can differ, torch's own kernel rewrites the elements its scalar
+    loop writes: on one thread, the last ``numel % 64`` (a slice starting on a multiple of two vectors
+    splits as the whole tensor does); on several threads, whose ranges torch splits itself, the whole
+    gradient (one more read of the inputs).
+    """
+    numel = x_all.numel()
+    residual_block = torch.empty(min(block, numel), dtype=x_all.dtype, device=x_all.device)
+    partial_sums = []
+    for start in range(0, numel, block):
+        x, y, g = (t[start : start + block] for t in (x_all, y_all, gradient))
+        residual = torch.sub(x, y, out=residual_block[: x.numel()])
+        clamped = torch.clamp(residual, -switch, switch, out=g)
+        # Σ c·(r - c/2), not Σ c·r - Σ c²/2: a float dot product adding the same δ² over and over rounds the
+        # same way each time (3e-6 off on a block of 2^16), while the terms c·(r - c/2) vary
+        partial_sums.append(torch.dot(clamped, residual.sub_(clamped, alpha=0.5)))
+        if kind == "smooth_l1":
+            clamped.div_(switch)  # clamp(r, -β, β) / β: torch's clamp(r / β, -1, 1), the same quotients
+        if scale != 1.0:
+            clamped.mul_(scale)
+    total = partial_sums[0] if len(partial_sums) == 1 else torch.stack(partial_sums).sum()
+    if kind == "smooth_l1":
+        total = total / switch
+    if not _vector_loop_is_scalar_loop(kind, switch, scale, x_all.dtype):
+        if torch.get_num_threads() == 1:
+            start = numel - numel % _SCALAR_TAIL_ALIGN
+        else:
+            start = 0
+        if start < numel:
+            # reduction "sum" with grad_output = 1/n: torch's norm · r · grad_output with norm = 1/n, grad_output = 1
+            backward = (
+                torch.ops.aten.huber_loss_backward.out
+                if kind == "huber"
+                else torch.ops.aten.smooth_l1_loss_backward.grad_input
+            )
+            backward(x_all.new_full((), scale), x_all[start:], y_all[start:], _SUM, switch, grad_input=gradient[start:])
+    return total
+
+
+def _vector_loop_is_scalar_loop(kind: str, switch: float, scale: float, dtype: torch.dtype) -> bool:
+    """Whether torch's scalar backward loop gives its vectorised loop's products for every element.
+
+    huber: both give norm·r inside; outside, the scalar loop rounds norm·δ with δ a double, the vector
+    loop norm·δ with δ rounded to the dtype first: the same two numbers, or not. smooth_l1: the scalar
+    loop's (norm·r)/β and the vector loop's norm·(r/β) differ whenever norm is not a power of two (and
+    even then where norm·r is subnormal), so it always answers no.
+    """
+    if kind != "huber":
+        return False
+    if dtype == torch.float64:
+        return True
+    norm = torch.tensor(scale, dtype=dtype)
+    scalar_loop = (norm.double() * switch).to(dtype)
+    vector_loop = norm * torch.tensor(switch, dtype=dtype)
+    return bool(scalar_loop == vector_loop)
 
 
 def _torch_loss(kind: str, input: torch.Tensor, target: torch.Tensor, reduction: str, switch: float) -> torch.Tensor:
@@ -204,7 +267,7 @@ def _pair_loss(
         and (input.requires_grad or target.requires_grad)
         and input.is_contiguous()
         and target.is_contiguous()
-        and not _autograd_transform_active()
+        and not autograd_transform_active()
     ):
         return _FusedGradient.apply(input, target, kind, reduction, switch)
     kwargs = {"delta": switch} if kind == "huber" else {"beta": switch} if kind == "smooth_l1" else {}
@@ -217,14 +280,6 @@ _TORCH_LOSSES: Dict[str, Callable[..., torch.Tensor]] = {
     "huber": F.huber_loss,
     "smooth_l1": F.smooth_l1_loss,
 }
-
-
-def _autograd_transform_active() -> bool:
-    """torch.compile, torch.func transforms and forward-mode AD see torch's own kernels (they trace or
-    differentiate them; the fused Function's in-place blocks and reentrant double backward are eager-only)."""
-    if _is_compiling() or torch._C._are_functorch_transforms_active():
-        return True
-    return torch.autograd.forward_ad._current_level >= 0
 
 
 class _LogCosh(torch.autograd.Function):

@@ -68,8 +68,9 @@ from ._core import checks
 from ._core.nonfinite import softmax_limit_scores, sum_not_finite
 from ._core.reduction import reduce_loss, safe_divide
 from ._core.spec import Curve, Role, loss
-from ._core.targets import is_probability_target, valid_targets
+from ._core.targets import explain_bad_target, is_probability_target, kernel_checks_range, valid_targets
 from ._core.validation import (
+    _is_compiling,
     check_class_weight,
     check_floating,
     compute_dtype,
@@ -171,16 +172,25 @@ class _Targets:
 
 
 def _flat_targets(
-    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int], *, allow_prob: bool = True
+    fn: str,
+    input: torch.Tensor,
+    target: torch.Tensor,
+    ignore_index: Optional[int],
+    *,
+    allow_prob: bool = True,
+    check_range: bool = True,
 ) -> _Targets:
-    """Checked targets for ``input`` (N, C, ...), flattened over the spatial dimensions."""
+    """Checked targets for ``input`` (N, C, ...), flattened over the spatial dimensions.
+
+    ``check_range=False``: the caller's kernel checks the class range (see :func:`valid_targets`).
+    """
     n, c = input.shape[:2]
     s = math.prod(input.shape[2:])
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"{fn}: target must be a torch.Tensor; got {type(target).__name__}")
     if allow_prob and is_probability_target(fn, input, target, ignore_index):
         return _Targets(None, to_compute(input.dtype, target).reshape(n, c, s), None)
-    index, valid = valid_targets(fn, input, target, ignore_index)
+    index, valid = valid_targets(fn, input, target, ignore_index, check_range=check_range)
     index = index.reshape(n, s)
     if valid is None:
         return _Targets(index, None, None)
@@ -218,15 +228,50 @@ def _activation_backward(p: torch.Tensor, h: torch.Tensor, activation: Optional[
     return h
 
 
+#: the in-place softmax backward goes class by class (one (N, 1, S) temporary) up to this many classes, and
+#: through one (N, C, S) temporary above it, where a loop of 2·C small operations would cost more than it saves
+_CLASS_LOOP_MAX = 16
+
+
+def _softmax_backward_into(
+    p: torch.Tensor,
+    grad_pred: torch.Tensor,
+    r: torch.Tensor,
+    out: Optional[torch.Tensor],
+    scratch: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """``p ⊙ (gP − r)`` for p (N, C, S), gP (N, C) and r (N, 1, S); in place into ``out`` (p itself) when given,
+    class by class through ``scratch`` (r's shape; allocated when None)."""
+    if out is None:
+        return (grad_pred.unsqueeze(-1) - r).mul_(p)
+    if p.shape[1] > _CLASS_LOOP_MAX:
+        return out.mul_(grad_pred.unsqueeze(-1) - r)
+    scratch = torch.empty_like(r) if scratch is None else scratch
+    for column, rows in zip(grad_pred.unsqueeze(-1).unsqueeze(-1).unbind(1), out.unsqueeze(2).unbind(1)):
+        rows.mul_(torch.sub(column, r, out=scratch))  # column (N, 1, 1), rows (N, 1, S): one class
+    return out
+
+
 class _IndexOverlap(torch.autograd.Function):
     """(I, P, T) of activated scores (N, C, S) against class indices (N, S), and optionally −log p_y, analytically.
 
     The forward is the activation, one sum, one gather and two scatter-adds
     (``T`` is the per-class count of valid targets, a constant); the
     backward needs ``h = dL/dp = gP (2p when squared) + gI[y] at the target
-    class``, masked at ignored positions, and one activation backward, written
-    in place into one ``(N, C, S)`` buffer: a few passes over (N, C, S) where
-    autograd's graph takes many and keeps more tensors alive.
+    class``, masked at ignored positions, and one activation backward. For
+    the softmax (the common case) that backward is written in place into the
+    forward's own ``(N, C, S)`` probability buffer, which becomes the input's
+    gradient: one ``(N, C, S)`` allocation per step (the softmax) where
+    autograd's graph makes several, fresh memory that the allocator often
+    has to fault in again on every step, and a lower peak.
+
+    The probabilities and the (N, S) ``p_y`` are kept on ``ctx`` (not
+    ``save_for_backward``, whose version check forbids the overwrite) and
+    dropped when the backward takes them (``p_y`` becomes ``p_y gI_y`` in
+    place), so the returned gradient is the buffer's only reference (autograd
+    adopts it as ``.grad`` without a copy); a second backward through a
+    retained graph recomputes them from ``x``. Under ``torch.compile`` they
+    are saved as usual and the backward allocates.
 
     ``with_nll`` (softmax only: :func:`dice_ce_loss`) computes ``log_softmax``
     once, takes ``p = exp`` of it for the overlap sums and also returns the
@@ -252,7 +297,12 @@ class _IndexOverlap(torch.autograd.Function):
         truth = torch.zeros_like(pred).scatter_add_(1, index, counts)
         ctx.activation, ctx.squared, ctx.with_nll = activation, squared, with_nll
         ctx.mark_non_differentiable(truth)
-        ctx.save_for_backward(x, index, valid, p, picked)
+        if _is_compiling():  # traced graphs keep the usual saved tensors (no in-place reuse)
+            ctx.save_for_backward(x, index, valid, picked, p)
+            ctx.scores = None
+        else:  # the identity's p is x itself: never to be overwritten
+            ctx.save_for_backward(x, index, valid)
+            ctx.scores = (p, picked, p is not x)
         if log_p is None:
             return inter, pred, truth
         nll = log_p.gather(1, target).squeeze(1).neg_()
@@ -262,7 +312,8 @@ class _IndexOverlap(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_inter, grad_pred, _grad_truth, grad_nll=None):
-        x, index, valid, p, picked = ctx.saved_tensors
+        saved = ctx.saved_tensors
+        x, index, valid = saved[:3]
         activation, squared = ctx.activation, ctx.squared
         target = index.unsqueeze(1)
         if torch.is_grad_enabled():  # double backward: from x, with differentiable ops
@@ -276,21 +327,36 @@ class _IndexOverlap(torch.autograd.Function):
                 g = grad_nll if valid is None else torch.where(valid, grad_nll, torch.zeros_like(grad_nll))
                 dx = dx + (p * g.unsqueeze(1)).scatter_add(1, target, -g.unsqueeze(1))
             return dx, None, None, None, None, None
+        if len(saved) > 3:
+            picked, p = saved[3:]
+            owned = False
+        elif ctx.scores is not None:  # the forward's buffers, taken: p becomes the gradient, p_y becomes p_y gI_y
+            (p, picked, owned), ctx.scores = ctx.scores, None
+        else:  # a second backward through a retained graph: the forward's buffers again, from x
+            p = torch.log_softmax(x, 1).exp() if ctx.with_nll else _activate(x, activation)
+            pm = (
+                p
+                if valid is None
+                else torch.where(valid.unsqueeze(1), p, torch.zeros((), dtype=p.dtype, device=p.device))
+            )
+            picked, owned = pm.gather(1, target).squeeze(1), p is not x
         g_target = grad_inter.gather(1, index)  # gI_y, (N, S)
         # h = gP (2 p gP when squared) + gI_y e_y = dL/dp; one (N, C, S) buffer, every later step in place
         if activation == "softmax":
             # dx = p ⊙ (h − Σ_c p h) (+ gN (p − e_y)) with Σ_c p h = Σ_c p h' + p_y gI_y, h' = h before the
             # target term: dx = p ⊙ (h' − r) + (p_y gI_y − gN) e_y with r = Σ_c p h' + p_y gI_y − gN
-            at_target = g_target.mul_(picked)  # (N, S) temporaries in place: peak memory
+            # (N, S) temporaries in place (peak memory): p_y gI_y into p_y's buffer when it is this backward's own
+            at_target = picked.mul_(g_target) if owned else g_target.mul_(picked)
             if grad_nll is not None:
                 at_target.sub_(grad_nll)
             if squared:
                 h = p * (2.0 * grad_pred).unsqueeze(-1)
                 h.sub_((p * h).sum(1, keepdim=True).add_(at_target.unsqueeze(1)))
-            else:  # Σ_c p gP as a (1, C) x (C, S) product per sample; the subtraction allocates the buffer
-                r = torch.bmm(grad_pred.unsqueeze(1), p).add_(at_target.unsqueeze(1))
-                h = grad_pred.unsqueeze(-1) - r
-            h.mul_(p).scatter_add_(1, target, at_target.unsqueeze(1))
+                h.mul_(p)
+            else:  # r = p_y gI_y + Σ_c p gP, a (1, C) x (C, S) product per sample; then p ⊙ (gP − r) in p's buffer
+                r = torch.baddbmm(at_target.unsqueeze(1), grad_pred.unsqueeze(1), p)
+                h = _softmax_backward_into(p, grad_pred, r, p if owned else None, g_target.unsqueeze(1))
+            h.scatter_add_(1, target, at_target.unsqueeze(1))
         elif activation == "sigmoid":  # p (1 − p) h
             h = p * (2.0 * grad_pred).unsqueeze(-1) if squared else grad_pred.unsqueeze(-1).expand_as(p).clone()
             slope = (1.0 - p).mul_(p)
@@ -344,13 +410,23 @@ def _class_sums(
     x = _scores_input(fn, input, activation)
     num_classes = x.shape[1]
     check_class_weight(fn, weight, num_classes)
-    targets = _flat_targets(fn, x, target, ignore_index)
+    # without ignore_index, _IndexOverlap's gather checks the class range on CPU (raising before any value is
+    # used), so the targets are not read a second time for it; explain_bad_target turns its error into losskit's
+    kernel_checks = ignore_index is None and kernel_checks_range(x)
+    targets = _flat_targets(fn, x, target, ignore_index, check_range=not kernel_checks)
     flat = x.reshape(x.shape[0], num_classes, math.prod(x.shape[2:]))
 
     def sums_of(scores: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if targets.index is not None:  # the common case: class indices, the fused forward and backward
+        if targets.index is None:
+            return _overlap_sums(_activate(scores, activation), targets, squared)
+        # the common case: class indices, the fused forward and backward
+        if not kernel_checks:
             return _IndexOverlap.apply(scores, targets.index, targets.valid, activation, squared, with_nll)
-        return _overlap_sums(_activate(scores, activation), targets, squared)
+        try:
+            return _IndexOverlap.apply(scores, targets.index, targets.valid, activation, squared, with_nll)
+        except (RuntimeError, IndexError):
+            explain_bad_target(fn, x, target, ignore_index)
+            raise
 
     sums = sums_of(flat)
     if activation == "softmax" and sum_not_finite(sums[1]):

@@ -135,14 +135,17 @@ class Loss(nn.Module, metaclass=_LossMeta):
         return cls(**kwargs)
 
 
-_SIGNATURES: Dict[int, inspect.Signature] = {}  # id(spec) -> constructor signature (specs live as long as the process)
+#: id(spec) -> (spec, constructor signature). The spec itself is kept: a declaration can be dropped (a test's
+#: throwaway loss, unregistered) and a new one allocated at its address, whose id would then find the old
+#: signature (a module built with another loss's hyperparameters: the flaky callable-role test)
+_SIGNATURES: Dict[int, Tuple[LossSpec, inspect.Signature]] = {}
 
 
 def _constructor_signature(spec: LossSpec) -> inspect.Signature:
     cached = _SIGNATURES.get(id(spec))
-    if cached is None:
-        cached = _SIGNATURES[id(spec)] = _build_constructor_signature(spec)
-    return cached
+    if cached is None or cached[0] is not spec:
+        cached = _SIGNATURES[id(spec)] = (spec, _build_constructor_signature(spec))
+    return cached[1]
 
 
 def _build_constructor_signature(spec: LossSpec) -> inspect.Signature:

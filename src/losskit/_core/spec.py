@@ -13,7 +13,8 @@ Everything else is derived from it:
   ``available``) and the exports of ``losskit`` and ``losskit.functional``;
 * the functional's own argument checks: the decorator wraps the functional so
   that every hyperparameter passed to it runs its declared validator (defaults
-  are checked once, at declaration);
+  are checked once, at declaration, and a scalar value once per loss: see
+  ``_MEMO_TYPES``);
 * the CLI's ``list`` and ``info``, the lab's curve table, the docs pages and
   the defaults of the test battery.
 
@@ -34,7 +35,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple
 
 import torch
 
-from .validation import BASE_REDUCTIONS, check_callable, check_reduction, check_tensor
+from .validation import BASE_REDUCTIONS, _is_compiling, check_callable, check_reduction, check_tensor
 
 __all__ = [
     "Role",
@@ -216,6 +217,14 @@ def _reduction_check(reductions: Tuple[str, ...]) -> Check:
     return Check(lambda fn, name, value: check_reduction(fn, value, reductions), choices)
 
 
+#: hyperparameter value types whose check depends on the value alone (immutable): a value of one of them that
+#: passed its validator once is remembered per loss, so a module's forward (which passes every hyperparameter,
+#: every call) or a training loop's ``reduction="sum"`` runs each validator once, not on every call
+_MEMO_TYPES = frozenset({bool, int, float, str, type(None)})
+#: remembered values per loss at most: a swept float (a label-smoothing schedule) must not grow it without bound
+_MEMO_LIMIT = 256
+
+
 def _with_checks(
     fn: Callable[..., Any],
     checks: Dict[str, Check],
@@ -227,19 +236,27 @@ def _with_checks(
     """Wrap ``fn`` so its role arguments are checked to be tensors and each keyword passed runs its validator.
 
     Only keywords the caller passed are checked (the defaults were checked at
-    declaration), so a call with defaults costs one dict lookup per keyword.
-    A declared ``rule`` over several hyperparameters then sees the keywords
-    with the ``defaults`` filled in (it may depend on arguments left out).
-    The wrapper is rebuilt with ``fn``'s globals so doctest and pytest's
+    declaration), and a scalar that passed once is remembered
+    (:data:`_MEMO_TYPES`), so a call with defaults or with values seen before
+    costs a type test per role and a set lookup per keyword. A declared
+    ``rule`` over several hyperparameters then sees the keywords with the
+    ``defaults`` filled in (it may depend on arguments left out). The wrapper
+    is rebuilt with ``fn``'s globals so doctest and pytest's
     ``--doctest-modules`` still collect the functional's examples from its
     family module.
     """
     role_rules = tuple((r.name, r.also) for r in roles)
+    # the usual call passes a plain tensor for every role: one type test each, and the per-role rules only when
+    # one is not a plain tensor (a subclass, a number, a list). A callable role must refuse a tensor, so a loss
+    # that has one always runs the per-role rules.
+    plain_tensors_pass = all(also != "callable" for _, also in role_rules)
     # everything the wrapper uses is a closure variable: it runs with the family module's globals
     tensor_type, require_tensor, require_callable = torch.Tensor, check_tensor, check_callable
+    memo_types, memo_limit, compiling = _MEMO_TYPES, _MEMO_LIMIT, _is_compiling
     hparam_defaults = dict(defaults or {})
+    passed: set = set()  # (keyword, type, value) of scalars that passed their validator
 
-    def checked(*args: Any, **kwargs: Any) -> Any:
+    def check_roles(args: Tuple[Any, ...]) -> None:
         for (role, also), value in zip(role_rules, args):
             if also == "callable":
                 require_callable(fn_name, role, value)
@@ -247,10 +264,36 @@ def _with_checks(
                 not isinstance(value, tensor_type) and also != "sequence" and not (also == "optional" and value is None)
             ):
                 require_tensor(fn_name, role, value, allow_number=also == "number")
+
+    def check_keywords(kwargs: Dict[str, Any]) -> None:
+        # torch.compile traces the validators themselves: read there, the memo would be a set the graph's guards
+        # depend on (recompiling whenever it grows) and that the traced call mutates (a guard failure)
+        memo = not compiling()
         for key, value in kwargs.items():
             check = checks.get(key)
-            if check is not None:
+            if check is None:
+                continue
+            kind = value.__class__
+            if memo and kind in memo_types:
+                # the type is part of the key: True == 1 and hash alike, but an integer check refuses True
+                seen = (key, kind, value)
+                if seen not in passed:
+                    check(fn_name, key, value)
+                    if len(passed) < memo_limit:
+                        passed.add(seen)
+            else:  # a tensor (its values may change in place), another object, or anything while compiling
                 check(fn_name, key, value)
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if plain_tensors_pass:
+            for value in args:
+                if value.__class__ is not tensor_type:
+                    check_roles(args)
+                    break
+        else:
+            check_roles(args)
+        if kwargs:
+            check_keywords(kwargs)
         if rule is not None:
             rule(fn_name, {**hparam_defaults, **kwargs})
         return fn(*args, **kwargs)

@@ -14,6 +14,7 @@ import torch
 
 from .reduction import reduce_loss, safe_divide
 from .validation import (
+    _is_compiling,
     check_broadcastable_to,
     check_class_target,
     check_class_weight,
@@ -27,6 +28,7 @@ from .validation import (
 __all__ = [
     "class_dim",
     "prepare_scores",
+    "plain_cpu_index_batch",
     "is_probability_target",
     "class_index_target",
     "kernel_checks_range",
@@ -77,6 +79,39 @@ def prepare_scores(fn: str, input: torch.Tensor, name: str = "input", *, contigu
 
 
 _FULL_PRECISION = (torch.float32, torch.float64)
+_TENSOR, _INT64 = torch.Tensor, torch.int64
+
+
+def plain_cpu_index_batch(input: object, target: object) -> bool:
+    """Whether a class-index call is the common case that leaves nothing for losskit to check or cast.
+
+    That is: plain float32/float64 contiguous ``(N, C)`` scores on CPU with
+    ``N, C >= 1``, int64 ``(N,)`` targets, and no ``torch.compile`` tracing.
+    :func:`prepare_scores` and :func:`class_index_target` would pass such
+    inputs through unchanged, and torch's CPU kernels check the class range
+    themselves (:func:`kernel_checks_range`; :func:`explain_bad_target`
+    words their error), so the caller goes straight to the kernel; its result
+    may be read on the host (data checks run on CPU). Anything else — other
+    layouts, dtypes or devices, tensor subclasses, lists — is False and takes
+    the checked path, which raises losskit's errors. Written as one chain of
+    attribute reads: it runs on every call, where a microsecond is 3-5% of a
+    small batch's forward and backward.
+    """
+    if (
+        type(input) is not _TENSOR
+        or type(target) is not _TENSOR
+        or target.dtype is not _INT64
+        or input.dtype not in _FULL_PRECISION
+        or not input.is_cpu
+        or not input.is_contiguous()
+    ):
+        return False
+    try:  # unpacking the shapes tests both dimensionalities (no dim() calls); a miss costs nothing extra
+        rows, classes = input.shape
+        (targets,) = target.shape
+    except ValueError:
+        return False
+    return rows == targets and rows > 0 and classes > 0 and not _is_compiling()
 
 
 def is_probability_target(
@@ -168,10 +203,14 @@ def log_target_probability(log_p: torch.Tensor, target: torch.Tensor, cdim: int)
 
 
 def valid_targets(
-    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]
+    fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int], *, check_range: bool = True
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """(int64 targets, the mask of targets that count — or None when the range check proved that none is ignored)."""
-    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index)
+    """(int64 targets, the mask of targets that count — or None when the range check proved that none is ignored).
+
+    ``check_range=False`` (see :func:`class_index_target`) leaves the range to the caller's kernel; without an
+    ``ignore_index`` nothing is masked either way.
+    """
+    target, has_ignored = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=check_range)
     return target, (None if has_ignored is False or ignore_index is None else target != ignore_index)
 
 

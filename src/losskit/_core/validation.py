@@ -89,6 +89,17 @@ def _never_compiling() -> bool:  # pragma: no cover - very old torch
 _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", _never_compiling)
 
 
+def autograd_transform_active() -> bool:
+    """Whether torch.compile, a torch.func transform or forward-mode AD is tracing or differentiating now.
+
+    The fused-gradient paths (a custom Function whose forward writes the gradient in place, block by
+    block, and whose double backward re-enters autograd) are eager-only: under these, losses call the
+    kernels those systems trace and differentiate."""
+    if _is_compiling() or torch._C._are_functorch_transforms_active():
+        return True
+    return torch.autograd.forward_ad._current_level >= 0
+
+
 def data_checks_active(tensor: torch.Tensor) -> bool:
     """True when a check that reads ``tensor``'s values should run now."""
     if _is_compiling():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import torch
@@ -19,6 +20,7 @@ from .._core.targets import (
     is_probability_target,
     kernel_checks_range,
     mean_over_targets,
+    plain_cpu_index_batch,
     prepare_scores,
     target_class_weights,
 )
@@ -132,22 +134,29 @@ def cross_entropy(
         Szegedy et al., "Rethinking the Inception Architecture", 2016 (smoothing).
     """
     fn = "cross_entropy"
-    input = prepare_scores(fn, input, contiguous=True)
-    cdim = class_dim(input)
-    weight = checked_class_weight(fn, weight, input)
     ls = float(label_smoothing)
-    if is_probability_target(fn, input, target, ignore_index):
-        target = to_compute(input.dtype, target)
-        if sample_weight is None and input.numel() > 0:
-            loss = F.cross_entropy(input, target, weight=weight, reduction=reduction, label_smoothing=ls)
-            if not result_suspect(loss, reduction):
-                return loss
-        # the careful path: ±inf scores (torch: NaN), NaN kept, 0 · log 0 read as 0 (a class without target mass)
-        per = soft_target_cross_entropy(softmax_limit_scores(input, cdim), target, cdim, weight, ls)
-        return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
-    range_by_kernel = kernel_checks_range(input)
-    target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
-    if sample_weight is None and input.numel() > 0 and (reduction != "mean" or data_checks_active(input)):
+    # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
+    plain = plain_cpu_index_batch(input, target)
+    if plain:
+        range_by_kernel = True
+        if weight is not None:
+            weight = checked_class_weight(fn, weight, input)
+    else:
+        input = prepare_scores(fn, input, contiguous=True)
+        weight = checked_class_weight(fn, weight, input)
+        if is_probability_target(fn, input, target, ignore_index):
+            target = to_compute(input.dtype, target)
+            if sample_weight is None and input.numel() > 0:
+                loss = F.cross_entropy(input, target, weight=weight, reduction=reduction, label_smoothing=ls)
+                if not result_suspect(loss, reduction):
+                    return loss
+            # the careful path: ±inf scores (torch: NaN), NaN kept, 0 · log 0 read as 0 (a class without target mass)
+            cdim = class_dim(input)
+            per = soft_target_cross_entropy(softmax_limit_scores(input, cdim), target, cdim, weight, ls)
+            return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+        range_by_kernel = kernel_checks_range(input)
+        target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
+    if sample_weight is None and (plain or input.numel() > 0 and (reduction != "mean" or data_checks_active(input))):
         # the common case, torch's kernel with its own reduction; its value is looked at once (a host read of
         # one number) and recomputed below only if suspect: +inf scores, NaN, or a "mean" of nothing (torch: NaN)
         try:
@@ -158,8 +167,12 @@ def cross_entropy(
             if range_by_kernel:
                 explain_bad_target(fn, input, target, ignore_index)
             raise
-        if not result_suspect(loss, reduction):
+        if plain and reduction == "mean":  # result_suspect's test, written out: data checks run on this path
+            if math.isfinite(loss.item()):
+                return loss
+        elif not result_suspect(loss, reduction):
             return loss
+    cdim = class_dim(input)
     if reduction == "mean" and sample_weight is None and not data_checks_active(input):
         # nothing is read on the host here (torch.compile, or an accelerator with validation off): torch's
         # "mean" could be 0/0, so the sum over what counts (no look at the value, so no limits at ±inf)
@@ -250,12 +263,19 @@ def nll_loss(
         ``torch.nn.functional.nll_loss``.
     """
     fn = "nll_loss"
-    input = prepare_scores(fn, input, contiguous=True)
-    weight = checked_class_weight(fn, weight, input)
-    range_by_kernel = kernel_checks_range(input)
-    target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
-    if input.numel() == 0:  # torch's "sum" of nothing may be uninitialised memory, its "mean" NaN
-        return reduce_loss(F.nll_loss(input, target, reduction="none"), reduction, fn=fn)
+    # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
+    plain = plain_cpu_index_batch(input, target)
+    if plain:
+        range_by_kernel = True
+        if weight is not None:
+            weight = checked_class_weight(fn, weight, input)
+    else:
+        input = prepare_scores(fn, input, contiguous=True)
+        weight = checked_class_weight(fn, weight, input)
+        range_by_kernel = kernel_checks_range(input)
+        target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
+        if input.numel() == 0:  # torch's "sum" of nothing may be uninitialised memory, its "mean" NaN
+            return reduce_loss(F.nll_loss(input, target, reduction="none"), reduction, fn=fn)
     try:
         loss = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     except (IndexError, RuntimeError):
@@ -264,7 +284,12 @@ def nll_loss(
         raise
     # torch's "mean" of nothing (every target ignored, or all class weights 0) is NaN: losskit's is 0; where
     # nothing is read on the host (torch.compile, accelerators with validation off) the mean is always recounted
-    if reduction != "mean" or (data_checks_active(input) and not result_suspect(loss, reduction)):
+    if reduction != "mean":
+        return loss
+    if plain:  # result_suspect's test, written out: data checks run on this path
+        if math.isfinite(loss.item()):
+            return loss
+    elif data_checks_active(input) and not result_suspect(loss, reduction):
         return loss
     total = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
     return mean_over_targets(total, target, weight, ignore_index)
@@ -422,21 +447,28 @@ def binary_cross_entropy_with_logits(
     """
     fn = "binary_cross_entropy_with_logits"
     input, target = prepare_pair(fn, input, target)
-    check_broadcastable_to(fn, "weight", weight, input.shape)
-    check_broadcastable_to(fn, "pos_weight", pos_weight, input.shape)
-    weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
+    # the usual call has neither weight: no check, no cast and no generator to build (a per-call cost)
+    if weight is not None or pos_weight is not None:
+        check_broadcastable_to(fn, "weight", weight, input.shape)
+        check_broadcastable_to(fn, "pos_weight", pos_weight, input.shape)
+        weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    loss = fused_or_reduce(
-        F.binary_cross_entropy_with_logits,
-        input,
-        target,
-        reduction,
-        sample_weight=sample_weight,
-        fn=fn,
-        weight=weight,
-        pos_weight=pos_weight,
-    )
+    if sample_weight is None and input.numel() > 0:  # fused_or_reduce's common case, without its call
+        loss = F.binary_cross_entropy_with_logits(
+            input, target, weight=weight, pos_weight=pos_weight, reduction=reduction
+        )
+    else:
+        loss = fused_or_reduce(
+            F.binary_cross_entropy_with_logits,
+            input,
+            target,
+            reduction,
+            sample_weight=sample_weight,
+            fn=fn,
+            weight=weight,
+            pos_weight=pos_weight,
+        )
     if not result_suspect(loss, reduction):
         return loss
     # NaN from torch's kernel (0 · inf at a logit of ±inf whose target is exactly 1 or 0), or a NaN input:

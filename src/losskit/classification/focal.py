@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .._core import checks
+from .._core.memory import empty_like_on_huge_pages
 from .._core.nonfinite import softmax_limit_scores, sum_not_finite
 from .._core.reduction import reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
@@ -27,6 +28,7 @@ from .._core.targets import (
     valid_targets,
 )
 from .._core.validation import (
+    autograd_transform_active,
     check_class_weight,
     check_number,
     data_checks_active,
@@ -154,6 +156,111 @@ def _sigmoid_focal_loss_and_input_grad(x, t, alpha, gamma):
         grad.mul_(a_t)
         loss.mul_(a_t)
     return loss, grad
+
+
+#: elements per block of the reduced sigmoid focal path (times the thread count): the block's logits,
+#: targets, gradient and five scratch blocks, 256 KiB each in float32, stay in a core's L2 cache
+_REDUCED_BLOCK = 1 << 16
+#: below this many elements the elementwise path: its few buffers are small enough not to cost page faults
+_REDUCED_MIN_ELEMENTS = 1 << 15
+
+
+def _sigmoid_focal_block(x, t, grad, scratch, alpha, gamma, scale, one, alpha_at_zero):
+    """Σ scale · α_t u^γ BCE over one block of finite logits; the block's gradient (times scale) into ``grad``.
+
+    The intermediates live in ``scratch`` (five blocks, reused for every block), so the only memory written
+    is the gradient; the passes over a block are fused where torch has the operation (a + b·t with a 0-dim
+    ``a``: ``one`` = 1, ``alpha_at_zero`` = (1 - α)·scale; addcmul; the sum as a dot product with the weight
+    the gradient is scaled by). u = 1 - p_t = t σ(-x) + (1 - t) σ(x) from σ(x) and σ(-x) (never cancels);
+    BCE = log1p(exp(-|x|)) + (|x| + (1 - 2t) x) / 2 (max(x, 0) - t x, exact at t = 1 for large x); with
+    u' = (1 - 2t) σ(x) σ(-x), d/dx [u^γ BCE] = u^γ (σ(x) - t) + γ u^(γ-1) u' BCE, which at γ = 2 is
+    u (u (σ(x) - t) + 2 u' BCE), with no division.
+    """
+    s, s_neg, u, w, ce = (b[: x.numel()] for b in scratch)
+    torch.sigmoid(x, out=s)
+    torch.minimum(x, torch.neg(x, out=s_neg), out=ce)  # -|x|
+    s_neg.sigmoid_()
+    torch.lerp(s, s_neg, t, out=u)
+    torch.add(one, t, alpha=-2.0, out=w)  # 1 - 2t
+    linear = torch.addcmul(ce, x, w, value=-1.0, out=grad)  # -(|x| + (1 - 2t) x): grad is free until below
+    ce.exp_().log1p_().add_(linear, alpha=-0.5)
+    torch.sub(s, t, out=grad)
+    if gamma:
+        focus = s.mul_(s_neg).mul_(ce)  # σ(x) σ(-x) BCE
+        if gamma == 2.0:
+            grad.mul_(u).addcmul_(focus, w, value=2.0)  # u (σ(x) - t) + 2 u' BCE; one more factor u below
+            ce.mul_(u)
+        else:
+            modulating = torch.pow(u, gamma, out=s_neg)
+            # u' BCE / u is finite as u -> 0 (u >= min(σ(x), σ(-x)) >= σ(x) σ(-x))
+            focus.div_(u.clamp_min_(torch.finfo(u.dtype).tiny))
+            grad.addcmul_(focus, w, value=gamma)
+            u = modulating  # the factor both still need
+    else:
+        u = None
+    # the weight left for both: α_t · scale, times u at γ = 2, times u^γ for another γ
+    if alpha is None:
+        weight = torch.mul(u, scale, out=w) if u is not None else None
+    else:
+        weight = torch.add(alpha_at_zero, t, alpha=(2.0 * alpha - 1.0) * scale, out=w)  # α_t · scale
+        if u is not None:
+            weight.mul_(u)
+    if weight is None:
+        if scale != 1.0:
+            grad.mul_(scale)
+        return ce.sum() * scale
+    grad.mul_(weight)
+    return torch.dot(ce, weight)
+
+
+class _SigmoidFocalReduced(torch.autograd.Function):
+    """The mean or sum sigmoid focal loss of finite logits when only they need a gradient, on CPU.
+
+    The forward walks the inputs in cache-sized blocks (:func:`_sigmoid_focal_block`) and writes the
+    gradient of the reduced loss into one preallocated tensor, which is all the backward needs: one
+    elementwise allocation per step, and some 20 passes over each block while it is in cache instead of
+    some 25 over the whole tensor (at 1e6 elements, 2.5 -> 1.2-1.3 times torch.compile's fused kernels).
+    Non-finite sums go back to the careful elementwise path
+    (see :func:`sigmoid_focal_loss`). Under ``create_graph`` the backward is the differentiable analytic
+    gradient, so second derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, alpha, gamma, reduction):
+        numel = x.numel()
+        scale = 1.0 / numel if reduction == "mean" else 1.0
+        flat_x, flat_t = x.reshape(-1), t.reshape(-1)
+        grad = empty_like_on_huge_pages(flat_x)  # 40 MiB at 1e7: see _core/memory.py
+        block = _REDUCED_BLOCK * max(1, torch.get_num_threads())
+        scratch = torch.empty(5, min(block, numel), dtype=x.dtype, device=x.device).unbind(0)
+        constants = (x.new_ones(()), x.new_full((), (1.0 - (alpha or 0.0)) * scale))
+        partial_sums = [
+            _sigmoid_focal_block(
+                flat_x[i : i + block],
+                flat_t[i : i + block],
+                grad[i : i + block],
+                scratch,
+                alpha,
+                gamma,
+                scale,
+                *constants,
+            )
+            for i in range(0, numel, block)
+        ]
+        ctx.save_for_backward(x, t, grad)
+        ctx.focal = (alpha, gamma, scale)
+        return partial_sums[0] if len(partial_sums) == 1 else torch.stack(partial_sums).sum()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t, grad = ctx.saved_tensors
+        alpha, gamma, scale = ctx.focal
+        if torch.is_grad_enabled():  # create_graph: out of place, so the second derivative is taken through it
+            return _sigmoid_focal_grad(x, t, alpha, gamma) * (grad_output * scale), None, None, None, None
+        # loss.backward(): the saved tensor is the gradient (autograd copies it if the graph is kept)
+        if not bool(grad_output == 1):
+            grad = grad * grad_output
+        return grad.view(x.shape), None, None, None, None
 
 
 class _SigmoidFocal(torch.autograd.Function):
@@ -523,7 +630,10 @@ def sigmoid_focal_loss(
     At ±inf the loss is its limit (0 where the target sits on the
     infinity's side, inf elsewhere) and the gradient its limit, never NaN.
     When only the logits need a gradient, the forward computes it along
-    with the loss and keeps only it (4 bytes per float32 element).
+    with the loss and keeps only it (4 bytes per float32 element); reduced
+    ("mean"/"sum") on CPU over 2^15 elements or more, it does so block by
+    block in cache-sized scratch buffers, so the gradient is the one
+    elementwise allocation of the step.
     Unlike torchvision, the default reduction is "mean".
 
     Args:
@@ -551,10 +661,26 @@ def sigmoid_focal_loss(
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
     alpha = None if alpha is None else float(alpha)
-    # analytic gradients for the logits and for a target that needs one (soft labels from another model)
-    loss = reduce_loss(
-        _SigmoidFocal.apply(input, target, alpha, float(gamma), False), reduction, weight=sample_weight, fn=fn
-    )
+    if (
+        reduction in ("mean", "sum")
+        and sample_weight is None
+        and input.numel() >= _REDUCED_MIN_ELEMENTS
+        and input.device.type == "cpu"
+        and input.shape == target.shape
+        and input.dtype == target.dtype
+        and torch.is_grad_enabled()
+        and input.requires_grad
+        and not target.requires_grad
+        and input.is_contiguous()
+        and target.is_contiguous()
+        and not autograd_transform_active()
+    ):
+        loss = _SigmoidFocalReduced.apply(input, target, alpha, float(gamma), reduction)
+    else:
+        # analytic gradients for the logits and for a target that needs one (soft labels from another model)
+        loss = reduce_loss(
+            _SigmoidFocal.apply(input, target, alpha, float(gamma), False), reduction, weight=sample_weight, fn=fn
+        )
     if sum_not_finite(loss):  # ±inf logits (or NaN): recompute with the limits at infinity (one host read)
         loss = reduce_loss(
             _SigmoidFocal.apply(input, target, alpha, float(gamma), True), reduction, weight=sample_weight, fn=fn
