@@ -22,6 +22,7 @@ from .._core.targets import (
     is_probability_target,
     kernel_checks_range,
     log_target_probability,
+    plain_cpu_index_batch,
     prepare_scores,
     reduce_per_target,
     safe_targets,
@@ -768,29 +769,42 @@ def softmax_focal_loss(
         ``categorical_focal_crossentropy``.
     """
     fn = "softmax_focal_loss"
-    input = prepare_scores(fn, input)
-    cdim = class_dim(input)
-    num_classes = input.shape[cdim]
-    weight = checked_class_weight(fn, weight, input)
-    check_class_weight(fn, alpha if isinstance(alpha, torch.Tensor) else None, num_classes, name="alpha")
-    alpha_t = to_compute(input.dtype, alpha) if isinstance(alpha, torch.Tensor) else alpha
+    # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
+    plain = plain_cpu_index_batch(input, target)
+    if plain:
+        num_classes = input.shape[1]
+        if weight is not None:
+            weight = checked_class_weight(fn, weight, input)
+    else:
+        input = prepare_scores(fn, input)
+        num_classes = input.shape[class_dim(input)]
+        weight = checked_class_weight(fn, weight, input)
+    if isinstance(alpha, torch.Tensor):
+        check_class_weight(fn, alpha, num_classes, name="alpha")
+        alpha_t: Union[None, float, torch.Tensor] = to_compute(input.dtype, alpha)
+    else:
+        alpha_t = alpha
 
-    if is_probability_target(fn, input, target, ignore_index):
-        target = to_compute(input.dtype, target)
-        per = _soft_target_focal(input, target, cdim, float(gamma), alpha_t, weight, careful=False)
-        if sum_not_finite(per):  # ±inf scores (or NaN): the limits at infinity (one host read)
-            per = _soft_target_focal(
-                softmax_limit_scores(input, cdim), target, cdim, float(gamma), alpha_t, weight, careful=True
-            )
-        return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
-
-    range_by_kernel = kernel_checks_range(input)
-    target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
-    if input.dim() == 2:
+    if plain:
+        range_by_kernel = True
         rows, row_targets = input, target
-    else:  # (C,) is one row; (N, C, d1, ...) has a row per position, classes last
-        rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
-        row_targets = target.reshape(-1)
+    else:
+        cdim = class_dim(input)
+        if is_probability_target(fn, input, target, ignore_index):
+            target = to_compute(input.dtype, target)
+            per = _soft_target_focal(input, target, cdim, float(gamma), alpha_t, weight, careful=False)
+            if sum_not_finite(per):  # ±inf scores (or NaN): the limits at infinity (one host read)
+                per = _soft_target_focal(
+                    softmax_limit_scores(input, cdim), target, cdim, float(gamma), alpha_t, weight, careful=True
+                )
+            return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
+        range_by_kernel = kernel_checks_range(input)
+        target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
+        if input.dim() == 2:
+            rows, row_targets = input, target
+        else:  # (C,) is one row; (N, C, d1, ...) has a row per position, classes last
+            rows = input.movedim(cdim, -1).reshape(-1, num_classes) if input.dim() > 1 else input.unsqueeze(0)
+            row_targets = target.reshape(-1)
     gamma = float(gamma)
     if not isinstance(alpha_t, torch.Tensor) and alpha_t is not None:
         alpha_t = float(alpha_t)
