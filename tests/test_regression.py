@@ -299,6 +299,7 @@ def fused_everywhere(monkeypatch):
     import losskit.regression as regression
 
     monkeypatch.setattr(regression, "_FUSED_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(regression, "_FUSED_MIN_ELEMENTS_CLAMPED", 1)
     monkeypatch.setattr(regression, "_FUSED_BLOCK", 5)
 
 
