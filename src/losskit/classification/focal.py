@@ -554,7 +554,10 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
         elif log_norm.dim() == 2:
             p = torch.exp(log_norm)
         else:  # exp(x - lse): over few classes torch's softmax is ~2x slower
-            p = torch.sub(rows if scores is None else scores, log_norm.unsqueeze(1)).exp_()
+            # the (M, C) gradient itself, on huge pages when it is large (_core/memory.py: at 1e7 scores its
+            # 40 MiB would otherwise fault in 4 KiB at a time)
+            source = rows if scores is None else scores
+            p = torch.sub(source, log_norm.unsqueeze(1), out=empty_like_on_huge_pages(source)).exp_()
         return p.mul_(g).scatter_add_(1, safe.unsqueeze(1), g.neg()), *(None,) * 6
 
 
