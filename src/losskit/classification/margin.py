@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .._core import checks
 from .._core.nonfinite import propagate_nan
-from .._core.reduction import fused_or_reduce, reduce_loss
+from .._core.reduction import fast_or_exact, fused_or_reduce, reduce_loss
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
     checked_class_weight,
@@ -498,14 +498,32 @@ def multilabel_soft_margin_loss(
         raise ValueError(f"{fn}: input must have at least one class (C >= 1); got shape {fmt_shape(input.shape)}")
     check_class_weight(fn, weight, input.shape[-1])  # classes last here (torch's layout for this loss)
     weight = to_compute(input.dtype, weight) if weight is not None else None
-    # torch's formula, with 0 · log σ(∓x) read as 0 where a label is exactly 1 or 0: torch returns NaN for a
-    # score of ±inf there, where the loss is finite (or +inf)
-    # (only the infinite log is replaced, so the products stay linear in the target and its gradient is exact)
-    zero = torch.zeros((), dtype=input.dtype, device=input.device)
-    log_pos, log_neg = F.logsigmoid(input), F.logsigmoid(-input)
-    log_pos = torch.where((target == 0) & torch.isinf(log_pos), zero, log_pos)
-    log_neg = torch.where((target == 1) & torch.isinf(log_neg), zero, log_neg)
-    loss = -(target * log_pos + (1.0 - target) * log_neg)
-    if weight is not None:
-        loss = loss * weight
-    return reduce_loss(loss.mean(-1), reduction, fn=fn)
+    classes = input.shape[-1]
+
+    def fused() -> torch.Tensor:
+        # the same loss is torch's fused BCE-with-logits kernel: its "mean" over all N·C terms is the mean of the
+        # per-row means, its "sum" is C times the sum of them (one pass and one gradient kernel, where torch's
+        # own multilabel_soft_margin_loss composes two logsigmoids and five elementwise ops)
+        if reduction == "none":
+            return F.binary_cross_entropy_with_logits(input, target, weight, reduction="none").mean(-1)
+        total = F.binary_cross_entropy_with_logits(input, target, weight, reduction=reduction)
+        return total if reduction == "mean" else total / classes
+
+    def with_limits() -> torch.Tensor:
+        # torch's formula, with 0 · log σ(∓x) read as 0 where a label is exactly 1 or 0: torch returns NaN for
+        # a score of ±inf there, where the loss is finite (or +inf); only the infinite log is replaced, so the
+        # products stay linear in the target and its gradient is exact. Also the empty batch's reduction.
+        zero = torch.zeros((), dtype=input.dtype, device=input.device)
+        log_pos, log_neg = F.logsigmoid(input), F.logsigmoid(-input)
+        log_pos = torch.where((target == 0) & torch.isinf(log_pos), zero, log_pos)
+        log_neg = torch.where((target == 1) & torch.isinf(log_neg), zero, log_neg)
+        loss = -(target * log_pos + (1.0 - target) * log_neg)
+        if weight is not None:
+            loss = loss * weight
+        return reduce_loss(loss.mean(-1), reduction, fn=fn)
+
+    if input.numel() == 0 or (weight is not None and weight.requires_grad):
+        return with_limits()  # torch's fused kernel takes no gradient for its weight
+    # the fused kernel's NaN (a ±inf score, or a NaN input, which the exact formula keeps NaN) sends the
+    # call to the formula with the limits
+    return fast_or_exact(input, fused, with_limits)
