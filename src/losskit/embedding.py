@@ -578,7 +578,6 @@ def _pairwise_distance_with_limits(x1: torch.Tensor, x2: torch.Tensor, p: float,
 
 
 def _triplet_with_limits(
-    fast: Callable[[], torch.Tensor],
     anchor: torch.Tensor,
     positive: torch.Tensor,
     negative: torch.Tensor,
@@ -590,25 +589,40 @@ def _triplet_with_limits(
     sample_weight: Optional[torch.Tensor],
     fn: str,
 ) -> torch.Tensor:
-    """torch's triplet loss (``fast``), or the same formula with limit gradients where an input holds ±inf.
+    """torch's triplet loss, or the same formula with limit gradients where an input holds ±inf.
 
     With a positive at ±inf the loss is +inf with finite gradients (the distance's direction); with a
     negative at ±inf it is 0 with zero gradients — torch's kernel gives NaN gradients for both. On CPU the
-    inputs' sums decide; elsewhere this formula always runs (the policy of ``fast_or_exact``).
+    loss is torch's own composition (``at::triplet_margin_loss`` and ``triplet_margin_with_distance_loss``:
+    ``pairwise_distance`` twice, or three times with ``swap``, then ``clamp_min(margin + d⁺ − d⁻, 0)``, the
+    same operations, so the same numbers and gradients), and the distances decide: an infinite or NaN input
+    makes one of them non-finite, read once on the host as ``Σ (d⁺ + d⁻)`` (N numbers, not the (N, D)
+    inputs). Elsewhere the limit formula always runs (the policy of ``fast_or_exact``).
     """
+
+    def reduce(per_triplet: torch.Tensor) -> torch.Tensor:
+        if sample_weight is None and anchor.numel() > 0:
+            return (
+                per_triplet.mean() if reduction == "mean" else per_triplet.sum() if reduction == "sum" else per_triplet
+            )
+        return reduce_loss(per_triplet, reduction, weight=sample_weight, fn=fn)
 
     def exact() -> torch.Tensor:
         d_ap = _pairwise_distance_with_limits(anchor, positive, p, eps)
         d_an = _pairwise_distance_with_limits(anchor, negative, p, eps)
         if swap:
             d_an = torch.minimum(d_an, _pairwise_distance_with_limits(positive, negative, p, eps))
-        return reduce_loss(torch.relu(d_ap - d_an + margin), reduction, weight=sample_weight, fn=fn)
+        return reduce(torch.relu(d_ap - d_an + margin))
 
     if _is_compiling() or anchor.device.type != "cpu":  # fast_or_exact's policy: no host read there
         return exact()
-    # the inputs decide (a far negative's loss, 0, looks fine): three sums read on the host, added as floats
-    total = sum(float(t.detach().sum()) for t in (anchor, positive, negative))
-    return fast() if math.isfinite(total) else exact()
+    d_ap = F.pairwise_distance(anchor, positive, p, eps)
+    d_an = F.pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = torch.minimum(d_an, F.pairwise_distance(positive, negative, p, eps))
+    if not math.isfinite(float((d_ap + d_an).detach().sum())):
+        return exact()
+    return reduce(torch.clamp_min(margin + d_ap - d_an, 0))
 
 
 @loss(
@@ -687,7 +701,7 @@ def triplet_margin_loss(
 
     if anchor.numel() == 0:
         return fast()
-    return _triplet_with_limits(fast, anchor, positive, negative, margin, p, eps, swap, reduction, sample_weight, fn)
+    return _triplet_with_limits(anchor, positive, negative, margin, p, eps, swap, reduction, sample_weight, fn)
 
 
 @loss(
@@ -764,7 +778,7 @@ def triplet_margin_with_distance_loss(
         return fast()
     # pairwise_distance's defaults: p = 2, eps = 1e-6
     return _triplet_with_limits(
-        fast, anchor, positive, negative, float(margin), 2.0, 1e-6, swap, reduction, sample_weight, fn
+        anchor, positive, negative, float(margin), 2.0, 1e-6, swap, reduction, sample_weight, fn
     )
 
 
