@@ -112,7 +112,12 @@ def describe_runs(result: Dict[str, Any]) -> str:
 def readme_table(result: Dict[str, Any]) -> str:
     header = "| loss | vs | tiny (8 el. or 8×C) | 1e5 | 1e6 | 1e7 |\n|---|---|---:|---:|---:|---:|\n"
     body = "".join("| " + " | ".join(line) + " |\n" for line in compact_rows(result))
-    return header + body + f"\nMedian ratio losskit / other over the rounds ({describe_runs(result)}).\n"
+    return (
+        header
+        + body
+        + "\nMedian ratio losskit / other over the rounds; the class-count variants as the range of their medians; "
+        + f"the 1e7 column includes the 2^24 rows. Runs: {describe_runs(result)}.\n"
+    )
 
 
 def merged_markdown(result: Dict[str, Any]) -> str:
