@@ -29,6 +29,7 @@ __all__ = [
     "class_dim",
     "prepare_scores",
     "plain_cpu_index_batch",
+    "plain_index_call",
     "is_probability_target",
     "class_index_target",
     "kernel_checks_range",
@@ -169,6 +170,19 @@ def explain_bad_target(fn: str, input: torch.Tensor, target: torch.Tensor, ignor
     """After a torch kernel raised on class-index targets: raise losskit's ``ValueError`` naming the class and
     the valid range, when that is the cause (the caller re-raises the kernel's error otherwise)."""
     check_class_target(fn, input, target, ignore_index=ignore_index)
+
+
+def plain_index_call(
+    fn: str, input: object, target: object, weight: Optional[torch.Tensor]
+) -> Tuple[bool, Optional[torch.Tensor]]:
+    """``(True, weight checked and cast)`` for a :func:`plain_cpu_index_batch` call, else ``(False, weight)``.
+
+    The class-index losses' shared entry: a plain call goes straight to torch's kernel with only its
+    class weight checked; anything else returns the weight untouched for the caller's full checks.
+    """
+    if not plain_cpu_index_batch(input, target):
+        return False, weight
+    return True, (None if weight is None else checked_class_weight(fn, weight, input))  # type: ignore[arg-type]
 
 
 def checked_class_weight(fn: str, weight: Optional[torch.Tensor], input: torch.Tensor) -> Optional[torch.Tensor]:

@@ -20,7 +20,7 @@ from .._core.targets import (
     is_probability_target,
     kernel_checks_range,
     mean_over_targets,
-    plain_cpu_index_batch,
+    plain_index_call,
     prepare_scores,
     target_class_weights,
 )
@@ -136,11 +136,9 @@ def cross_entropy(
     fn = "cross_entropy"
     ls = float(label_smoothing)
     # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
-    plain = plain_cpu_index_batch(input, target)
+    plain, weight = plain_index_call(fn, input, target, weight)
     if plain:
         range_by_kernel = True
-        if weight is not None:
-            weight = checked_class_weight(fn, weight, input)
     else:
         input = prepare_scores(fn, input, contiguous=True)
         weight = checked_class_weight(fn, weight, input)
@@ -264,11 +262,9 @@ def nll_loss(
     """
     fn = "nll_loss"
     # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
-    plain = plain_cpu_index_batch(input, target)
+    plain, weight = plain_index_call(fn, input, target, weight)
     if plain:
         range_by_kernel = True
-        if weight is not None:
-            weight = checked_class_weight(fn, weight, input)
     else:
         input = prepare_scores(fn, input, contiguous=True)
         weight = checked_class_weight(fn, weight, input)

@@ -22,7 +22,7 @@ from .._core.targets import (
     is_probability_target,
     kernel_checks_range,
     log_target_probability,
-    plain_cpu_index_batch,
+    plain_index_call,
     prepare_scores,
     reduce_per_target,
     safe_targets,
@@ -773,11 +773,9 @@ def softmax_focal_loss(
     """
     fn = "softmax_focal_loss"
     # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
-    plain = plain_cpu_index_batch(input, target)
+    plain, weight = plain_index_call(fn, input, target, weight)
     if plain:
         num_classes = input.shape[1]
-        if weight is not None:
-            weight = checked_class_weight(fn, weight, input)
     else:
         input = prepare_scores(fn, input)
         num_classes = input.shape[class_dim(input)]

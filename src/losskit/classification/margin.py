@@ -20,7 +20,7 @@ from .._core.targets import (
     hinge_targets,
     is_probability_target,
     kernel_checks_range,
-    plain_cpu_index_batch,
+    plain_index_call,
     prepare_scores,
 )
 from .._core.validation import (
@@ -243,11 +243,9 @@ def multi_margin_loss(
     """
     fn = "multi_margin_loss"
     # eager CPU (N, C) scores with int64 targets: nothing to check or cast, torch's kernel checks the range
-    plain = plain_cpu_index_batch(input, target)
+    plain, weight = plain_index_call(fn, input, target, weight)
     if plain:
         range_by_kernel = True
-        if weight is not None:
-            weight = checked_class_weight(fn, weight, input)
     else:
         input = prepare_scores(fn, input)
         if input.dim() > 2:
