@@ -345,6 +345,15 @@ def binary_cross_entropy(
     check_broadcastable_to(fn, "weight", weight, input.shape)
     weight = to_compute(input.dtype, weight) if weight is not None else None
     raw = input
+    if input.is_cpu and not target.requires_grad and data_checks_active(input):
+        # torch's CPU kernel checks every probability itself (a value outside [0, 1], or NaN, raises): try it
+        # first, and only when it refuses scan the input below to say which, or to compute around the NaN
+        try:
+            return fused_or_reduce(
+                F.binary_cross_entropy, input, target, reduction, sample_weight=sample_weight, fn=fn, weight=weight
+            )
+        except RuntimeError:
+            pass
     if data_checks_active(input) and input.numel() > 0:
         lo, hi = torch.aminmax(input.detach())
         if bool(lo < 0) or bool(hi > 1):
