@@ -17,7 +17,7 @@ Every functional builds its unreduced loss and returns
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import torch
 
@@ -170,4 +170,11 @@ def fast_or_exact(
     if _is_compiling() or input.device.type != "cpu":
         return exact()
     out = fast()
-    return exact() if bool(redo_where(out).any()) else out
+    scalar_test = _SCALAR_TESTS.get(redo_where) if out.dim() == 0 else None
+    # a reduced result is tested as a Python float (one read, where isnan + any + read are three dispatches)
+    flagged = scalar_test(out.item()) if scalar_test is not None else bool(redo_where(out).any())
+    return exact() if flagged else out
+
+
+#: the flags of fast_or_exact, as tests of one Python float
+_SCALAR_TESTS: Dict[Callable[..., Any], Callable[[float], bool]] = {torch.isnan: math.isnan, torch.isinf: math.isinf}
