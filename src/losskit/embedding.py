@@ -600,19 +600,12 @@ def _triplet_with_limits(
     inputs). Elsewhere the limit formula always runs (the policy of ``fast_or_exact``).
     """
 
-    def reduce(per_triplet: torch.Tensor) -> torch.Tensor:
-        if sample_weight is None and anchor.numel() > 0:
-            return (
-                per_triplet.mean() if reduction == "mean" else per_triplet.sum() if reduction == "sum" else per_triplet
-            )
-        return reduce_loss(per_triplet, reduction, weight=sample_weight, fn=fn)
-
     def exact() -> torch.Tensor:
         d_ap = _pairwise_distance_with_limits(anchor, positive, p, eps)
         d_an = _pairwise_distance_with_limits(anchor, negative, p, eps)
         if swap:
             d_an = torch.minimum(d_an, _pairwise_distance_with_limits(positive, negative, p, eps))
-        return reduce(torch.relu(d_ap - d_an + margin))
+        return reduce_loss(torch.relu(d_ap - d_an + margin), reduction, weight=sample_weight, fn=fn)
 
     if _is_compiling() or anchor.device.type != "cpu":  # fast_or_exact's policy: no host read there
         return exact()
@@ -622,7 +615,8 @@ def _triplet_with_limits(
         d_an = torch.minimum(d_an, F.pairwise_distance(positive, negative, p, eps))
     if not math.isfinite(float((d_ap + d_an).detach().sum())):
         return exact()
-    return reduce(torch.clamp_min(margin + d_ap - d_an, 0))
+    # reduce_loss's mean and sum are torch's (and 0 for an empty batch, where torch's mean is NaN)
+    return reduce_loss(torch.clamp_min(margin + d_ap - d_an, 0), reduction, weight=sample_weight, fn=fn)
 
 
 @loss(
@@ -685,22 +679,6 @@ def triplet_margin_loss(
     anchor, positive, negative = _prepare(fn, anchor, positive, negative, names=("anchor", "positive", "negative"))
     _check_triplet(fn, anchor, positive, negative)
     margin, p, eps = float(margin), float(p), float(eps)
-
-    def fast() -> torch.Tensor:
-        return _torch_loss(
-            F.triplet_margin_loss,
-            (anchor, positive, negative),
-            reduction,
-            sample_weight,
-            fn,
-            margin=margin,
-            p=p,
-            eps=eps,
-            swap=swap,
-        )
-
-    if anchor.numel() == 0:
-        return fast()
     return _triplet_with_limits(anchor, positive, negative, margin, p, eps, swap, reduction, sample_weight, fn)
 
 
