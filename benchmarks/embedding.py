@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 import losskit.functional as LF
 
+from .measure import value_check as shared_value_check
 from .sequence import OURS, paired
 
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -209,24 +210,29 @@ DIFFERS: Dict[str, Dict[str, str]] = {
     "contrastive": {"pml ContrastiveLoss": "pml's hinge is not squared and averages over non-zero pairs"},
 }
 
-#: relative tolerance of the value check (float32 losses over a batch)
+#: tolerances of the value check (float32 losses over a batch)
 VALUE_ATOL = 1e-6
 VALUE_RTOL = 1e-4
 
 
 def value_check(case: str, steps: Dict[str, Step]) -> Dict[str, Dict[str, object]]:
-    """Each contender's loss against losskit's, once, before anything is timed: a ratio compares the same loss."""
-    ours = float(steps[OURS]())  # type: ignore[arg-type]
+    """Each contender's loss against losskit's, once, before anything is timed: a ratio compares the same loss.
+
+    The comparison is the main harness's (:func:`benchmarks.measure.value_check`), with an absolute floor:
+    a float32 loss near 0 (a confident InfoNCE, ~1e-3) carries ~1e-7 of rounding.
+    """
     out: Dict[str, Dict[str, object]] = {}
     for name, step in steps.items():
         if name == OURS:
             continue
-        other = float(step())  # type: ignore[arg-type]
-        rel = abs(ours - other) / max(abs(other), 1e-12)
-        reason = DIFFERS.get(case, {}).get(name)
-        # an absolute floor as well: a float32 loss near 0 (confident InfoNCE, ~1e-3) carries ~1e-7 of rounding
-        ok = abs(ours - other) <= VALUE_ATOL + VALUE_RTOL * abs(other)
-        out[name] = {"losskit": ours, "other": other, "rel_diff": rel, "ok": ok, "differs": reason}
+        check = shared_value_check(steps[OURS], step, VALUE_RTOL, VALUE_ATOL)  # type: ignore[arg-type]
+        out[name] = {
+            "losskit": check["losskit"],
+            "other": check["other"],
+            "rel_diff": check["max_rel_diff"],
+            "ok": check["ok"],
+            "differs": DIFFERS.get(case, {}).get(name),
+        }
     return out
 
 
