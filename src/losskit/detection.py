@@ -65,7 +65,7 @@ import torch
 from ._core import checks
 from ._core.reduction import reduce_loss
 from ._core.spec import Curve, loss
-from ._core.validation import data_checks_active, fmt_shape, prepare_pair
+from ._core.validation import data_checks_active, fmt_shape, host_readable, prepare_pair, require
 
 __all__ = ["iou_loss", "giou_loss", "diou_loss", "ciou_loss", "eiou_loss"]
 
@@ -106,6 +106,12 @@ def _corner_grads_to_format(grad_lo: torch.Tensor, grad_hi: torch.Tensor, box_fo
 def _check_boxes(fn: str, box_format: str, a: torch.Tensor, b: torch.Tensor, lows: List[torch.Tensor]) -> None:
     """Raise when a box has a negative width or height; ``lows`` are the chunks' minima (one host sync)."""
     if not lows:
+        return
+    if not host_readable(a):  # on an accelerator: a device-side check (NaN compares False and passes)
+        require(
+            ~(torch.stack(lows).amin(0) < 0),
+            f"{fn}: input or target has a box with a negative width or height (box_format={box_format!r})",
+        )
         return
     low = torch.stack(lows).amin(0).tolist()  # NaN compares False: NaN boxes pass through
     for name, value, boxes in zip(("input", "target"), low, (a, b)):

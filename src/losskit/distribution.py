@@ -26,6 +26,7 @@ from ._core.validation import (
     data_checks_active,
     fmt_shape,
     prepare_pair,
+    require,
     to_compute,
 )
 
@@ -404,8 +405,12 @@ def gaussian_nll_loss(
     fn = "gaussian_nll_loss"
     input, target = prepare_pair(fn, input, target)
     var_t = _gaussian_var(fn, input, var)
-    if var_t.numel() > 0 and data_checks_active(var_t) and bool((var_t < 0).any()):
-        raise ValueError(f"{fn}: var must be non-negative; got a minimum of {float(var_t.min()):g}")
+    if var_t.numel() > 0 and data_checks_active(var_t):
+        require(
+            ~(var_t < 0),  # NaN passes (and reaches the loss)
+            f"{fn}: var must be non-negative",
+            lambda: f"{fn}: var must be non-negative; got a minimum of {float(var_t.min()):g}",
+        )
     # torch's straight-through clamp: the floor changes the value but not the gradient path
     var_t = to_compute(compute_dtype(input, var_t), var_t).clone()
     with torch.no_grad():

@@ -46,7 +46,7 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
-from ._core.nonfinite import safe_sqrt, sum_not_finite
+from ._core.nonfinite import careful_at_once, safe_sqrt, sum_not_finite
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.validation import (
@@ -57,6 +57,8 @@ from ._core.validation import (
     compute_dtype,
     data_checks_active,
     fmt_shape,
+    host_readable,
+    require,
     to_compute,
 )
 
@@ -133,6 +135,12 @@ def _batch_inputs(fn: str, embeddings: torch.Tensor, labels: torch.Tensor) -> Tu
 
 def _check_class_range(fn: str, labels: torch.Tensor, num_classes: int) -> None:
     if labels.numel() == 0 or not data_checks_active(labels):
+        return
+    if not host_readable(labels):
+        require(
+            (labels >= 0) & (labels < num_classes),
+            f"{fn}: labels contain a class outside the valid range [0, {num_classes - 1}]",
+        )
         return
     lo, hi = (int(v) for v in torch.aminmax(labels))
     if lo < 0 or hi >= num_classes:
@@ -607,7 +615,7 @@ def _triplet_with_limits(
             d_an = torch.minimum(d_an, _pairwise_distance_with_limits(positive, negative, p, eps))
         return reduce_loss(torch.relu(d_ap - d_an + margin), reduction, weight=sample_weight, fn=fn)
 
-    if _is_compiling() or anchor.device.type != "cpu":  # fast_or_exact's policy: no host read there
+    if _is_compiling() or not host_readable(anchor):  # fast_or_exact's policy: no host read there
         return exact()
     d_ap = F.pairwise_distance(anchor, positive, p, eps)
     d_an = F.pairwise_distance(anchor, negative, p, eps)
@@ -937,6 +945,10 @@ def batch_triplet_loss(
         embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     pos, neg = batch.masks()
+    if distance != "cosine" and careful_at_once(batch.refs):  # an accelerator: the limits, without a look
+        return _finish(
+            *_batch_triplet_limits(batch, pos, neg, margin, mining, soft, distance), reduction, batch.gathered
+        )
     if mining == "batch_hard":
         with torch.no_grad():  # squared distances rank pairs as the distances do
             d = _distances(batch.anchors, batch.refs, "squared_euclidean" if distance == "euclidean" else distance)
@@ -1342,10 +1354,14 @@ def contrastive_loss(
         per = 0.5 * (squared.sum(1) - squared[own, own + batch.offset])
         return _finish(per, pairs, reduction, batch.gathered)
     refs = None if batch.refs is batch.anchors else batch.refs
-    out = _Contrastive.apply(
-        batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
-    )
-    if sum_not_finite(batch.refs):  # ±inf: the Gram form's ∞ − ∞ (see batch_triplet_loss); the limits, locally
+    at_limits = careful_at_once(batch.refs)  # an accelerator: the limits, without a look
+    if not at_limits:
+        out = _Contrastive.apply(
+            batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
+        )
+    if at_limits or sum_not_finite(
+        batch.refs
+    ):  # ±inf: the Gram form's ∞ − ∞ (see batch_triplet_loss); the limits, locally
         per = _contrastive_limits(
             batch.anchors, batch.refs, batch.same(), batch.offset, pos_margin, neg_margin, distance
         )

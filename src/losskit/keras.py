@@ -60,7 +60,7 @@ from torch import nn
 from . import functional as LF
 from ._core.reduction import safe_divide, zero_loss
 from ._core.targets import to_plus_minus_one
-from ._core.validation import check_number, compute_dtype, data_checks_active
+from ._core.validation import check_number, compute_dtype, data_checks_active, host_readable, require
 
 __all__ = [
     "EPSILON",
@@ -258,7 +258,13 @@ def _check_class_range(caller: str, labels: torch.Tensor, num_classes: int, igno
     """
     if labels.numel() == 0 or not data_checks_active(labels):
         return
-    lo, hi = (int(v) for v in torch.aminmax(labels))  # one pass, one sync
+    if not host_readable(labels):  # an accelerator: a device-side check, no sync
+        require(
+            (labels >= 0) & (labels < num_classes),
+            f"{caller}: y_true contains a class outside the valid range [0, {num_classes - 1}]",
+        )
+        return
+    lo, hi = (int(v) for v in torch.aminmax(labels))  # one pass, one host read
     if lo < 0 or hi >= num_classes:
         also = f" (or ignore_class={ignore_class})" if ignore_class is not None else ""
         raise ValueError(
@@ -555,7 +561,9 @@ def _check_trailing_padding(caller: str, y_true: torch.Tensor, label_length: tor
         return
     inside = torch.arange(y_true.shape[1], device=y_true.device) < label_length.unsqueeze(1)
     gaps = inside & (y_true == 0)
-    if bool(gaps.any()):
+    if not host_readable(gaps):  # an accelerator: a device-side check, no sync
+        require(~gaps.any(), f"{caller}: y_true must hold each row's labels first and the padding 0 after them")
+    elif bool(gaps.any()):
         row, col = gaps.nonzero()[0].tolist()
         raise ValueError(
             f"{caller}: y_true must hold each row's labels first and the padding 0 after them; row {row} has a 0 at "

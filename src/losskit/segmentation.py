@@ -65,7 +65,7 @@ import torch
 
 from . import distributed as _dist
 from ._core import checks
-from ._core.nonfinite import softmax_limit_scores, sum_not_finite
+from ._core.nonfinite import computed_with_limits, softmax_limit_scores
 from ._core.reduction import reduce_loss, safe_divide
 from ._core.spec import Curve, Role, loss
 from ._core.targets import explain_bad_target, is_probability_target, kernel_checks_range, valid_targets
@@ -428,12 +428,15 @@ def _class_sums(
             explain_bad_target(fn, x, target, ignore_index)
             raise
 
-    sums = sums_of(flat)
-    if activation == "softmax" and sum_not_finite(sums[1]):
+    if activation == "softmax":
         # Σ p is finite unless a counted position's softmax is NaN: a +inf logit (inf - inf) or a NaN one.
-        # Recompute on the softmax limit (the +inf classes share the mass; NaN rows stay NaN); the normal
-        # path pays one sum over the (N, C) sums and one host read
-        sums = sums_of(softmax_limit_scores(flat, 1))
+        # Then recompute on the softmax limit (the +inf classes share the mass; NaN rows stay NaN); the normal
+        # path pays one sum over the (N, C) sums and one host read (on accelerators: the limit, no read)
+        sums = computed_with_limits(
+            lambda at_limits: sums_of(softmax_limit_scores(flat, 1) if at_limits else flat), lambda s: s[1], flat
+        )
+    else:
+        sums = sums_of(flat)
     inter, pred, truth = sums[:3]
     nll = sums[3] if with_nll and targets.index is not None else None
     gathered = bool(gather) and _dist.is_distributed()
@@ -1100,13 +1103,18 @@ def lovasz_softmax_loss(
     flat = x.reshape(n, c, s)
     if targets.valid is not None:  # ignored logits (NaN included) out before the activation: exactly 0 gradient there
         flat = torch.where(targets.valid.unsqueeze(1), flat, torch.zeros((), dtype=x.dtype, device=x.device))
-    losses = _lovasz_softmax_losses(_activate(flat, activation), targets, classes, per_image)
-    if activation == "softmax" and sum_not_finite(losses):
+    if activation == "softmax":
         # the losses are in [0, 1] unless a softmax is NaN (a +inf logit: inf - inf, or a NaN one): recompute
         # on the softmax limit (NaN rows stay NaN); the normal path pays one host read of the (images,) losses
-        losses = _lovasz_softmax_losses(
-            _activate(softmax_limit_scores(flat, 1), activation), targets, classes, per_image
+        losses = computed_with_limits(
+            lambda at_limits: _lovasz_softmax_losses(
+                _activate(softmax_limit_scores(flat, 1) if at_limits else flat, activation), targets, classes, per_image
+            ),
+            lambda out: out,
+            flat,
         )
+    else:
+        losses = _lovasz_softmax_losses(_activate(flat, activation), targets, classes, per_image)
     if not per_image:
         losses = losses.reshape(())
     return _per_image_reduce(losses, reduction, fn)

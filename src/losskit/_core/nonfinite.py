@@ -9,17 +9,26 @@ calls the kernel, looks once at what came back — a scalar, or the sum of a
 per-sample vector, read on the host — and only when that is suspect
 recomputes on inputs made safe by the helpers here. On finite inputs the
 look costs one host read of one number.
+
+On accelerators that read would synchronise with the device, so there is no
+look: while :func:`~losskit.set_validation` is on (the default) every result
+counts as suspect and the careful path runs on every call (a few more
+elementwise passes, no sync); with validation off the fused kernel's result
+is kept as it is (NaN where an input is ``+inf`` and the loss has a limit).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable, TypeVar
 
 import torch
 
-from .validation import data_checks_active
+from .validation import data_checks_active, host_readable
 
-__all__ = ["result_suspect", "sum_not_finite", "softmax_limit_scores", "propagate_nan", "safe_sqrt"]
+_Result = TypeVar("_Result")
+
+__all__ = ["result_suspect", "careful_at_once", "sum_not_finite", "softmax_limit_scores", "propagate_nan", "safe_sqrt"]
 
 
 def result_suspect(out: torch.Tensor, reduction: str) -> bool:
@@ -35,8 +44,31 @@ def result_suspect(out: torch.Tensor, reduction: str) -> bool:
     """
     if not data_checks_active(out):
         return False
+    if not host_readable(out):  # no look without a sync: the careful path every time
+        return True
     value = out.item() if out.numel() == 1 else float(out.detach().sum())
     return not math.isfinite(value) if reduction == "mean" else math.isnan(value)
+
+
+def careful_at_once(tensor: torch.Tensor) -> bool:
+    """True on an accelerator while validation is on: the fast result cannot be looked at without a sync, so a
+    loss goes straight to its careful path instead of computing both (:func:`result_suspect` says True there)."""
+    return data_checks_active(tensor) and not host_readable(tensor)
+
+
+def computed_with_limits(
+    compute: Callable[[bool], _Result], looked_at: Callable[[_Result], torch.Tensor], tensor: torch.Tensor
+) -> _Result:
+    """``compute(False)``, and ``compute(True)`` (on the limits at ±inf) instead where it is suspect.
+
+    Suspect: the sum of ``looked_at(result)`` is not finite (:func:`sum_not_finite`, one host read). On an
+    accelerator while validation is on (:func:`careful_at_once`, ``tensor`` gives the device) there is no
+    look: ``compute(True)`` runs alone.
+    """
+    if careful_at_once(tensor):
+        return compute(True)
+    result = compute(False)
+    return compute(True) if sum_not_finite(looked_at(result)) else result
 
 
 def sum_not_finite(values: torch.Tensor) -> bool:
@@ -44,10 +76,12 @@ def sum_not_finite(values: torch.Tensor) -> bool:
 
     One reduction over ``values``; a caller that finds True looks closer
     (infinities without NaN also make the sum non-finite). False where data
-    checks do not run (see :func:`result_suspect`).
+    checks do not run, and True without a look on accelerators (see :func:`result_suspect`).
     """
     if not data_checks_active(values) or values.numel() == 0:
         return False
+    if not host_readable(values):
+        return True
     return not math.isfinite(float(values.detach().sum()))
 
 
@@ -92,10 +126,14 @@ def propagate_nan(loss: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
     put back — an infinite score is a valid input with a well-defined loss, so
     ``inf * 0`` must not turn it into NaN — and the NaN-carrying term is
     detached: it changes no gradient. The common, NaN-free case costs one sum
-    over ``input`` and one host read (:func:`sum_not_finite`); where data checks
-    do not run, every call takes the exact path (a few elementwise passes).
+    over ``input`` and one host read (:func:`sum_not_finite`); on accelerators and where data checks do not
+    run, every call takes the exact path (a few elementwise passes, no host read).
     """
-    if data_checks_active(input) and (input.numel() == 0 or math.isfinite(float(input.detach().sum()))):
+    if (
+        data_checks_active(input)
+        and host_readable(input)
+        and (input.numel() == 0 or math.isfinite(float(input.detach().sum())))
+    ):
         return loss
     nan = torch.isnan(input.detach())
     nan = nan.any(-1) if loss.dim() else nan.any()

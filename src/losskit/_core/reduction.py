@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import torch
 
-from .validation import _is_compiling, check_broadcastable_to
+from .validation import _is_compiling, check_broadcastable_to, host_readable
 
 __all__ = ["reduce_loss", "zero_loss", "safe_divide", "fused_or_reduce", "fast_or_exact"]
 
@@ -167,7 +167,7 @@ def fast_or_exact(
     side's backward still multiplies its zero gradient by an infinite derivative (0 · ∞ = NaN).
     ``input`` gives the device.
     """
-    if _is_compiling() or input.device.type != "cpu":
+    if _is_compiling() or not host_readable(input):
         return exact()
     out = fast()
     scalar_test = _SCALAR_TESTS.get(redo_where) if out.dim() == 0 else None

@@ -22,6 +22,8 @@ from .validation import (
     compute_dtype,
     data_checks_active,
     fmt_shape,
+    host_readable,
+    require,
     to_compute,
 )
 
@@ -103,7 +105,7 @@ def plain_cpu_index_batch(input: object, target: object) -> bool:
         or type(target) is not _TENSOR
         or target.dtype is not _INT64
         or input.dtype not in _FULL_PRECISION
-        or not input.is_cpu
+        or not host_readable(input)
         or not input.is_contiguous()
     ):
         return False
@@ -162,8 +164,9 @@ def class_index_target(
 def kernel_checks_range(input: torch.Tensor) -> bool:
     """Whether torch's class-index kernels (``nll_loss``, ``cross_entropy``, ``multi_margin_loss``) check the
     target range themselves on ``input``'s device: on CPU they raise (``IndexError``/``RuntimeError``) before
-    any value is wrong; elsewhere an out-of-range class is a device-side assert, so losskit checks first."""
-    return input.is_cpu
+    any value is wrong; elsewhere an out-of-range class is a device-side assert, so losskit checks first (a
+    device-side assertion too, with losskit's message: see ``check_class_target``)."""
+    return host_readable(input)
 
 
 def explain_bad_target(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_index: Optional[int]) -> None:
@@ -254,7 +257,8 @@ def target_class_weights(weight: Optional[torch.Tensor], target: torch.Tensor, v
     """``w[y_i]`` for every target (1 without class weights), 0 where the target is ignored."""
     if weight is None:
         return valid.to(torch.get_default_dtype() if not torch.is_floating_point(valid) else valid.dtype)
-    return weight[safe_targets(target, valid)] * valid
+    # take, not weight[...]: indexing with a 0-dim target (an unbatched sample) would read it on the host
+    return weight.take(safe_targets(target, valid)) * valid
 
 
 def mean_over_targets(
@@ -299,10 +303,16 @@ def to_plus_minus_one(target: torch.Tensor) -> torch.Tensor:
 def hinge_targets(fn: str, target: torch.Tensor) -> torch.Tensor:
     """Labels in {-1, 1} or {0, 1} (converted to {-1, 1}); anything else raises (a data check)."""
     if data_checks_active(target) and target.numel() > 0:
-        is_pm1 = bool(((target == -1) | (target == 1)).all())
-        is_binary01 = bool(((target == 0) | (target == 1)).all())
-        if not is_pm1 and not is_binary01:
+        is_pm1 = ((target == -1) | (target == 1)).all()
+        is_binary01 = ((target == 0) | (target == 1)).all()
+
+        def shown() -> str:
             bad = target[(target != -1) & (target != 0) & (target != 1)]
-            shown = bad[0].item() if bad.numel() else "a mix of -1 and 0"
-            raise ValueError(f"{fn}: target must hold labels in {{-1, 1}} or in {{0, 1}}; got {shown}")
+            return str(bad[0].item()) if bad.numel() else "a mix of -1 and 0"
+
+        require(
+            is_pm1 | is_binary01,
+            f"{fn}: target must hold labels in {{-1, 1}} or in {{0, 1}}",
+            lambda: f"{fn}: target must hold labels in {{-1, 1}} or in {{0, 1}}; got {shown()}",
+        )
     return to_plus_minus_one(target)

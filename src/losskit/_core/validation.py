@@ -5,9 +5,14 @@ was received: ``"mse_loss: target must have the input's shape (4, 1); got (4,)"`
 
 Checks that only look at shapes, dtypes and Python values always run. Checks
 that must read tensor *data* (class ranges, negative variances) run on CPU
-always; on an accelerator they cost a device sync, so they run unless
-:func:`set_validation` switched them off. While ``torch.compile`` traces, data
-checks are skipped (they would break the graph).
+always, reading the values on the host. On an accelerator a host read would
+synchronise with the device, so there they run as device-side assertions
+(``torch._assert_async``: the step is queued without waiting, and a failure
+stops the program at the device's next synchronisation, as torch's own
+out-of-range class indices do) while :func:`set_validation` leaves them on;
+nothing in a loss's forward or backward reads accelerator data on the host.
+While ``torch.compile`` traces, data checks are skipped (they would break the
+graph).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 from numbers import Real
-from typing import Any, Iterable, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -24,6 +29,8 @@ __all__ = [
     "validation",
     "validation_enabled",
     "data_checks_active",
+    "host_readable",
+    "require",
     "check_reduction",
     "check_floating",
     "check_same_shape",
@@ -100,11 +107,40 @@ def autograd_transform_active() -> bool:
     return torch.autograd.forward_ad._current_level >= 0
 
 
+#: test hook (``tests/sync_free.py``): treat CPU tensors as accelerator tensors, so that the sync-free paths
+#: run, and can be checked for host reads, on a machine without an accelerator
+_AS_ACCELERATOR = False
+
+
+def host_readable(tensor: torch.Tensor) -> bool:
+    """Whether reading ``tensor``'s values on the host is free of a device synchronisation (a CPU tensor)."""
+    return tensor.is_cpu and not _AS_ACCELERATOR
+
+
+def require(ok: torch.Tensor, message: str, detail: Optional[Callable[[], str]] = None) -> None:
+    """Raise ``ValueError`` unless every element of the boolean ``ok`` is true; without a host sync on accelerators.
+
+    On the host (:func:`host_readable`) one read decides, and the error says
+    ``detail()`` when given (it may read values: the offending class, say)
+    or ``message``. On an accelerator the check is ``torch._assert_async``
+    with ``message``: queued on the device, it fails at the device's next
+    synchronisation (``RuntimeError``, a device-side assertion) instead of
+    making every call wait for the device. Callers guard it with
+    :func:`data_checks_active`.
+    """
+    if host_readable(ok):
+        if not bool(ok.all()):
+            raise ValueError(detail() if detail is not None else message)
+    else:
+        torch._assert_async(ok.all(), message)
+
+
 def data_checks_active(tensor: torch.Tensor) -> bool:
     """True when a check that reads ``tensor``'s values should run now."""
     if _is_compiling():
         return False
-    return tensor.is_cpu or _VALIDATION  # is_cpu: a flag read (``device.type`` builds a device object)
+    # host_readable, inlined (every call of every loss); is_cpu is a flag read (``device.type`` builds an object)
+    return (tensor.is_cpu and not _AS_ACCELERATOR) or _VALIDATION
 
 
 def fmt_shape(shape: Iterable[int]) -> str:
@@ -273,6 +309,14 @@ def check_class_target(
     if not check_range or target.numel() == 0 or not data_checks_active(target):
         return None
     num_classes = input.shape[cdim]
+    if not host_readable(target):  # on the device, without a sync; whether any is ignored stays unknown
+        in_range = (target >= 0) & (target < num_classes)
+        require(
+            in_range if ignore_index is None else in_range | (target == ignore_index),
+            f"{fn}: target contains a class outside the valid range [0, {num_classes - 1}]"
+            + (f" or ignore_index={ignore_index}" if ignore_index is not None else ""),
+        )
+        return None
     lo_t, hi_t = torch.aminmax(target)  # one pass and one sync for the common, all-valid case
     lo, hi = int(lo_t), int(hi_t)
     ignore_is_a_class = ignore_index is not None and 0 <= ignore_index < num_classes

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .._core import checks
-from .._core.nonfinite import result_suspect, softmax_limit_scores
+from .._core.nonfinite import careful_at_once, result_suspect, softmax_limit_scores
 from .._core.reduction import fused_or_reduce, reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
@@ -27,7 +27,9 @@ from .._core.targets import (
 from .._core.validation import (
     check_broadcastable_to,
     data_checks_active,
+    host_readable,
     prepare_pair,
+    require,
     to_compute,
 )
 from ._common import FAMILY, softplus_pair
@@ -144,7 +146,7 @@ def cross_entropy(
         weight = checked_class_weight(fn, weight, input)
         if is_probability_target(fn, input, target, ignore_index):
             target = to_compute(input.dtype, target)
-            if sample_weight is None and input.numel() > 0:
+            if sample_weight is None and input.numel() > 0 and not careful_at_once(input):
                 loss = F.cross_entropy(input, target, weight=weight, reduction=reduction, label_smoothing=ls)
                 if not result_suspect(loss, reduction):
                     return loss
@@ -154,7 +156,11 @@ def cross_entropy(
             return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
         range_by_kernel = kernel_checks_range(input)
         target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
-    if sample_weight is None and (plain or input.numel() > 0 and (reduction != "mean" or data_checks_active(input))):
+    # the kernel first where its result can be looked at, or where no look is wanted; on an accelerator while
+    # validation is on there is no look (a host read), so the careful path below runs directly
+    if sample_weight is None and (
+        plain or input.numel() > 0 and not careful_at_once(input) and (reduction != "mean" or data_checks_active(input))
+    ):
         # the common case, torch's kernel with its own reduction; its value is looked at once (a host read of
         # one number) and recomputed below only if suspect: +inf scores, NaN, or a "mean" of nothing (torch: NaN)
         try:
@@ -272,23 +278,29 @@ def nll_loss(
         target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
         if input.numel() == 0:  # torch's "sum" of nothing may be uninitialised memory, its "mean" NaN
             return reduce_loss(F.nll_loss(input, target, reduction="none"), reduction, fn=fn)
+    # torch's "mean" of nothing (every target ignored, or all class weights 0) is NaN: losskit's is 0. On the
+    # host the kernel's mean is looked at once (one read) and recounted only if it is not finite; where nothing
+    # is read on the host (accelerators, torch.compile) the kernel sums and the mean is always recounted
+    looked_at = reduction == "mean" and (plain or data_checks_active(input) and host_readable(input))
     try:
-        loss = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+        loss = F.nll_loss(
+            input,
+            target,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction="sum" if reduction == "mean" and not looked_at else reduction,
+        )
     except (IndexError, RuntimeError):
         if range_by_kernel:
             explain_bad_target(fn, input, target, ignore_index)
         raise
-    # torch's "mean" of nothing (every target ignored, or all class weights 0) is NaN: losskit's is 0; where
-    # nothing is read on the host (torch.compile, accelerators with validation off) the mean is always recounted
     if reduction != "mean":
         return loss
-    if plain:  # result_suspect's test, written out: data checks run on this path
+    if looked_at:
         if math.isfinite(loss.item()):
             return loss
-    elif data_checks_active(input) and not result_suspect(loss, reduction):
-        return loss
-    total = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
-    return mean_over_targets(total, target, weight, ignore_index)
+        loss = F.nll_loss(input, target, weight=weight, ignore_index=ignore_index, reduction="sum")
+    return mean_over_targets(loss, target, weight, ignore_index)
 
 
 @loss(
@@ -354,7 +366,14 @@ def binary_cross_entropy(
             )
         except RuntimeError:
             pass
-    if data_checks_active(input) and input.numel() > 0:
+    if data_checks_active(input) and input.numel() > 0 and not host_readable(input):
+        # on an accelerator: a device-side check, and NaN always computed around (no look to decide)
+        require(
+            (input >= 0) & (input <= 1) | torch.isnan(input),
+            f"{fn}: input must hold probabilities in [0, 1] — for logits use binary_cross_entropy_with_logits",
+        )
+        input = torch.where(torch.isnan(input), torch.zeros_like(input), input)
+    elif data_checks_active(input) and input.numel() > 0:
         lo, hi = torch.aminmax(input.detach())
         if bool(lo < 0) or bool(hi > 1):
             raise ValueError(
@@ -459,10 +478,14 @@ def binary_cross_entropy_with_logits(
         weight, pos_weight = (to_compute(input.dtype, w) if w is not None else None for w in (weight, pos_weight))
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    if sample_weight is None and input.numel() > 0:  # fused_or_reduce's common case, without its call
+    if careful_at_once(input):  # an accelerator: no look at the kernel's result, the limits on every call
+        pass
+    elif sample_weight is None and input.numel() > 0:  # fused_or_reduce's common case, without its call
         loss = F.binary_cross_entropy_with_logits(
             input, target, weight=weight, pos_weight=pos_weight, reduction=reduction
         )
+        if not result_suspect(loss, reduction):
+            return loss
     else:
         loss = fused_or_reduce(
             F.binary_cross_entropy_with_logits,
@@ -474,8 +497,8 @@ def binary_cross_entropy_with_logits(
             weight=weight,
             pos_weight=pos_weight,
         )
-    if not result_suspect(loss, reduction):
-        return loss
+        if not result_suspect(loss, reduction):
+            return loss
     # NaN from torch's kernel (0 · inf at a logit of ±inf whose target is exactly 1 or 0), or a NaN input:
     # the same loss with the limits at infinity (NaN inputs stay NaN)
     positive = target if pos_weight is None else pos_weight * target

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .._core import checks
 from .._core.memory import empty_like_on_huge_pages
-from .._core.nonfinite import softmax_limit_scores, sum_not_finite
+from .._core.nonfinite import careful_at_once, computed_with_limits, softmax_limit_scores, sum_not_finite
 from .._core.reduction import reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
@@ -34,6 +34,7 @@ from .._core.validation import (
     check_number,
     data_checks_active,
     fmt_shape,
+    host_readable,
     prepare_pair,
     to_compute,
 )
@@ -461,7 +462,7 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
     def forward(ctx, rows, target, alpha, weight, gamma, ignore_index, reduction):
         # alpha: a (C,) tensor, a float or None; weight: a (C,) tensor or None (neither needs a gradient here)
         checked = data_checks_active(rows)
-        careful = False
+        careful = checked and not host_readable(rows)  # on accelerators no look at the result: careful at once
         while True:
             scores = softmax_limit_scores(rows, 1) if careful else rows
             loss, log_py, p_minus_1, log_norm = _focal_index_terms(scores, target, gamma, ignore_index)
@@ -665,6 +666,10 @@ def sigmoid_focal_loss(
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
     alpha = None if alpha is None else float(alpha)
+    if careful_at_once(input):  # an accelerator: no look at the result, the limits at ±inf on every call
+        return reduce_loss(
+            _SigmoidFocal.apply(input, target, alpha, float(gamma), True), reduction, weight=sample_weight, fn=fn
+        )
     if (
         reduction in ("mean", "sum")
         and sample_weight is None
@@ -793,11 +798,19 @@ def softmax_focal_loss(
         cdim = class_dim(input)
         if is_probability_target(fn, input, target, ignore_index):
             target = to_compute(input.dtype, target)
-            per = _soft_target_focal(input, target, cdim, float(gamma), alpha_t, weight, careful=False)
-            if sum_not_finite(per):  # ±inf scores (or NaN): the limits at infinity (one host read)
-                per = _soft_target_focal(
-                    softmax_limit_scores(input, cdim), target, cdim, float(gamma), alpha_t, weight, careful=True
-                )
+            per = computed_with_limits(  # ±inf scores (or NaN): the limits at infinity (one host read)
+                lambda at_limits: _soft_target_focal(
+                    softmax_limit_scores(input, cdim) if at_limits else input,
+                    target,
+                    cdim,
+                    float(gamma),
+                    alpha_t,
+                    weight,
+                    careful=at_limits,
+                ),
+                lambda per: per,
+                input,
+            )
             return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
         range_by_kernel = kernel_checks_range(input)
         target, _ = class_index_target(fn, input, target, ignore_index=ignore_index, check_range=not range_by_kernel)
@@ -824,7 +837,7 @@ def softmax_focal_loss(
     per = per.reshape(target.shape)
     valid = target != ignore_index
     if isinstance(alpha_t, torch.Tensor):
-        per = per * alpha_t[safe_targets(target, valid)]
+        per = per * alpha_t.take(safe_targets(target, valid))
     elif alpha_t is not None:
         per = per * alpha_t
     return reduce_per_target(per, target, weight, valid, reduction, sample_weight, fn)
@@ -859,10 +872,13 @@ def _targets_for(fn, input, target, ignore_index, weight):
 
 def _at_limits(per_sample, input):
     """``per_sample(scores, careful)`` on the scores, and again on their softmax limit if its sum is not finite."""
-    loss = per_sample(input, False)
-    if sum_not_finite(loss):  # a row with +inf (or NaN, or a -inf class): the limits at infinity (one host read)
-        loss = per_sample(softmax_limit_scores(input, class_dim(input)), True)
-    return loss
+    return computed_with_limits(  # a row with +inf (or NaN, or a -inf class): the limits (one host read)
+        lambda at_limits: (
+            per_sample(softmax_limit_scores(input, class_dim(input)), True) if at_limits else per_sample(input, False)
+        ),
+        lambda loss: loss,
+        input,
+    )
 
 
 @loss(

@@ -35,6 +35,8 @@ from .._core.validation import (
     check_number,
     data_checks_active,
     fmt_shape,
+    host_readable,
+    require,
     to_compute,
 )
 from ._common import FAMILY
@@ -60,7 +62,12 @@ def _check_positive_per_class(fn: str, name: str, value: object) -> None:
         )
     # runs on every call of the functional (a module passes its buffer): one min/max pass compared in Python,
     # then the slow path only to name the bad class; NaN propagates through aminmax and fails the comparison
-    if data_checks_active(value):
+    if data_checks_active(value) and not host_readable(value):
+        require(
+            (value > 0) & torch.isfinite(value),
+            f"{fn}: {name} must be positive and finite for every class",
+        )
+    elif data_checks_active(value):
         low, high = (v.item() for v in torch.aminmax(value))
         if not (low > 0 and high < math.inf):
             bad = ~(value > 0) | ~torch.isfinite(value)

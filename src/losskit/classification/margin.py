@@ -28,7 +28,9 @@ from .._core.validation import (
     check_same_shape,
     data_checks_active,
     fmt_shape,
+    host_readable,
     prepare_pair,
+    require,
     to_compute,
 )
 from ._common import FAMILY
@@ -334,7 +336,12 @@ def multilabel_margin_loss(
         raise TypeError(f"{fn}: target must be an integer tensor of class lists padded with -1; got {target.dtype}")
     check_same_shape(fn, input, target)
     num_classes = input.shape[-1]
-    if target.numel() and data_checks_active(target):
+    if target.numel() and data_checks_active(target) and not host_readable(target):
+        require(
+            (target >= -1) & (target < num_classes),
+            f"{fn}: target contains a class outside the valid range [0, {num_classes - 1}] (or -1 to end a list)",
+        )
+    elif target.numel() and data_checks_active(target):
         lo, hi = int(target.min()), int(target.max())
         if lo < -1 or hi >= num_classes:
             bad = lo if lo < -1 else hi

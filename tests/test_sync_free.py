@@ -1,0 +1,197 @@
+"""No host sync on accelerators (issue 17): every loss's forward and backward, and its data checks.
+
+On an accelerator, reading a tensor's values on the host makes the host wait
+for the device. losskit's data checks run there as device-side assertions,
+and its looks at a fused kernel's result (the limits at ±inf, torch's "mean"
+of nothing) give way to the careful path on every call. These tests run the
+battery's samples with CPU tensors treated as accelerator tensors
+(``tests/sync_free.py``): no operator that reads data on the host may run,
+the values and gradients must be the ones the host paths give (the ±inf
+samples included), and bad data must still fail, as an assertion. Where a
+CUDA device is present, the same runs on it under
+``torch.cuda.set_sync_debug_mode("error")``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import losskit as lk
+import losskit.functional as LF
+
+from .loss_db import LossInfo, Sample, battery_cases
+from .sync_free import HostRead, HostReads, as_accelerator, no_host_reads
+from .test_common import _call_fn, _pick, _reductions, _samples, _with_reduction
+
+ENTRIES = battery_cases()
+IDS = [e.name for e in ENTRIES]
+
+#: losses that read device data on the host by design, each with the reason
+HOST_BOUND = {
+    "ctc": "torch's ctc_loss copies the lengths to the host itself (its tensor-lengths overload calls .to('cpu'))",
+}
+
+
+@pytest.fixture(params=ENTRIES, ids=IDS)
+def entry(request) -> LossInfo:
+    return request.param
+
+
+def _step(entry: LossInfo, sample: Sample, reduction):
+    """(loss, gradients of the sample's grad args) for one forward and backward."""
+    args, kwargs = _with_reduction(sample, reduction).materialize(requires_grad=True)
+    out = _call_fn(entry, args, kwargs)
+    grads = []
+    if sample.grad_args and out.requires_grad:
+        out.sum().backward()
+        grads = [args[i].grad for i in sample.grad_args]
+    return out.detach(), grads
+
+
+def test_no_host_reads(entry):
+    """Forward and backward of the battery's samples, every reduction: no operator reads device data."""
+    if entry.name in HOST_BOUND:
+        pytest.skip(HOST_BOUND[entry.name])
+    for sample in _samples(entry)[:3]:
+        for reduction in _reductions(entry):
+            with no_host_reads():
+                _step(entry, sample, reduction)
+
+
+def test_host_bound_losses_still_read_on_the_host():
+    """The exemptions stay true: a loss removed from the host-bound list would fail the test above."""
+    for name in HOST_BOUND:
+        entry = next(e for e in ENTRIES if e.name == name)
+        with pytest.raises(HostRead):
+            with no_host_reads():
+                _step(entry, _samples(entry)[0], _reductions(entry)[0])
+
+
+def _assert_same(actual, expected, what):
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-12, equal_nan=True, msg=what)
+
+
+def test_accelerator_paths_give_the_host_values(entry):
+    """The sync-free paths (careful every call, device-side checks) give the host paths' values and gradients.
+
+    Over ordinary samples, the saturated extremes and the ±inf samples, where the host paths look at a
+    result and only then take the limits.
+    """
+    samples = [*_samples(entry)[:2], *entry.extremes(), *entry.inf_extremes()]
+    for sample in samples:
+        for reduction in _pick(entry, "none", "sum", "mean"):
+            expected, expected_grads = _step(entry, sample, reduction)
+            with as_accelerator():
+                actual, grads = _step(entry, sample, reduction)
+            what = f"{entry.name} {sample.desc} {reduction}"
+            _assert_same(actual, expected, what)
+            for g, e in zip(grads, expected_grads):
+                _assert_same(g, e, f"{what} gradient")
+
+
+# ---------------------------------------------------------------------------------------------
+# data checks on the device: an assertion, not a host read; off with set_validation(False)
+# ---------------------------------------------------------------------------------------------
+
+_rng = np.random.default_rng(17)
+_logits = torch.tensor(_rng.standard_normal((4, 3)))
+_seg = torch.tensor(_rng.standard_normal((2, 3, 4, 4)))
+_boxes = torch.tensor([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 4.0]])
+
+BAD_DATA = {
+    "cross_entropy class out of range": lambda: LF.cross_entropy(_logits.float(), torch.tensor([0, 1, 2, 3])),
+    "cross_entropy class out of range, ignore_index": lambda: LF.cross_entropy(
+        _logits, torch.tensor([0, -100, 2, 5]), ignore_index=-100
+    ),
+    "nll class out of range": lambda: LF.nll_loss(_logits.log_softmax(1), torch.tensor([0, 1, 2, -3])),
+    "focal class out of range": lambda: LF.softmax_focal_loss(_logits, torch.tensor([0, 1, 7, 2])),
+    "dice class out of range": lambda: LF.dice_loss(_seg, torch.full((2, 4, 4), 3)),
+    "dice class out of range, ignore_index": lambda: LF.dice_loss(_seg, torch.full((2, 4, 4), 4), ignore_index=255),
+    "hinge labels": lambda: LF.hinge_loss(_logits, torch.full((4, 3), 0.5, dtype=torch.float64)),
+    "bce probabilities": lambda: LF.binary_cross_entropy(torch.tensor([0.5, 1.5]), torch.tensor([0.0, 1.0])),
+    "gaussian_nll var": lambda: LF.gaussian_nll_loss(_logits, _logits, -torch.ones(4, 3, dtype=torch.float64)),
+    "giou inverted box": lambda: LF.giou_loss(_boxes.flip(-1), _boxes),
+    "arcface labels": lambda: lk.get("arcface", num_classes=3, embedding_dim=3)(
+        torch.randn(4, 3), torch.tensor([0, 1, 2, 3])
+    ),
+    "logit_adjusted counts": lambda: LF.logit_adjusted_cross_entropy(
+        _logits, torch.tensor([0, 1, 2, 0]), class_counts=torch.tensor([3.0, 0.0, 2.0])
+    ),
+    "multilabel_margin class": lambda: LF.multilabel_margin_loss(
+        _logits, torch.tensor([[0, 5, -1], [1, -1, 0], [2, -1, 0], [0, 1, -1]])
+    ),
+}
+
+
+#: bad data that only losskit's check catches: with validation off the call goes through
+UNCHECKED_BY_TORCH = {"hinge labels", "gaussian_nll var", "giou inverted box", "logit_adjusted counts"}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA), ids=list(BAD_DATA))
+def test_bad_data_is_a_device_assertion(case):
+    """Bad data still stops the call on the device (torch._assert_async; an error at the next sync there),
+    reading nothing on the host; on the host it is losskit's ValueError; set_validation(False) skips it."""
+    call = BAD_DATA[case]
+    with pytest.raises(ValueError):
+        call()
+    with pytest.raises(RuntimeError) as raised:  # torch._assert_async on a CPU tensor raises at once
+        with as_accelerator(), HostReads():
+            call()
+    assert not isinstance(raised.value, HostRead), raised.value
+    if case in UNCHECKED_BY_TORCH:  # elsewhere torch's own kernel still checks (a device assert on a GPU)
+        with as_accelerator(), lk.validation(False):
+            call()
+
+
+def test_require_names_the_check_on_the_host_and_on_the_device():
+    from losskit._core.validation import require
+
+    ok = torch.tensor([True, False])
+    with pytest.raises(ValueError, match="^f: detail$"):
+        require(ok, "f: message", lambda: "f: detail")
+    with pytest.raises(ValueError, match="^f: message$"):
+        require(ok, "f: message")
+    with as_accelerator(), pytest.raises(RuntimeError, match="f: message"):
+        require(ok, "f: message", lambda: pytest.fail("detail must not be built on the device"))
+    require(torch.tensor([True, True]), "f: message")
+    with as_accelerator():
+        require(torch.ones(3, dtype=torch.bool), "f: message")
+
+
+# ---------------------------------------------------------------------------------------------
+# on a real accelerator
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_cuda(sample: Sample) -> Sample:
+    def move(v):
+        return v.cuda() if isinstance(v, torch.Tensor) else v
+
+    return Sample(
+        tuple(move(a) for a in sample.args),
+        {k: move(v) for k, v in sample.kwargs.items()},
+        sample.grad_args,
+        sample.desc,
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_forward_and_backward_without_sync(entry):
+    """Under torch.cuda.set_sync_debug_mode("error"): any synchronising call in a loss raises."""
+    if entry.name in HOST_BOUND:
+        pytest.skip(HOST_BOUND[entry.name])
+    for sample in _samples(entry)[:2]:
+        sample = _to_cuda(sample)
+        for reduction in _reductions(entry):
+            args, kwargs = _with_reduction(sample, reduction).materialize(requires_grad=True)
+            torch.cuda.synchronize()
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                out = _call_fn(entry, args, kwargs)
+                if sample.grad_args and out.requires_grad:
+                    out.sum().backward()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+            torch.cuda.synchronize()
