@@ -55,10 +55,14 @@ BASE_REDUCTIONS = ("mean", "sum", "none")
 def set_validation(enabled: bool) -> None:
     """Switch data-dependent input checks on accelerators on or off (process-wide).
 
-    On CPU the checks always run (they are cheap there). On CUDA and other
-    accelerators each data check costs a host-device synchronisation; switch
+    On CPU the checks always run (they are cheap there) and raise ``ValueError``.
+    On CUDA and other accelerators they run as device-side assertions (no
+    host-device synchronisation; a failure surfaces as a ``RuntimeError`` at the
+    device's next synchronisation), and the losses that take the limits at
+    ±inf compute them on every call; each costs a few small kernels. Switch
     them off in a tuned training loop once the data pipeline is trusted, or
-    for one block with :func:`validation`.
+    for one block with :func:`validation`: the fused kernels' results are then
+    kept as they come (NaN where a ``+inf`` logit has a finite limit).
     """
     global _VALIDATION
     if not isinstance(enabled, bool):
