@@ -91,6 +91,67 @@ def test_accelerator_paths_give_the_host_values(entry):
                 _assert_same(g, e, f"{what} gradient")
 
 
+KERAS_EXTRA = {  # losses outside test_keras.CASES, each (y_true, y_pred, keywords)
+    "sparse_categorical_crossentropy": (torch.tensor([0, 2, 1, 3, 3]), torch.randn(5, 4), {"from_logits": True}),
+    "sparse_categorical_crossentropy@ignore": (
+        torch.tensor([0, 2, -1, 3, 3]),
+        torch.randn(5, 4),
+        {"from_logits": True, "ignore_class": -1},
+    ),
+    "dice": (torch.randint(0, 2, (2, 4, 4, 3)).float(), torch.rand(2, 4, 4, 3), {}),
+    "tversky": (torch.randint(0, 2, (2, 4, 4, 3)).float(), torch.rand(2, 4, 4, 3), {"alpha": 0.3, "beta": 0.7}),
+    "circle": (torch.tensor([0, 0, 1, 1, 2]), torch.randn(5, 3), {}),
+}
+
+
+def _keras_cases():
+    from .test_keras import CASES, _pair
+
+    for name, (_, _, kws) in CASES.items():
+        y_true, y_pred = _pair(name, "2d")
+        for kw in kws:
+            yield name.split("@")[0], torch.tensor(y_true), torch.tensor(y_pred), kw
+    for name, (y_true, y_pred, kw) in KERAS_EXTRA.items():
+        yield name.split("@")[0], y_true, y_pred.double(), kw
+
+
+def test_keras_layer_reads_nothing_on_the_device():
+    """losskit.keras: every function's forward and backward without a host read, with the host path's values."""
+    import losskit.keras as lkk
+
+    for name, y_true, y_pred, kw in _keras_cases():
+        results = []
+        for mode in (None, no_host_reads):
+            pred = y_pred.clone().requires_grad_()
+            if mode is None:
+                out = getattr(lkk, name)(y_true, pred, **kw)
+                out.sum().backward()
+            else:
+                with mode():
+                    out = getattr(lkk, name)(y_true, pred, **kw)
+                    out.sum().backward()
+            results.append((out.detach(), pred.grad))
+        (expected, expected_grad), (actual, grad) = results
+        _assert_same(actual, expected, f"keras {name} {kw}")
+        _assert_same(grad, expected_grad, f"keras {name} {kw} gradient")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"padding_value": 0}, {"hypothesis_lengths": torch.tensor([3, 2]), "truth_lengths": torch.tensor([3, 1])}],
+    ids=["padding", "lengths"],
+)
+def test_edit_distance_on_the_device_is_the_tensor_dynamic_programme(kwargs):
+    """Off the host edit_distance runs its batched dynamic programme in tensors (no copy to rapidfuzz)."""
+    hyp = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
+    ref = torch.tensor([[1, 3, 3, 0], [4, 0, 0, 0]])
+    for normalize in (False, True):
+        expected = LF.edit_distance(hyp, ref, normalize=normalize, **kwargs)
+        with no_host_reads():
+            actual = LF.edit_distance(hyp, ref, normalize=normalize, **kwargs)
+        _assert_same(actual, expected, f"edit_distance normalize={normalize}")
+
+
 # ---------------------------------------------------------------------------------------------
 # data checks on the device: an assertion, not a host read; off with set_validation(False)
 # ---------------------------------------------------------------------------------------------
@@ -118,6 +179,15 @@ BAD_DATA = {
     ),
     "logit_adjusted counts": lambda: LF.logit_adjusted_cross_entropy(
         _logits, torch.tensor([0, 1, 2, 0]), class_counts=torch.tensor([3.0, 0.0, 2.0])
+    ),
+    "edit_distance lengths": lambda: LF.edit_distance(
+        torch.tensor([[1, 2], [3, 4]]),
+        torch.tensor([[1, 2], [3, 4]]),
+        hypothesis_lengths=torch.tensor([2, 3]),
+        truth_lengths=torch.tensor([2, 2]),
+    ),
+    "keras sparse class out of range": lambda: __import__("losskit.keras").keras.sparse_categorical_crossentropy(
+        torch.tensor([0, 4]), torch.randn(2, 4), from_logits=True
     ),
     "multilabel_margin class": lambda: LF.multilabel_margin_loss(
         _logits, torch.tensor([[0, 5, -1], [1, -1, 0], [2, -1, 0], [0, 1, -1]])

@@ -27,7 +27,15 @@ import torch.nn.functional as F
 from ._core import checks
 from ._core.reduction import reduce_loss
 from ._core.spec import Role, loss
-from ._core.validation import check_floating, compute_dtype, data_checks_active, fmt_shape, to_compute
+from ._core.validation import (
+    check_floating,
+    compute_dtype,
+    data_checks_active,
+    fmt_shape,
+    host_readable,
+    require,
+    to_compute,
+)
 
 __all__ = ["ctc_loss", "edit_distance", "char_error_rate", "word_error_rate"]
 
@@ -459,7 +467,8 @@ def _levenshtein_tensors(
     step = torch.empty_like(row)
     col_index = ref_len.long().unsqueeze(1)
     result = row.gather(1, col_index).squeeze(1)  # row 0: the hypothesis is empty
-    last = int(hyp_len.max()) if hyp_len.numel() and not _is_compiling() else steps
+    # the longest row decides when to stop: read on the host where that is free, else every padded step
+    last = int(hyp_len.max()) if hyp_len.numel() and host_readable(hyp_len) and not _is_compiling() else steps
     for i in range(1, min(last, steps) + 1):
         mismatch = (hyp[:, i - 1 : i] != ref).to(torch.int32)
         step[:, 0] = i
@@ -527,11 +536,13 @@ def _token_lengths(
     width = tokens.shape[1]
     if lengths is not None:
         lens = _lengths_tensor(fn, name, lengths, tokens.shape[0]).to(tokens.device)
-        if lens.numel() and data_checks_active(lens) and (bool((lens < 0).any()) or bool((lens > width).any())):
-            n = _first_bad((lens < 0) | (lens > width))
-            raise ValueError(
-                f"{fn}: {name} must be in [0, {width}] (the padded length); got {int(lens[n])} for row {n}"
-            )
+        if lens.numel() and data_checks_active(lens):
+
+            def detail() -> str:
+                n = _first_bad((lens < 0) | (lens > width))
+                return f"{fn}: {name} must be in [0, {width}] (the padded length); got {int(lens[n])} for row {n}"
+
+            require((lens >= 0) & (lens <= width), f"{fn}: {name} must be in [0, {width}] (the padded length)", detail)
         return tokens, lens.long()
     if padding_value is None:
         return tokens, torch.full((tokens.shape[0],), width, dtype=torch.long, device=tokens.device)
@@ -637,7 +648,7 @@ def edit_distance(
             fn, "hypothesis_lengths", hyp, flat("hypothesis_lengths", hypothesis_lengths), padding_value
         )
         ref, ref_len = _token_lengths(fn, "truth_lengths", ref, flat("truth_lengths", truth_lengths), padding_value)
-        if hyp.device.type == "cpu" and not _is_compiling():
+        if host_readable(hyp) and not _is_compiling():
             distance = _levenshtein_rapidfuzz(hyp, hyp_len, ref, ref_len)
         else:
             distance = _levenshtein_tensors(hyp, hyp_len, ref, ref_len)
