@@ -7,14 +7,16 @@ no host looks at results), and :class:`HostReads` fails on every operator
 that would synchronise a device with the host — a scalar read (``item``,
 ``bool``, ``float``, ``int`` of a tensor all go through
 ``aten._local_scalar_dense``), ``nonzero`` and the operators whose output size
-depends on the data (boolean-mask indexing calls ``nonzero``), and copies to
-NumPy or Python lists.
+depends on the data (boolean-mask indexing calls ``nonzero``), copies to
+NumPy or Python lists, and ``torch.tensor`` of host data (a blocking copy to
+the device).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import traceback
 from typing import Iterator, List
 
@@ -40,23 +42,44 @@ SYNCING = {
     aten.repeat_interleave,
     aten.bincount,
     aten.histc,
+    # torch.tensor(host data): a blocking host-to-device copy on an accelerator, which
+    # set_sync_debug_mode("error") also refuses (torch.full or a Python scalar operand copy nothing)
+    aten.lift_fresh,
+    aten.lift_fresh_copy,
 }
+_FROM_HOST = {aten.lift_fresh, aten.lift_fresh_copy}
 
 
 class HostRead(AssertionError):
     """A loss read tensor data on the host where it would synchronise with an accelerator."""
 
 
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+def _called_from_losskit(frames: List[traceback.FrameSummary]) -> bool:
+    """Whether the innermost frame outside torch (and this file) is losskit's: an operator a loss runs, not one
+    that user code it calls runs (a critic, a sample's derivation)."""
+    for frame in reversed(frames):
+        if frame.filename.startswith(_TORCH_DIR) or frame.filename == __file__:
+            continue
+        return f"{os.sep}losskit{os.sep}" in frame.filename
+    return False
+
+
 class HostReads(TorchDispatchMode):
-    """Raise :class:`HostRead` (with the caller's frames) on every operator in :data:`SYNCING`."""
+    """Raise :class:`HostRead` (with the caller's frames) on every operator in :data:`SYNCING` a loss runs."""
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func.overloadpacket in SYNCING and not (
             func.overloadpacket is aten.repeat_interleave and (kwargs or {}).get("output_size") is not None
         ):
-            frames = [f for f in traceback.extract_stack() if "/losskit/" in f.filename]
-            where = "; ".join(f"{f.filename.rsplit('/losskit/', 1)[1]}:{f.lineno} {f.name}" for f in frames[-3:])
-            raise HostRead(f"{func} reads device data on the host (at {where or 'outside losskit'})")
+            stack = traceback.extract_stack()
+            if _called_from_losskit(stack):
+                frames = [f for f in stack if f"{os.sep}losskit{os.sep}" in f.filename]
+                where = "; ".join(f"{f.filename.rsplit('/losskit/', 1)[1]}:{f.lineno} {f.name}" for f in frames[-3:])
+                what = "copies host data to the device" if func.overloadpacket in _FROM_HOST else "reads device data"
+                raise HostRead(f"{func} {what} (at {where})")
         return func(*args, **(kwargs or {}))
 
 

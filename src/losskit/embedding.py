@@ -1345,7 +1345,8 @@ def contrastive_loss(
         embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     n = embeddings.shape[0]
-    pairs = torch.tensor(0.5 * n * max(batch.refs.shape[0] - 1, 0), dtype=embeddings.dtype, device=embeddings.device)
+    # torch.full, not torch.tensor: a fill on the device, no blocking copy from the host
+    pairs = torch.full((), 0.5 * n * max(batch.refs.shape[0] - 1, 0), dtype=embeddings.dtype, device=embeddings.device)
     if distance == "cosine":
         d = _distances(batch.anchors, batch.refs, distance)
         squared = torch.relu(torch.where(batch.same(), d - pos_margin, neg_margin - d)).square()
@@ -1541,7 +1542,7 @@ def supervised_contrastive_loss(
     per = (-(temperature / base_temperature) * mean_log_prob_pos).reshape(v, n).T
     if one_view:
         per = per.reshape(n)
-    count = torch.tensor(float(n * v), dtype=per.dtype, device=per.device)
+    count = torch.full((), float(n * v), dtype=per.dtype, device=per.device)
     return _finish(per, count, reduction, gathered)
 
 
@@ -1657,9 +1658,9 @@ def _info_nce(
             out = out + fused(key, query) if factor is not None else 0.5 * (out + fused(key, query))
         if factor is None or not gathered:
             return out
-        count = None if reduction == "sum" else torch.tensor(float(n), dtype=query.dtype, device=query.device)
+        count = None if reduction == "sum" else torch.full((), float(n), dtype=query.dtype, device=query.device)
         return _dist.global_reduce(out, count, gathered)
-    count = torch.tensor(float(n), dtype=query.dtype, device=query.device)
+    count = torch.full((), float(n), dtype=query.dtype, device=query.device)
     q, k, nb = _normalize(query), _normalize(key), _normalize(negatives)
     if gathered:
         nb, _, _ = _dist.all_gather_with_grad(nb)

@@ -285,7 +285,7 @@ def _keras_reduce(
         if reduction in ("mean", "sum_over_batch_size"):
             # valid entries weigh total/valid, so the mean runs over the valid entries only
             mask = mask * safe_divide(
-                torch.tensor(float(mask.numel()), dtype=values.dtype, device=values.device), mask.sum()
+                torch.full((), float(mask.numel()), dtype=values.dtype, device=values.device), mask.sum()
             )
         if sample_weight is not None:
             sample_weight = torch.as_tensor(sample_weight, dtype=values.dtype, device=values.device)
@@ -314,7 +314,9 @@ def _keras_reduce(
     elif reduction == "mean_with_sample_weight" and sample_weight is not None:
         loss = safe_divide(values.sum(), sample_weight.sum())
     else:
-        loss = safe_divide(values.sum(), torch.tensor(float(values.numel()), dtype=values.dtype, device=values.device))
+        loss = safe_divide(
+            values.sum(), torch.full((), float(values.numel()), dtype=values.dtype, device=values.device)
+        )
     # Keras's dividing reductions end in divide_no_nan, whose result_type turns float64 into float32
     return loss.to(_float64_to_float32(dtype) if reduction in _DIVIDING_REDUCTIONS else dtype)
 

@@ -1343,7 +1343,7 @@ def dice_ce_loss(
     w = to_compute(x.dtype, weight) if weight is not None else None
     if per_sample:  # the (N, C') weighted scores -> each sample's weighted mean over its classes
         kept = c if include_background or c == 1 else c - 1
-        total = w[c - kept :].sum() if w is not None else torch.tensor(float(kept), dtype=x.dtype, device=x.device)
+        total = w[c - kept :].sum() if w is not None else torch.full((), float(kept), dtype=x.dtype, device=x.device)
         dice = safe_divide(dice.sum(-1), total.expand(n))
     if sums.nll is not None:  # torch's weighted mean Σ w_y (−log p_y) / Σ w_y over the counted positions
         assert sums.labels is not None

@@ -471,7 +471,7 @@ def _levenshtein_tensors(
     last = int(hyp_len.max()) if hyp_len.numel() and host_readable(hyp_len) and not _is_compiling() else steps
     for i in range(1, min(last, steps) + 1):
         mismatch = (hyp[:, i - 1 : i] != ref).to(torch.int32)
-        step[:, 0] = i
+        step[:, 0].fill_(i)  # a fill: no scalar tensor made on the host
         torch.minimum(row[:, 1:] + 1, row[:, :-1] + mismatch, out=step[:, 1:])
         row = torch.cummin(step.sub_(cols), dim=1).values.add_(cols)
         result = torch.where(hyp_len == i, row.gather(1, col_index).squeeze(1), result)
