@@ -192,6 +192,23 @@ def test_the_careful_path_is_not_a_second_computation(case):
     assert counts[0] >= 1 and counts[1] == counts[0], f"{case}: {op} ran {counts[0]} / {counts[1]} times"
 
 
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+def test_fused_gradient_regression_reads_nothing_on_the_device(name):
+    """The fused-gradient path (2^17 elements and more, the battery's samples are smaller) skips its host-side
+    shortcut for ``loss.backward()`` on accelerators, with the same gradient."""
+    generator = torch.Generator().manual_seed(3)
+    x, y = torch.randn(1 << 17, generator=generator), torch.randn(1 << 17, generator=generator)
+    results = []
+    for mode in (contextlib.nullcontext, no_host_reads):
+        leaf = x.clone().requires_grad_()
+        with mode():
+            out = getattr(LF, name)(leaf, y)
+            out.backward()
+        results.append((out.detach(), leaf.grad))
+    _assert_same(results[1][0], results[0][0], name)
+    _assert_same(results[1][1], results[0][1], f"{name} gradient")
+
+
 def test_bce_with_logits_on_the_device_skips_the_kernel_it_could_not_look_at():
     x = _logits.clone().requires_grad_()
     with as_accelerator(), _Counts() as mode:
