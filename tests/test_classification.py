@@ -664,3 +664,29 @@ def test_mean_of_nothing_is_zero_where_no_value_is_read(monkeypatch):
     y = torch.tensor([0, 1, 2, -100])
     torch.testing.assert_close(LF.cross_entropy(x, y), F.cross_entropy(x, y))
     torch.testing.assert_close(LF.nll_loss(x, y), F.nll_loss(x, y))
+
+
+@pytest.mark.parametrize("offset", [0.0, 100.0, 1e4], ids=lambda o: f"offset={o:g}")
+@pytest.mark.parametrize("rows,classes", [(1000, 10), (200, 100)], ids=["few classes", "log_softmax"])
+def test_softmax_focal_float32_does_not_lose_precision_with_the_logits_magnitude(offset, rows, classes):
+    """Adding a constant to every logit changes no softmax: the float32 loss, gradient and Hessian-vector product
+    stay as close to float64 as at offset 0. The few-class path once formed ``logsumexp(x) - x_y``, two
+    logit-sized numbers (relative error 4e-3 at offset 1e4), and the double backward ``x_y - lse``."""
+    generator = torch.Generator().manual_seed(11)
+    x = torch.randn(rows, classes, generator=generator) + offset
+    t = torch.randint(0, classes, (rows,), generator=generator)
+    v = torch.randn(rows, classes, generator=generator, dtype=torch.float64)
+    out = {}
+    for dtype in (torch.float32, torch.float64):
+        leaf = x.to(dtype).clone().requires_grad_()
+        per_row = LF.softmax_focal_loss(leaf, t, gamma=2.0, reduction="none")
+        (grad,) = torch.autograd.grad(per_row.sum(), leaf)
+        leaf2 = x.to(dtype).clone().requires_grad_()
+        (g2,) = torch.autograd.grad(LF.softmax_focal_loss(leaf2, t, gamma=0.5), leaf2, create_graph=True)
+        (hvp,) = torch.autograd.grad((g2 * v.to(dtype)).sum(), leaf2)
+        out[dtype] = [a.detach().double() for a in (per_row, grad, hvp)]
+    (value, grad, hvp), (value64, grad64, hvp64) = out[torch.float32], out[torch.float64]
+    torch.testing.assert_close(value, value64, rtol=5e-6, atol=1e-7)
+    for name, a, b in (("gradient", grad, grad64), ("Hessian-vector product", hvp, hvp64)):
+        error = ((a - b).abs().max() / b.abs().max()).item()
+        assert error < 2e-6, f"{name}: relative error {error:.2e} at offset {offset:g}"
