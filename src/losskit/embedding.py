@@ -49,6 +49,7 @@ from ._core.module import Loss
 from ._core.nonfinite import careful_at_once, safe_sqrt, sum_not_finite
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
+from ._core.targets import log_softmax_at
 from ._core.validation import (
     _is_compiling,
     check_floating,
@@ -1762,7 +1763,7 @@ def _margin_logits(
         cos = _normalize(x) @ _normalize(w).T
         target = target_logit(cos.gather(1, index))
         logits = scale * cos.scatter(1, index, target)
-        per = torch.logsumexp(logits, 1) - scale * target.squeeze(1)
+        per = -log_softmax_at(logits, labels, None, 1)  # the target's slot holds scale * target
         return reduce_loss(per, reduction, fn=fn)
 
     return _normalize_with_limits(compute, embeddings, weight)

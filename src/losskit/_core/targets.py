@@ -42,6 +42,7 @@ __all__ = [
     "index_setup",
     "safe_targets",
     "gather_class",
+    "log_softmax_at",
     "target_class_weights",
     "mean_over_targets",
     "reduce_per_target",
@@ -251,6 +252,21 @@ def safe_targets(target: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.T
 def gather_class(values: torch.Tensor, target: torch.Tensor, valid: Optional[torch.Tensor], cdim: int) -> torch.Tensor:
     """``values[..., y, ...]`` along the class dimension; ignored targets read class 0 (masked later)."""
     return values.gather(cdim, safe_targets(target, valid).unsqueeze(cdim)).squeeze(cdim)
+
+
+def log_softmax_at(
+    scores: torch.Tensor, target: torch.Tensor, valid: Optional[torch.Tensor], cdim: int
+) -> torch.Tensor:
+    """``log softmax(scores)[y]`` along the class dimension, without an ``(N, C)`` log-softmax.
+
+    ``(x_y - m) - log Σ_c exp(x_c - m)`` with the row maximum ``m``, detached (the softmax does not depend on a
+    shift, so no derivative of any order changes). Written as ``x_y - logsumexp(x)`` it subtracts two numbers of
+    the logits' magnitude: in float32 a relative error of 3e-5 at logits near 100 and 4e-3 near 1e4, where
+    torch's log-softmax (which subtracts the maximum first) keeps 3e-7. Ignored targets read class 0.
+    """
+    shift = scores.detach().amax(cdim, keepdim=True)
+    shifted = scores - shift.masked_fill(torch.isinf(shift), 0.0)  # rows of ±inf keep their limits (NaN stays)
+    return gather_class(shifted, target, valid, cdim) - shifted.logsumexp(cdim)
 
 
 def target_class_weights(weight: Optional[torch.Tensor], target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -18,9 +18,9 @@ from .._core.targets import (
     class_dim,
     class_index_target,
     explain_bad_target,
-    gather_class,
     is_probability_target,
     kernel_checks_range,
+    log_softmax_at,
     log_target_probability,
     plain_index_call,
     prepare_scores,
@@ -870,8 +870,7 @@ def _true_class_log_prob(input, target, valid, index_targets):
     cdim = class_dim(input)
     if not index_targets:
         return log_target_probability(torch.log_softmax(input, cdim), target, cdim)
-    # x_y - logsumexp(x): the true class's log-probability without an (N, C) log_softmax
-    return gather_class(input, target, valid, cdim) - input.logsumexp(cdim)
+    return log_softmax_at(input, target, valid, cdim)
 
 
 def _targets_for(fn, input, target, ignore_index, weight):
