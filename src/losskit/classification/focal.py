@@ -976,15 +976,19 @@ def poly1_cross_entropy(
     ls = float(label_smoothing)
 
     def per_sample(scores, careful):
-        # smoothing the target distribution gives p_t' = (1 - ls) p_t + ls / C, as the probabilities sum to 1
-        pt = (1.0 - ls) * _true_class_log_prob(scores, target, valid, index_targets).exp() + ls / scores.shape[cdim]
+        # smoothing the target distribution gives p_t' = (1 - ls) p_t + ls / C, as the probabilities sum to 1, so
+        # 1 - p_t' = (1 - ls)(1 - p_t) + ls (1 - 1/C); 1 - p_t as -expm1(log p_t), exact where p_t is near 1
+        # (1 - exp(log p_t) would cancel to a float32 rounding of 0 there, next to a cross-entropy of ~1 - p_t)
+        num_classes = scores.shape[cdim]
+        log_pt = _true_class_log_prob(scores, target, valid, index_targets)
+        one_minus_pt = torch.expm1(log_pt).mul_(ls - 1.0).add_(ls * (1.0 - 1.0 / num_classes))
         if index_targets:
             ce = F.cross_entropy(scores, target, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
         elif careful:  # 0 · log 0 is 0 for a class without target mass (torch's kernel: NaN)
             ce = soft_target_cross_entropy(scores, target, cdim, None, ls)
         else:
             ce = F.cross_entropy(scores, target, reduction="none", label_smoothing=ls)
-        return ce + epsilon * (1.0 - pt)
+        return ce + epsilon * one_minus_pt
 
     loss = _at_limits(per_sample, input)
     if not index_targets:
@@ -1055,7 +1059,8 @@ def generalized_cross_entropy(
     input = prepare_scores(fn, input)
     target, index_targets, valid, weight = _targets_for(fn, input, target, ignore_index, weight)
     loss = _at_limits(
-        lambda scores, careful: (1.0 - torch.exp(q * _true_class_log_prob(scores, target, valid, index_targets))) / q,
+        # (1 - p_y^q) / q as -expm1(q log p_y) / q: exact where p_y is near 1 (1 - exp(.) cancels to 0 there)
+        lambda scores, careful: torch.expm1(q * _true_class_log_prob(scores, target, valid, index_targets)) / -q,
         input,
     )
     if not index_targets:
