@@ -981,7 +981,7 @@ def poly1_cross_entropy(
         # (1 - exp(log p_t) would cancel to a float32 rounding of 0 there, next to a cross-entropy of ~1 - p_t)
         num_classes = scores.shape[cdim]
         log_pt = _true_class_log_prob(scores, target, valid, index_targets)
-        one_minus_pt = torch.expm1(log_pt).mul_(ls - 1.0).add_(ls * (1.0 - 1.0 / num_classes))
+        one_minus_pt = torch.expm1(log_pt) * (ls - 1.0) + ls * (1.0 - 1.0 / num_classes)  # expm1 saves its output
         if index_targets:
             ce = F.cross_entropy(scores, target, ignore_index=ignore_index, reduction="none", label_smoothing=ls)
         elif careful:  # 0 · log 0 is 0 for a class without target mass (torch's kernel: NaN)
