@@ -223,13 +223,19 @@ class _ZeroGradAtNegInf(torch.autograd.Function):
     """The identity, whose backward sets the gradient to its limit 0 where the log-probability is -inf.
 
     torch's CTC gradient exp(lp) - exp(log(αβ) + nll - lp) is -inf + inf = NaN at lp = -inf (a label of
-    probability 0); its limit there is 0, since αβ carries the factor e^lp twice.
+    probability 0); its limit there is 0, since αβ carries the factor e^lp twice. ``setup_context`` style
+    with a generated vmap rule, so that torch.func transforms accept it.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, log_probs):
-        ctx.save_for_backward(log_probs)
+    def forward(log_probs):
         return log_probs.view_as(log_probs)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):

@@ -20,7 +20,7 @@ is kept as it is (NaN where an input is ``+inf`` and the loss has a limit).
 from __future__ import annotations
 
 import math
-from typing import Callable, TypeVar
+from typing import Any, Callable, Tuple, TypeVar
 
 import torch
 
@@ -86,15 +86,25 @@ def sum_not_finite(values: torch.Tensor) -> bool:
 
 
 class _LimitScores(torch.autograd.Function):
-    """Rows with ``+inf`` become their softmax limit; the gradient passes through unchanged (see below)."""
+    """Rows with ``+inf`` become their softmax limit; the gradient passes through unchanged (see below).
+
+    Written with ``setup_context`` (nothing to save) and a generated vmap rule, so it runs under torch.func
+    transforms too (``grad``, ``jacrev``, ``vmap``); the identity backward is differentiable as it is.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, scores: torch.Tensor, cdim: int) -> torch.Tensor:
+    def forward(scores: torch.Tensor, cdim: int) -> torch.Tensor:
         positive_inf = scores == math.inf
         rows = positive_inf.any(cdim, keepdim=True) & ~torch.isnan(scores).any(cdim, keepdim=True)
         zero = torch.zeros((), dtype=scores.dtype, device=scores.device)
         limit = torch.where(positive_inf, zero, torch.full((), -math.inf, dtype=scores.dtype, device=scores.device))
         return torch.where(rows, limit, scores)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
+        pass
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
