@@ -31,12 +31,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from typing import Callable, Dict, List, Tuple
 
 import torch
 
 import losskit.functional as LF
+
+from .measure import paired
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -140,38 +141,10 @@ def _step(fn: Callable, pred: torch.Tensor, target: torch.Tensor) -> Callable[[]
     return run
 
 
-def _time(step: Callable[[], None], loops: int) -> float:
-    start = time.perf_counter()
-    for _ in range(loops):
-        step()
-    return (time.perf_counter() - start) / loops
-
-
-def _loops(step: Callable[[], None], min_time: float) -> int:
-    step()
-    return max(1, int(min_time / max(_time(step, 1), 1e-7)))
-
-
 def time_pair(ours: Callable, other: Callable, n: int, rounds: int, min_time: float, dtype=torch.float32):
+    """:func:`benchmarks.measure.paired` of the two losses' forward + backward steps on the same boxes."""
     pred, target = make_boxes(n, dtype)
-    a, b = _step(ours, pred, target), _step(other, pred, target)
-    la, lb = _loops(a, min_time), _loops(b, min_time)
-    ta, tb = [], []
-    for r in range(rounds):
-        if r % 2 == 0:
-            ta.append(_time(a, la))
-            tb.append(_time(b, lb))
-        else:
-            tb.append(_time(b, lb))
-            ta.append(_time(a, la))
-    ratios = [x / y for x, y in zip(ta, tb)]
-    return {
-        "ratio_median": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-        "losskit_ms": statistics.median(ta) * 1e3,
-        "other_ms": statistics.median(tb) * 1e3,
-    }
+    return paired(_step(ours, pred, target), _step(other, pred, target), torch.device("cpu"), rounds, min_time)
 
 
 def _status_mib(key: str) -> float:

@@ -4,6 +4,9 @@
   takes one sample of each, alternating which goes first (A B, B A, ...), and
   which starts the first round alternates between comparisons too. A sample
   repeats the step until it lasts at least ``min_time`` seconds.
+  :func:`paired_many` is the same for any number of steps (each round in
+  order, every other round reversed), for harnesses that compare losskit
+  with several peers at once.
 * :func:`value_check` runs both steps once and compares the losses they
   return, so a ratio is only ever reported between two computations of the
   same loss (or flagged).
@@ -23,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -72,6 +75,54 @@ def loops_for(step: Step, device: torch.device, min_time: float, clock: Clock = 
     return max(1, -int(-min_time // once))
 
 
+def sample_rounds(
+    steps: Dict[str, Step],
+    device: torch.device,
+    rounds: int,
+    min_time: float,
+    clock: Clock = time.perf_counter,
+) -> Tuple[Dict[str, List[float]], Dict[str, int]]:
+    """Per-round seconds per call of every step, and the calls per sample.
+
+    After a warm-up (two calls each: allocator, thread pools, lazy imports) each step gets the number of calls
+    that makes a sample last ``min_time``; each round then takes one sample of every step, in the dict's order
+    in even rounds and reversed in odd ones (A B C, C B A, ...)."""
+    for _ in range(2):
+        for step in steps.values():
+            step()
+    loops = {name: loops_for(step, device, min_time, clock) for name, step in steps.items()}
+    names = list(steps)
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            times[name].append(_time(steps[name], device, loops[name], clock))
+    return times, loops
+
+
+def paired_many(
+    steps: Dict[str, Step],
+    ours: str,
+    device: torch.device,
+    rounds: int,
+    min_time: float,
+    clock: Clock = time.perf_counter,
+) -> Dict[str, Any]:
+    """:func:`sample_rounds` of every step: the median seconds per call of each, and for every step but
+    ``ours`` the median [min, max] over rounds of the per-round ratio ours / that step."""
+    times, loops = sample_rounds(steps, device, rounds, min_time, clock)
+    ratios = {}
+    for name, other in times.items():
+        if name == ours:
+            continue
+        per_round = [a / b for a, b in zip(times[ours], other)]
+        ratios[name] = {"median": statistics.median(per_round), "min": min(per_round), "max": max(per_round)}
+    return {
+        "seconds_median": {name: statistics.median(t) for name, t in times.items()},
+        "ratio_losskit_over": ratios,
+        "loops": loops,
+    }
+
+
 def paired(
     ours: Step,
     other: Step,
@@ -85,19 +136,10 @@ def paired(
 
     ``clock``: wall time by default; ``time.process_time`` leaves out the time a single-threaded step waits
     for a core on a loaded machine."""
-    for _ in range(2):  # warm-up: allocator, thread pools, lazy imports
-        ours()
-        other()
-    loops_a, loops_b = loops_for(ours, device, min_time, clock), loops_for(other, device, min_time, clock)
-    a: List[float] = []
-    b: List[float] = []
-    for r in range(rounds):
-        if (r % 2 == 0) == ours_first:
-            a.append(_time(ours, device, loops_a, clock))
-            b.append(_time(other, device, loops_b, clock))
-        else:
-            b.append(_time(other, device, loops_b, clock))
-            a.append(_time(ours, device, loops_a, clock))
+    steps = {"losskit": ours, "other": other} if ours_first else {"other": other, "losskit": ours}
+    times, loops = sample_rounds(steps, device, rounds, min_time, clock)
+    a, b = times["losskit"], times["other"]
+    loops_a, loops_b = loops["losskit"], loops["other"]
     ratios = [x / y for x, y in zip(a, b)]
     return {
         "ratio_median": statistics.median(ratios),

@@ -17,9 +17,7 @@ import argparse
 import json
 import pathlib
 import platform
-import statistics
-import time
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
 import numpy as np
 import torch
@@ -27,43 +25,16 @@ import torch.nn.functional as F
 
 import losskit.functional as LF
 
+from .measure import paired_many
+
 RESULTS = pathlib.Path(__file__).parent / "results"
 OURS = "losskit"
 
 
-def _time(step: Callable[[], object], loops: int) -> float:
-    start = time.perf_counter()
-    for _ in range(loops):
-        step()
-    return (time.perf_counter() - start) / loops
-
-
-def paired(steps: Dict[str, Callable[[], object]], rounds: int, min_time: float) -> Dict[str, object]:
-    """Median seconds per call of each step and the median per-round ratio losskit / other."""
-    names = list(steps)
-    loops = {}
-    for name, step in steps.items():
-        step()  # warm-up
-        once = max(_time(step, 1), 1e-7)
-        loops[name] = max(1, int(min_time / once))
-    times: Dict[str, List[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
-            times[name].append(_time(steps[name], loops[name]))
-    out: Dict[str, object] = {"seconds_median": {n: statistics.median(t) for n, t in times.items()}}
-    ratios = {}
-    for name in names:
-        if name == OURS:
-            continue
-        per_round = [a / b for a, b in zip(times[OURS], times[name])]
-        ratios[name] = {
-            "median": statistics.median(per_round),
-            "min": min(per_round),
-            "max": max(per_round),
-        }
-    out["ratio_losskit_over"] = ratios
-    out["loops"] = loops
-    return out
+def paired(steps: Dict[str, Callable[[], object]], rounds: int, min_time: float) -> Dict[str, Any]:
+    """Median seconds per call of each step and the median per-round ratio losskit / other
+    (:func:`benchmarks.measure.paired_many`, on the CPU's wall clock)."""
+    return paired_many(steps, OURS, torch.device("cpu"), rounds, min_time)  # type: ignore[arg-type]
 
 
 def ctc_problem(t: int, n: int, c: int, s: int, seed: int = 0):

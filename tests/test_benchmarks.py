@@ -53,6 +53,17 @@ def test_pairs_alternate_their_order():
     assert timed == ["b", "a", "a", "b", "b", "a", "a", "b"]
 
 
+def test_many_contenders_reverse_their_order_every_other_round():
+    import torch
+    from benchmarks.measure import paired_many
+
+    calls = []
+    steps = {name: (lambda name=name: calls.append(name)) for name in ("losskit", "x", "y")}
+    out = paired_many(steps, "losskit", torch.device("cpu"), 2, 0.0)
+    assert calls[-6:] == ["losskit", "x", "y", "y", "x", "losskit"]
+    assert set(out["ratio_losskit_over"]) == {"x", "y"} and set(out["seconds_median"]) == {"losskit", "x", "y"}
+
+
 def test_unknown_case_is_an_error():
     from benchmarks.suite import select
 

@@ -14,9 +14,13 @@ CUDA device is present, the same runs on it under
 
 from __future__ import annotations
 
+import contextlib
+from typing import Dict
+
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import losskit as lk
 import losskit.functional as LF
@@ -150,6 +154,66 @@ def test_edit_distance_on_the_device_is_the_tensor_dynamic_programme(kwargs):
         with no_host_reads():
             actual = LF.edit_distance(hyp, ref, normalize=normalize, **kwargs)
         _assert_same(actual, expected, f"edit_distance normalize={normalize}")
+
+
+class _Counts(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.calls: Dict[str, int] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return func(*args, **(kwargs or {}))
+
+
+SINGLE_PASS = {  # (call, the operator the loss's main computation runs once)
+    "cross_entropy": (lambda x: LF.cross_entropy(x, torch.tensor([0, 1, 2, 0])), "_log_softmax"),
+    "cross_entropy probabilities": (lambda x: LF.cross_entropy(x, torch.softmax(_logits, 1)), "_log_softmax"),
+    "dice": (lambda x: LF.dice_loss(x.reshape(2, 3, 2, 1), torch.tensor([[[0], [1]], [[2], [2]]])), "_softmax"),
+    "sigmoid focal": (lambda x: LF.sigmoid_focal_loss(x, torch.ones(4, 3)), "sigmoid"),
+}
+
+
+@pytest.mark.parametrize("case", list(SINGLE_PASS), ids=list(SINGLE_PASS))
+def test_the_careful_path_is_not_a_second_computation(case):
+    """On an accelerator the careful path replaces the fused one (no look to choose between them): the main
+    computation runs once, as on the host, not once fast and again careful."""
+    call, op = SINGLE_PASS[case]
+    counts = []
+    for accelerator in (False, True):
+        x = _logits.clone().requires_grad_()
+        with contextlib.ExitStack() as stack:
+            if accelerator:
+                stack.enter_context(as_accelerator())
+            mode = stack.enter_context(_Counts())
+            call(x)
+        counts.append(mode.calls.get(op, 0))
+    assert counts[0] >= 1 and counts[1] == counts[0], f"{case}: {op} ran {counts[0]} / {counts[1]} times"
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+def test_fused_gradient_regression_reads_nothing_on_the_device(name):
+    """The fused-gradient path (2^17 elements and more, the battery's samples are smaller) skips its host-side
+    shortcut for ``loss.backward()`` on accelerators, with the same gradient."""
+    generator = torch.Generator().manual_seed(3)
+    x, y = torch.randn(1 << 17, generator=generator), torch.randn(1 << 17, generator=generator)
+    results = []
+    for mode in (contextlib.nullcontext, no_host_reads):
+        leaf = x.clone().requires_grad_()
+        with mode():
+            out = getattr(LF, name)(leaf, y)
+            out.backward()
+        results.append((out.detach(), leaf.grad))
+    _assert_same(results[1][0], results[0][0], name)
+    _assert_same(results[1][1], results[0][1], f"{name} gradient")
+
+
+def test_bce_with_logits_on_the_device_skips_the_kernel_it_could_not_look_at():
+    x = _logits.clone().requires_grad_()
+    with as_accelerator(), _Counts() as mode:
+        LF.binary_cross_entropy_with_logits(x, torch.ones(4, 3))
+    assert mode.calls.get("binary_cross_entropy_with_logits", 0) == 0 and mode.calls.get("softplus", 0) >= 1
 
 
 # ---------------------------------------------------------------------------------------------

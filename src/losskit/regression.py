@@ -39,6 +39,7 @@ from ._core.validation import (
     data_checks_active,
     fmt_shape,
     functorch_transforms_active,
+    host_readable,
     prepare_pair,
     to_compute,
 )
@@ -151,7 +152,7 @@ class _FusedGradient(torch.autograd.Function):
                 None,
                 None,
             )
-        if grad_output.device.type == "cpu" and bool(grad_output == 1):
+        if host_readable(grad_output) and bool(grad_output == 1):
             grad = (
                 gradient  # loss.backward(): the saved tensor is the gradient (autograd copies it if the graph is kept)
             )

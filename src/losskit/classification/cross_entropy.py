@@ -357,7 +357,7 @@ def binary_cross_entropy(
     check_broadcastable_to(fn, "weight", weight, input.shape)
     weight = to_compute(input.dtype, weight) if weight is not None else None
     raw = input
-    if input.is_cpu and not target.requires_grad and data_checks_active(input):
+    if host_readable(input) and not target.requires_grad and data_checks_active(input):
         # torch's CPU kernel checks every probability itself (a value outside [0, 1], or NaN, raises): try it
         # first, and only when it refuses scan the input below to say which, or to compute around the NaN
         try:
