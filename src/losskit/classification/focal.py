@@ -66,7 +66,11 @@ def _log1m_softmax(log_probs: torch.Tensor, cdim: int) -> torch.Tensor:
     arg-max class can have ``p > 1/2``; for it, ``log(1 - p)`` is the
     log-sum-exp of the *other* classes' log-probabilities, which is exact.
     """
-    is_max = F.one_hot(log_probs.argmax(cdim), log_probs.shape[cdim]).movedim(-1, cdim).bool()
+    # the arg-max slot by comparison with the class positions (F.one_hot reads its input's range on the host,
+    # which vmap refuses)
+    num_classes = log_probs.shape[cdim]
+    positions = torch.arange(num_classes, device=log_probs.device).view([-1] + [1] * (log_probs.dim() - cdim - 1))
+    is_max = log_probs.argmax(cdim, keepdim=True) == positions
     others = log_probs.masked_fill(is_max, float("-inf")).logsumexp(cdim, keepdim=True)
     # a constant in the arg-max slot keeps log1p's backward away from 0/0 there
     safe = torch.where(is_max, torch.full_like(log_probs, -1.0), log_probs)
