@@ -186,3 +186,29 @@ def test_checks_skip_and_host_reads_stop_inside_transforms():
     assert validation.host_readable(x) is True
     with pytest.raises(ValueError, match="never raised"):
         probe(x)
+
+
+def test_create_graph_gradients_at_infinity_are_the_first_order_ones():
+    """The differentiable (create_graph) gradients the transforms use have the limits at ±inf, not NaN.
+
+    IoU of a box of infinite width (∂L/∂I was ∞/∞) and sigmoid focal at ±inf logits (0 · inf) were NaN there
+    while the first-order gradient had the limit; eager double backward takes the same formulas.
+    """
+    import losskit.functional as LF
+
+    inf = float("inf")
+    cases = [
+        (lambda x: LF.iou_loss(x, torch.tensor([[0.0, 0.0, 1.0, 1.0]]).double(), reduction="sum"), [[0, 0, inf, 1]]),
+        (
+            lambda x: LF.sigmoid_focal_loss(x, torch.tensor([1.0, 0.0, 0.5, 0.0]).double(), reduction="sum"),
+            [inf, -inf, 1.0, inf],
+        ),
+    ]
+    for loss, values in cases:
+        x = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+        out = loss(x)
+        (first,) = torch.autograd.grad(out, x, retain_graph=True)
+        (graphed,) = torch.autograd.grad(out, x, create_graph=True)
+        assert not torch.isnan(first).any()
+        _same(graphed, first, "create_graph gradient")
+        _same(torch.func.grad(lambda a: loss(a))(x.detach()), first, "torch.func.grad")

@@ -523,7 +523,9 @@ class _BoxLossComposable(torch.autograd.Function):
     @staticmethod
     def vmap(info: Any, in_dims: Tuple[Optional[int], ...], a, b, box_format, kind, eps):
         # boxes (..., 4): any leading dimension is a batch of boxes, so the vmapped one joins them at the front
-        a, b = (x.movedim(d, 0) if d is not None else x.expand(info.batch_size, *x.shape) for x, d in zip((a, b), in_dims))
+        a, b = (
+            x.movedim(d, 0) if d is not None else x.expand(info.batch_size, *x.shape) for x, d in zip((a, b), in_dims)
+        )
         return _BoxLossComposable.apply(a, b, box_format, kind, eps), 0
 
 
@@ -545,7 +547,10 @@ def _box_loss(
         )
     if functorch_transforms_active():  # no data check there (see _core/validation.py)
         return reduce_loss(
-            _BoxLossComposable.apply(input, target, box_format, kind, float(eps)), reduction, weight=sample_weight, fn=fn
+            _BoxLossComposable.apply(input, target, box_format, kind, float(eps)),
+            reduction,
+            weight=sample_weight,
+            fn=fn,
         )
     check = fn if data_checks_active(input) else None
     if torch.is_grad_enabled() and (input.requires_grad or target.requires_grad):
