@@ -9,8 +9,8 @@ entry, in float64:
   ordinary samples, the saturated extremes and the ±inf samples;
 * ``torch.func.jacrev`` of the ``reduction="none"`` loss (of the loss itself where it takes no reduction)
   equals the Jacobian built row by row with autograd;
-* ``torch.func.vmap`` over a batch of two problems equals the two calls stacked, for the loss and for its
-  per-problem gradients (``vmap(grad(...))``), except the :data:`VMAP_EXEMPT` losses, each with its reason
+* ``torch.func.vmap`` over a batch of two whole problems (targets batched too) equals the two calls
+  stacked, for the loss and for its per-problem gradients (``vmap(grad(...))``), except the :data:`VMAP_EXEMPT` losses, each with its reason
   (and a test that the reason still holds).
 """
 
@@ -125,35 +125,54 @@ def test_jacrev_equals_autograd_jacobian(entry):
 
 
 def _second_problem(x: torch.Tensor) -> torch.Tensor:
-    """Another problem of the same shape and domain: the rows (first dimension) reversed where there are rows.
+    """Another problem of the same shape and domain: a floating argument's rows (first dimension) reversed.
 
-    Rows of probabilities stay probabilities, boxes stay boxes, CTC frames stay log-probabilities; a 0-d or 1-d
-    argument (a box, a probability vector) is kept, so the batch's two entries differ through the others.
+    Rows of probabilities stay probabilities, boxes stay boxes, CTC frames stay log-probabilities (batch-first
+    or not, every length still fits). Integer arguments (class indices, labels, lengths) and 0-d or 1-d floating
+    ones (a box, a probability vector) are kept, so the batch's two entries differ through the others; they are
+    batched all the same (vmap over whole problems, targets included).
     """
-    return x.flip(0) if x.dim() >= 2 else x
+    return x.flip(0) if x.dim() >= 2 and x.is_floating_point() else x
 
 
 def _vmapped(entry: LossInfo, sample: Sample):
+    """(f(*tensor args), the tensor args, the second problem's, both stacked, the grad args' places among them)."""
     reduction = _pick(entry, "none")[0]
-    f, xs = _as_function(entry, sample, reduction)
+    args, kwargs = _with_reduction(sample, reduction).materialize(torch.float64)
+    positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+
+    def f(*xs):
+        full = list(args)
+        for i, x in zip(positions, xs):
+            full[i] = x
+        return _call_fn(entry, full, kwargs)
+
+    xs = [args[i] for i in positions]
     ys = [_second_problem(x) for x in xs]
-    batched = [torch.stack([x, y]) for x, y in zip(xs, ys)]
-    return f, xs, ys, batched
+    argnums = tuple(positions.index(i) for i in sample.grad_args)
+    return f, xs, ys, [torch.stack([x, y]) for x, y in zip(xs, ys)], argnums
+
+
+def _grads(f, xs, argnums):
+    """Plain autograd's gradients of ``f(*xs).sum()`` for the arguments at ``argnums``."""
+    leaves = [x.detach().clone().requires_grad_(k in argnums) for k, x in enumerate(xs)]
+    wanted = [leaves[k] for k in argnums]
+    grads = torch.autograd.grad(f(*leaves).sum(), wanted, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for x, g in zip(wanted, grads)]
 
 
 def test_vmap_equals_stacked_calls(entry):
-    """vmap over two problems: the per-sample losses and the per-problem gradients of the two calls, stacked."""
+    """vmap over two whole problems: the per-sample losses and the per-problem gradients of the two calls, stacked."""
     if entry.name in VMAP_EXEMPT:
         pytest.skip(VMAP_EXEMPT[entry.name])
     for sample in _samples(entry, salt=13):
         if not sample.grad_args:
             continue
-        f, xs, ys, batched = _vmapped(entry, sample)
+        f, xs, ys, batched, argnums = _vmapped(entry, sample)
         what = f"{entry.name} {sample.desc}"
         _same(torch.func.vmap(f)(*batched), torch.stack([f(*xs), f(*ys)]), f"{what} vmap value")
-        argnums = tuple(range(len(xs)))
         grads = torch.func.vmap(torch.func.grad(lambda *a: f(*a).sum(), argnums=argnums))(*batched)
-        for k, (first, second) in enumerate(zip(_autograd(f, xs)[1], _autograd(f, ys)[1])):
+        for k, (first, second) in enumerate(zip(_grads(f, xs, argnums), _grads(f, ys, argnums))):
             _same(grads[k], torch.stack([first, second]), f"{what} vmap(grad) of arg {sample.grad_args[k]}")
 
 
@@ -163,7 +182,7 @@ def test_vmap_exemptions_still_hold():
     for name in VMAP_EXEMPT:
         entry = by_name[name]
         sample = next(s for s in _samples(entry, salt=13) if s.grad_args)
-        f, _, _, batched = _vmapped(entry, sample)
+        f, _, _, batched, _ = _vmapped(entry, sample)
         with pytest.raises(RuntimeError, match="functorch transform"):
             torch.func.vmap(f)(*batched)
 

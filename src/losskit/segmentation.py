@@ -77,6 +77,7 @@ from ._core.validation import (
     data_checks_active,
     fmt_shape,
     functorch_transforms_active,
+    require,
     to_compute,
 )
 from .classification.cross_entropy import binary_cross_entropy_with_logits, cross_entropy
@@ -1020,9 +1021,8 @@ def _lovasz_softmax_losses(p: torch.Tensor, targets: _Targets, classes: str, per
         fg = targets.prob.detach()
     else:
         assert targets.index is not None
-        fg = torch.zeros(p.shape, dtype=p.dtype, device=p.device).scatter_(1, targets.index.unsqueeze(1), 1.0)
-    if targets.valid is not None:
-        fg = fg * targets.valid.unsqueeze(1)
+        # by comparison, 0 at ignored positions (a scatter_ into zeros cannot take class indices batched by vmap)
+        fg = targets.one_hot(c, p.dtype)
     errors = (fg - p).abs()
     if targets.valid is not None:  # a where, not a product: NaN at ignored positions stays out
         errors = torch.where(targets.valid.unsqueeze(1), errors, torch.zeros((), dtype=p.dtype, device=p.device))
@@ -1154,11 +1154,16 @@ def _hinge_targets(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_in
         )
     valid = None if ignore_index is None else target != ignore_index
     if data_checks_active(target) and target.numel():
-        labels = target if valid is None else target[valid]
-        bad = labels[(labels != 0) & (labels != 1)]
-        if bad.numel():
-            extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
-            raise ValueError(f"{fn}: target must hold labels 0 or 1{extra}; got {bad[0].item()}")
+        # through require: one host read on CPU, a device-side assertion on accelerators, and nothing inside
+        # torch.func transforms (the mask indexing that names the bad label runs only once a check has failed)
+        extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
+        binary = (target == 0) | (target == 1)
+
+        def detail() -> str:
+            labels = target if valid is None else target[valid]
+            return f"{fn}: target must hold labels 0 or 1{extra}; got {labels[(labels != 0) & (labels != 1)][0].item()}"
+
+        require(binary if valid is None else binary | ~valid, f"{fn}: target must hold labels 0 or 1{extra}", detail)
     labels = (target == 1).to(input.dtype)
     return labels, valid
 
