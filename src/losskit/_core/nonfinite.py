@@ -15,6 +15,11 @@ look: while :func:`~losskit.set_validation` is on (the default) every result
 counts as suspect and the careful path runs on every call (a few more
 elementwise passes, no sync); with validation off the fused kernel's result
 is kept as it is (NaN where an input is ``+inf`` and the loss has a limit).
+Inside a ``torch.func`` transform nothing is read on the host either
+(:func:`~losskit._core.validation.host_readable` is False there), so tensors
+are treated as on an accelerator: on CPU (and on accelerators while validation
+is on) the careful path runs on every call, and values and gradients keep
+their limits.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ __all__ = [
     "validation",
     "validation_enabled",
     "data_checks_active",
+    "functorch_transforms_active",
     "host_readable",
     "require",
     "check_reduction",
