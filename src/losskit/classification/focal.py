@@ -69,7 +69,8 @@ def _log1m_softmax(log_probs: torch.Tensor, cdim: int) -> torch.Tensor:
     # the arg-max slot by comparison with the class positions (F.one_hot reads its input's range on the host,
     # which vmap refuses)
     num_classes = log_probs.shape[cdim]
-    positions = torch.arange(num_classes, device=log_probs.device).view([-1] + [1] * (log_probs.dim() - cdim - 1))
+    trailing = log_probs.dim() - cdim % log_probs.dim() - 1  # dimensions after the class one
+    positions = torch.arange(num_classes, device=log_probs.device).view([-1] + [1] * trailing)
     is_max = log_probs.argmax(cdim, keepdim=True) == positions
     others = log_probs.masked_fill(is_max, float("-inf")).logsumexp(cdim, keepdim=True)
     # a constant in the arg-max slot keeps log1p's backward away from 0/0 there
