@@ -65,7 +65,14 @@ import torch
 from ._core import checks
 from ._core.reduction import reduce_loss
 from ._core.spec import Curve, loss
-from ._core.validation import data_checks_active, fmt_shape, host_readable, prepare_pair, require
+from ._core.validation import (
+    data_checks_active,
+    fmt_shape,
+    functorch_transforms_active,
+    host_readable,
+    prepare_pair,
+    require,
+)
 
 __all__ = ["iou_loss", "giou_loss", "diou_loss", "ciou_loss", "eiou_loss"]
 
@@ -324,11 +331,18 @@ def _backward(
     inter = iwh[..., 0] * iwh[..., 1]
     union = wh_a[..., 0] * wh_a[..., 1] + wh_b[..., 0] * wh_b[..., 1] - inter
     ue = union + eps
-    g_area = grad * inter / (ue * ue)  # ∂L/∂A_a = ∂L/∂A_b (through U)
-    g_inter = -grad * (ue + inter) / (ue * ue)  # through I and U = A_a + A_b - I
+    # in factors of 1 / (U + eps), as _fused: 0, not ∞ / ∞, where a box of infinite width makes U = ∞
+    r = 1.0 / ue
+    iou_r = inter * r * r
+    g_area = grad * iou_r  # ∂L/∂A_a = ∂L/∂A_b (through U): I / (U + eps)²
+    g_inter = -grad * (r + iou_r)  # through I and U = A_a + A_b - I: -(U + eps + I) / (U + eps)²
     g_ewh = None
     g_wh_a = g_area.unsqueeze(-1) * _flip(wh_a)
     g_wh_b = g_area.unsqueeze(-1) * _flip(wh_b)
+    if kind == _IOU:  # as in _fused: ∂L/∂A = 0 (a box of infinite width: U = ∞) makes the area term 0, not 0 · ∞
+        no_area = (g_area == 0).unsqueeze(-1)
+        zero = torch.zeros((), dtype=g_wh_a.dtype, device=g_wh_a.device)
+        g_wh_a, g_wh_b = torch.where(no_area, zero, g_wh_a), torch.where(no_area, zero, g_wh_b)
     g_d = None
     if kind != _IOU:
         ewh = torch.maximum(hi_a, hi_b) - torch.minimum(lo_a, lo_b)
@@ -448,7 +462,7 @@ class _BoxLoss(torch.autograd.Function):
     The backward pass scales the saved per-box gradients by the incoming
     gradient. Under ``create_graph=True`` it instead recomputes them with
     differentiable operations from the saved boxes (:func:`_backward`), which
-    gives exact second derivatives.
+    gives exact second derivatives. Eager only: see :class:`_BoxLossComposable`.
     """
 
     @staticmethod
@@ -479,6 +493,42 @@ class _BoxLoss(torch.autograd.Function):
         )
 
 
+class _BoxLossComposable(torch.autograd.Function):
+    """:class:`_BoxLoss` for torch.func transforms (``grad``, ``vjp``, ``jacrev``, ``vmap``), which refuse a
+    Function without ``setup_context``.
+
+    The forward computes the loss only (no per-box gradients to keep); the backward is :class:`_BoxLoss`'s
+    ``create_graph`` gradient, :func:`_backward`, written with differentiable out-of-place operations, so the
+    gradient is the eager one (torchvision's conventions: no gradient through the intersection of boxes that
+    only touch, CIoU's alpha held constant) and transforms can differentiate and batch it again. The loss is
+    per box, so ``vmap`` moves the batch dimension to the front and calls the Function once on the batch.
+    """
+
+    @staticmethod
+    def forward(a: torch.Tensor, b: torch.Tensor, box_format: str, kind: int, eps: float) -> torch.Tensor:
+        return _compute(a, b, box_format, kind, eps, False, False, None)[0]
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
+        a, b, box_format, kind, eps = inputs
+        ctx.save_for_backward(a, b)
+        ctx.box_format, ctx.kind, ctx.eps = box_format, kind, eps
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):
+        a, b = ctx.saved_tensors
+        da, db = _backward(a, b, grad, ctx.box_format, ctx.kind, ctx.eps)
+        return (da if ctx.needs_input_grad[0] else None, db if ctx.needs_input_grad[1] else None, None, None, None)
+
+    @staticmethod
+    def vmap(info: Any, in_dims: Tuple[Optional[int], ...], a, b, box_format, kind, eps):
+        # boxes (..., 4): any leading dimension is a batch of boxes, so the vmapped one joins them at the front
+        a, b = (
+            x.movedim(d, 0) if d is not None else x.expand(info.batch_size, *x.shape) for x, d in zip((a, b), in_dims)
+        )
+        return _BoxLossComposable.apply(a, b, box_format, kind, eps), 0
+
+
 def _box_loss(
     fn: str,
     kind: int,
@@ -494,6 +544,13 @@ def _box_loss(
         raise ValueError(
             f"{fn}: input must have shape (..., 4), one box of 4 coordinates per row in {box_format!r} format; "
             f"got {fmt_shape(input.shape)}"
+        )
+    if functorch_transforms_active():  # no data check there (see _core/validation.py)
+        return reduce_loss(
+            _BoxLossComposable.apply(input, target, box_format, kind, float(eps)),
+            reduction,
+            weight=sample_weight,
+            fn=fn,
         )
     check = fn if data_checks_active(input) else None
     if torch.is_grad_enabled() and (input.requires_grad or target.requires_grad):

@@ -58,6 +58,7 @@ from ._core.validation import (
     compute_dtype,
     data_checks_active,
     fmt_shape,
+    functorch_transforms_active,
     host_readable,
     require,
     to_compute,
@@ -556,13 +557,22 @@ def _check_triplet(fn: str, anchor: torch.Tensor, positive: torch.Tensor, negati
 
 
 class _DirectionWithGradient(torch.autograd.Function):
-    """Vectors (last dim) holding ±inf become their direction (±1 at the infinite entries, 0 elsewhere); identity backward."""
+    """Vectors (last dim) holding ±inf become their direction (±1 at the infinite entries, 0 elsewhere); identity backward.
+
+    ``setup_context`` style with a generated vmap rule: it runs under torch.func transforms too.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+    def forward(x: torch.Tensor) -> torch.Tensor:
         infinite = torch.isinf(x)
         rows = infinite.any(-1, keepdim=True) & ~torch.isnan(x).any(-1, keepdim=True)
         return torch.where(rows, torch.where(infinite, torch.sign(x), torch.zeros_like(x)), x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
+        pass
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
@@ -1147,10 +1157,15 @@ def _info_nce_direction(
 
     Per anchor (n,) with ``factor=None``, else their sum times ``factor``.
     """
-    if anchors.shape[0] == 0:  # no row to take a maximum over: the plain graph gives the empty result (sum 0)
+    # the plain graph (cross-entropy of the cosine logits, differentiated by autograd) for an empty batch (no row
+    # to take a maximum over: the empty result, sum 0) and inside torch.func transforms, which refuse _InfoNCE
+    # (no setup_context; its forward keeps the gradient matrix); the same values and gradients to rounding
+    if anchors.shape[0] == 0 or functorch_transforms_active():
+        n = anchors.shape[0]
         logits = (_normalize(anchors) / temperature) @ _normalize(refs).T
-        per = F.cross_entropy(logits, torch.zeros(0, dtype=torch.long, device=anchors.device), reduction="none")
-        return per if factor is None else per.sum()
+        positives = torch.arange(offset, offset + n, device=anchors.device)
+        per = F.cross_entropy(logits, positives, reduction="none")
+        return per if factor is None else per.sum() * factor
     return _InfoNCE.apply(anchors, refs, offset, temperature, factor)
 
 

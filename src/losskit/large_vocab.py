@@ -25,7 +25,13 @@ from ._core.module import Loss
 from ._core.reduction import safe_divide
 from ._core.spec import Curve, Role, loss, module_for
 from ._core.targets import class_index_target
-from ._core.validation import check_class_weight, check_floating, compute_dtype, fmt_shape
+from ._core.validation import (
+    check_class_weight,
+    check_floating,
+    compute_dtype,
+    fmt_shape,
+    functorch_transforms_active,
+)
 
 __all__ = ["linear_cross_entropy", "auto_chunk_size", "LinearCrossEntropyLoss"]
 
@@ -173,6 +179,7 @@ def _accumulate(h, w, b, rows, ls, softcap, z_loss, chunk_size, row_scale, needs
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
+    # eager only: inside torch.func transforms linear_cross_entropy takes the unfused composition (_unfused)
     @staticmethod
     def forward(ctx, hidden, weight, bias, target, class_weight, ignore_index, ls, softcap, z_loss, reduction, chunk):
         dtype = compute_dtype(hidden, weight)
@@ -278,7 +285,8 @@ def _check_chunk_size(fn: str, name: str, chunk_size: object) -> None:
 
 
 def _unfused(fn, input, linear_weight, target, linear_bias, weight, reduction, ignore_index, ls, softcap, z_loss):
-    """The reference path (torch's, too): K-dimensional outputs and probability targets materialise the logits."""
+    """The reference path (torch's, too): K-dimensional outputs, probability targets and torch.func transforms
+    materialise the logits."""
     from .classification.cross_entropy import cross_entropy
 
     dtype = compute_dtype(input, linear_weight)
@@ -484,7 +492,13 @@ def linear_cross_entropy(
     ls = float(label_smoothing)
     softcap = float(softcap) if softcap else None
     z_loss = float(z_loss)
-    if out_features or (target.is_floating_point() and tuple(target.shape) == logits_shape):
+    # torch.func transforms refuse the chunked Function (no setup_context; its forward writes the gradients):
+    # there the logits are materialised and differentiated as a composition, the same values and gradients
+    if (
+        out_features
+        or (target.is_floating_point() and tuple(target.shape) == logits_shape)
+        or functorch_transforms_active()
+    ):
         return _unfused(
             fn, input, linear_weight, target, linear_bias, weight, reduction, ignore_index, ls, softcap, z_loss
         )

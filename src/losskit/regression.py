@@ -38,6 +38,7 @@ from ._core.validation import (
     compute_dtype,
     data_checks_active,
     fmt_shape,
+    functorch_transforms_active,
     host_readable,
     prepare_pair,
     to_compute,
@@ -288,17 +289,28 @@ _TORCH_LOSSES: Dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
+def _log_cosh_of(residual: torch.Tensor) -> torch.Tensor:
+    """log cosh(r), stable: a composition of differentiable operations (its autograd gradient is tanh(r)).
+
+    cosh is even: |r| + softplus(-2|r|) - log 2 is exact, never overflows before the result does
+    (r + softplus(-2r) overflowed at r ~ -1.7e38 in float32, and was -inf + inf = NaN at r = -inf).
+    The in-place steps write into softplus's fresh output, which its backward does not read.
+    """
+    magnitude = residual.abs()
+    return F.softplus(magnitude * -2.0).add_(magnitude).sub_(_LOG2)
+
+
 class _LogCosh(torch.autograd.Function):
-    """log cosh(x - y) with its derivative tanh(x - y) written out: two passes forward, two back."""
+    """log cosh(x - y) with its derivative tanh(x - y) written out: two passes forward, two back.
+
+    Eager only: inside torch.func transforms :func:`log_cosh_loss` differentiates :func:`_log_cosh_of`.
+    """
 
     @staticmethod
     def forward(ctx, input, target):
         residual = input - target
         ctx.save_for_backward(input, target, residual)
-        # cosh is even: |r| + softplus(-2|r|) - log 2 is exact, never overflows before the result does
-        # (r + softplus(-2r) overflowed at r ~ -1.7e38 in float32, and was -inf + inf = NaN at r = -inf)
-        magnitude = residual.abs()
-        return F.softplus(magnitude * -2.0).add_(magnitude).sub_(_LOG2)
+        return _log_cosh_of(residual)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -654,7 +666,10 @@ def log_cosh_loss(
     """
     fn = "log_cosh_loss"
     input, target = prepare_pair(fn, input, target)
-    return reduce_loss(_LogCosh.apply(input, target), reduction, weight=sample_weight, fn=fn)
+    # torch.func transforms refuse a Function without setup_context: there autograd differentiates the formula
+    # (same values; the gradient tanh(r) to rounding), elsewhere the Function's two-pass backward
+    per = _log_cosh_of(input - target) if functorch_transforms_active() else _LogCosh.apply(input, target)
+    return reduce_loss(per, reduction, weight=sample_weight, fn=fn)
 
 
 @loss(

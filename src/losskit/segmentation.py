@@ -76,6 +76,8 @@ from ._core.validation import (
     compute_dtype,
     data_checks_active,
     fmt_shape,
+    functorch_transforms_active,
+    require,
     to_compute,
 )
 from .classification.cross_entropy import binary_cross_entropy_with_logits, cross_entropy
@@ -219,6 +221,24 @@ def _overlap_sums(
     return inter, pred, zeros.scatter_add(1, index, counts)
 
 
+def _index_overlap_composed(
+    scores: torch.Tensor, targets: _Targets, activation: Optional[str], squared: bool, with_nll: bool
+) -> Tuple[torch.Tensor, ...]:
+    """:class:`_IndexOverlap`'s outputs as a composition of differentiable operations, for autograd to differentiate.
+
+    Inside torch.func transforms, which refuse the Function (no ``setup_context``; its backward writes into the
+    forward's buffers): the same sums (and ``−log p_y``, 0 at ignored positions), its gradients to rounding.
+    """
+    if not with_nll:
+        return _overlap_sums(_activate(scores, activation), targets, squared)
+    log_p = torch.log_softmax(scores, 1)
+    assert targets.index is not None
+    nll = log_p.gather(1, targets.index.unsqueeze(1)).squeeze(1).neg()
+    if targets.valid is not None:
+        nll = torch.where(targets.valid, nll, torch.zeros((), dtype=nll.dtype, device=nll.device))
+    return (*_overlap_sums(log_p.exp(), targets, squared), nll)
+
+
 def _activation_backward(p: torch.Tensor, h: torch.Tensor, activation: Optional[str]) -> torch.Tensor:
     """d loss / d x from h = d loss / d p: softmax p ⊙ (h − Σ_c p h), sigmoid p(1 − p) h, identity h."""
     if activation == "softmax":
@@ -279,7 +299,8 @@ class _IndexOverlap(torch.autograd.Function):
     whose gradient ``gN (p − e_y)`` joins the same in-place backward.
 
     Under ``create_graph`` the backward recomputes the activation from ``x``
-    with differentiable ops, so second derivatives are exact.
+    with differentiable ops, so second derivatives are exact. Eager only: inside
+    torch.func transforms :func:`_index_overlap_composed` stands in.
     """
 
     @staticmethod
@@ -419,6 +440,8 @@ def _class_sums(
     def sums_of(scores: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         if targets.index is None:
             return _overlap_sums(_activate(scores, activation), targets, squared)
+        if functorch_transforms_active():
+            return _index_overlap_composed(scores, targets, activation, squared, with_nll)
         # the common case: class indices, the fused forward and backward
         if not kernel_checks:
             return _IndexOverlap.apply(scores, targets.index, targets.valid, activation, squared, with_nll)
@@ -998,9 +1021,8 @@ def _lovasz_softmax_losses(p: torch.Tensor, targets: _Targets, classes: str, per
         fg = targets.prob.detach()
     else:
         assert targets.index is not None
-        fg = torch.zeros(p.shape, dtype=p.dtype, device=p.device).scatter_(1, targets.index.unsqueeze(1), 1.0)
-    if targets.valid is not None:
-        fg = fg * targets.valid.unsqueeze(1)
+        # by comparison, 0 at ignored positions (a scatter_ into zeros cannot take class indices batched by vmap)
+        fg = targets.one_hot(c, p.dtype)
     errors = (fg - p).abs()
     if targets.valid is not None:  # a where, not a product: NaN at ignored positions stays out
         errors = torch.where(targets.valid.unsqueeze(1), errors, torch.zeros((), dtype=p.dtype, device=p.device))
@@ -1132,11 +1154,16 @@ def _hinge_targets(fn: str, input: torch.Tensor, target: torch.Tensor, ignore_in
         )
     valid = None if ignore_index is None else target != ignore_index
     if data_checks_active(target) and target.numel():
-        labels = target if valid is None else target[valid]
-        bad = labels[(labels != 0) & (labels != 1)]
-        if bad.numel():
-            extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
-            raise ValueError(f"{fn}: target must hold labels 0 or 1{extra}; got {bad[0].item()}")
+        # through require: one host read on CPU, a device-side assertion on accelerators, and nothing inside
+        # torch.func transforms (the mask indexing that names the bad label runs only once a check has failed)
+        extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
+        binary = (target == 0) | (target == 1)
+
+        def detail() -> str:
+            labels = target if valid is None else target[valid]
+            return f"{fn}: target must hold labels 0 or 1{extra}; got {labels[(labels != 0) & (labels != 1)][0].item()}"
+
+        require(binary if valid is None else binary | ~valid, f"{fn}: target must hold labels 0 or 1{extra}", detail)
     labels = (target == 1).to(input.dtype)
     return labels, valid
 

@@ -32,6 +32,7 @@ from ._core.validation import (
     compute_dtype,
     data_checks_active,
     fmt_shape,
+    functorch_transforms_active,
     host_readable,
     require,
     to_compute,
@@ -219,11 +220,56 @@ if hasattr(torch.library, "custom_op"):  # torch >= 2.4; older versions run torc
     _ctc_op.register_autograd(_ctc_backward, setup_context=_ctc_setup_context)
 
 
+class _CTCComposable(torch.autograd.Function):
+    """torch's CTC kernel for torch.func transforms (``grad``, ``vjp``, ``jacrev``, ``vmap``).
+
+    torch's kernel reads its inputs' storage, which functorch's wrapper tensors lack, and the custom op above has
+    no functorch support; a Function with ``setup_context`` runs its forward on the unwrapped tensors. The forward
+    is :func:`_ctc_kernel_impl` (per-sample losses and their gradient, as the op's), the gradient an output
+    marked non-differentiable; the backward scales it by each sample's incoming gradient (torch's CTC backward
+    is not differentiable again either). ``vmap`` folds the mapped dimension into the batch: each sample's loss
+    is independent of the others.
+    """
+
+    @staticmethod
+    def forward(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
+        return _ctc_kernel_impl(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(output[1])
+
+    @staticmethod
+    def backward(ctx, grad_loss, _grad_of_grad):
+        (grad,) = ctx.saved_tensors
+        # torch's backward is linear in each sample's grad_output: scale the per-sample gradient
+        return grad * grad_loss.unsqueeze(0).unsqueeze(2), None, None, None, None, None
+
+    @staticmethod
+    def vmap(info, in_dims, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
+        size = info.batch_size
+
+        def mapped_first(t: torch.Tensor, dim: Optional[int]) -> torch.Tensor:
+            return t.movedim(dim, 0) if dim is not None else t.expand(size, *t.shape)
+
+        lp = mapped_first(log_probs, in_dims[0])  # (B, T, N, C) -> (T, B·N, C)
+        time, n, classes = lp.shape[1:]
+        lp = lp.transpose(0, 1).reshape(time, size * n, classes)
+        tl = mapped_first(target_lengths, in_dims[3])
+        tg = mapped_first(targets, in_dims[1])  # (B, N, S) padded -> (B·N, S); (B, ΣL) concatenated -> (B·ΣL,)
+        tg = tg.reshape(size * tg.shape[1], *tg.shape[2:])
+        il, tl = mapped_first(input_lengths, in_dims[2]).reshape(-1), tl.reshape(-1)
+        nll, grad = _CTCComposable.apply(lp, tg, il, tl, blank, zero_infinity)
+        return (nll.view(size, n), grad.view(time, size, n, classes)), (0, 1)
+
+
 class _ZeroGradAtNegInf(torch.autograd.Function):
     """The identity, whose backward sets the gradient to its limit 0 where the log-probability is -inf.
 
     torch's CTC gradient exp(lp) - exp(log(αβ) + nll - lp) is -inf + inf = NaN at lp = -inf (a label of
-    probability 0); its limit there is 0, since αβ carries the factor e^lp twice.
+    probability 0); its limit there is 0, since αβ carries the factor e^lp twice. Eager only: inside
+    torch.func transforms ctc_loss calls :class:`_CTCComposable`, whose kernel gradient has that limit.
     """
 
     @staticmethod
@@ -389,7 +435,8 @@ def ctc_loss(
         )
     il = _lengths_tensor(fn, "input_lengths", input_lengths, None if unbatched else batch)
     tl = _lengths_tensor(fn, "target_lengths", target_lengths, None if unbatched else batch)
-    if data_checks_active(targets):
+    # skipped inside torch.func transforms, as every data check (_core/validation.py): it reads on the host
+    if data_checks_active(targets) and not functorch_transforms_active():
         _check_ctc_data(fn, targets, il, tl, time, num_classes, blank)
     log_probs = to_compute(compute_dtype(log_probs), log_probs)
 
@@ -399,6 +446,9 @@ def ctc_loss(
         per_sample = torch.where(tl.to(graph.device) == 0, graph, graph + math.inf)
         if zero_infinity:
             per_sample = torch.where(per_sample == math.inf, graph, per_sample)
+        out = _reduce_ctc(per_sample, tl, reduction)
+    elif functorch_transforms_active():  # torch's kernel cannot read functorch's wrapper tensors: see the class
+        per_sample, _ = _CTCComposable.apply(log_probs, targets, il.long(), tl.long(), blank, zero_infinity)
         out = _reduce_ctc(per_sample, tl, reduction)
     elif _is_compiling() and _ctc_op is not None:
         per_sample, _ = _ctc_op(

@@ -15,12 +15,17 @@ look: while :func:`~losskit.set_validation` is on (the default) every result
 counts as suspect and the careful path runs on every call (a few more
 elementwise passes, no sync); with validation off the fused kernel's result
 is kept as it is (NaN where an input is ``+inf`` and the loss has a limit).
+Inside a ``torch.func`` transform nothing is read on the host either
+(:func:`~losskit._core.validation.host_readable` is False there), so tensors
+are treated as on an accelerator: on CPU (and on accelerators while validation
+is on) the careful path runs on every call, and values and gradients keep
+their limits.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, TypeVar
+from typing import Any, Callable, Tuple, TypeVar
 
 import torch
 
@@ -86,15 +91,25 @@ def sum_not_finite(values: torch.Tensor) -> bool:
 
 
 class _LimitScores(torch.autograd.Function):
-    """Rows with ``+inf`` become their softmax limit; the gradient passes through unchanged (see below)."""
+    """Rows with ``+inf`` become their softmax limit; the gradient passes through unchanged (see below).
+
+    Written with ``setup_context`` (nothing to save) and a generated vmap rule, so it runs under torch.func
+    transforms too (``grad``, ``jacrev``, ``vmap``); the identity backward is differentiable as it is.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, scores: torch.Tensor, cdim: int) -> torch.Tensor:
+    def forward(scores: torch.Tensor, cdim: int) -> torch.Tensor:
         positive_inf = scores == math.inf
         rows = positive_inf.any(cdim, keepdim=True) & ~torch.isnan(scores).any(cdim, keepdim=True)
         zero = torch.zeros((), dtype=scores.dtype, device=scores.device)
         limit = torch.where(positive_inf, zero, torch.full((), -math.inf, dtype=scores.dtype, device=scores.device))
         return torch.where(rows, limit, scores)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
+        pass
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):

@@ -13,6 +13,15 @@ out-of-range class indices do) while :func:`set_validation` leaves them on;
 nothing in a loss's forward or backward reads accelerator data on the host.
 While ``torch.compile`` traces, data checks are skipped (they would break the
 graph).
+
+Inside a ``torch.func`` transform (``grad``, ``jacrev``, ``vjp``, ``vmap``, ...)
+a loss runs as on an accelerator: no tensor is read on the host
+(:func:`host_readable` is False — under ``vmap`` a tensor holds a batch of
+values, and reading one is an error), so the looks at results give way to
+the careful paths, and the data checks are skipped (:func:`require` does
+nothing: ``torch._assert_async`` has no batching rule), as under
+``torch.compile``. Values and gradients are the same as without the
+transform; only invalid data goes unreported.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ __all__ = [
     "validation",
     "validation_enabled",
     "data_checks_active",
+    "functorch_transforms_active",
     "host_readable",
     "require",
     "check_reduction",
@@ -100,13 +110,20 @@ def _never_compiling() -> bool:  # pragma: no cover - very old torch
 _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", _never_compiling)
 
 
+#: whether a torch.func transform (grad, vjp, jacrev, jvp, vmap, ...) is active now: one C call, no Python
+#: frames, cheap enough for every call of every loss. Losses built on a custom autograd Function whose forward
+#: takes ``ctx`` (the fused-gradient Functions) take their transform-safe path while it is True: functorch
+#: refuses such Functions (it needs ``setup_context``), and under ``vmap`` nothing may be read on the host.
+functorch_transforms_active: Callable[[], bool] = torch._C._are_functorch_transforms_active
+
+
 def autograd_transform_active() -> bool:
     """Whether torch.compile, a torch.func transform or forward-mode AD is tracing or differentiating now.
 
     The fused-gradient paths (a custom Function whose forward writes the gradient in place, block by
     block, and whose double backward re-enters autograd) are eager-only: under these, losses call the
     kernels those systems trace and differentiate."""
-    if _is_compiling() or torch._C._are_functorch_transforms_active():
+    if _is_compiling() or functorch_transforms_active():
         return True
     return torch.autograd.forward_ad._current_level >= 0
 
@@ -117,8 +134,11 @@ _AS_ACCELERATOR = False
 
 
 def host_readable(tensor: torch.Tensor) -> bool:
-    """Whether reading ``tensor``'s values on the host is free of a device synchronisation (a CPU tensor)."""
-    return tensor.is_cpu and not _AS_ACCELERATOR
+    """Whether reading ``tensor``'s values on the host is free of a device synchronisation (a CPU tensor).
+
+    Never inside a torch.func transform: there ``vmap`` batches the values (a host read is an error), so
+    losses take the paths they take on an accelerator (see the module's docstring)."""
+    return tensor.is_cpu and not _AS_ACCELERATOR and not functorch_transforms_active()
 
 
 def require(ok: torch.Tensor, message: str, detail: Optional[Callable[[], str]] = None) -> None:
@@ -130,12 +150,13 @@ def require(ok: torch.Tensor, message: str, detail: Optional[Callable[[], str]] 
     with ``message``: queued on the device, it fails at the device's next
     synchronisation (``RuntimeError``, a device-side assertion) instead of
     making every call wait for the device. Callers guard it with
-    :func:`data_checks_active`.
+    :func:`data_checks_active`. Inside a torch.func transform the check is
+    skipped: its data cannot be read, and ``_assert_async`` cannot be batched.
     """
     if host_readable(ok):
         if not bool(ok.all()):
             raise ValueError(detail() if detail is not None else message)
-    else:
+    elif not functorch_transforms_active():
         torch._assert_async(ok.all(), message)
 
 

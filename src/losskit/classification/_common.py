@@ -29,10 +29,17 @@ def _coefficient_times(coefficient: torch.Tensor, values: torch.Tensor) -> torch
 
 
 class _SoftplusPair(torch.autograd.Function):
+    # setup_context style (only the inputs are saved) with a generated vmap rule: torch.func transforms accept
+    # it, and its backward is written with differentiable operations
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, x, a, b):
-        ctx.save_for_backward(x, a, b)
+    def forward(x, a, b):
         return _coefficient_times(a, F.softplus(-x)) + _coefficient_times(b, F.softplus(x))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx, grad):

@@ -34,6 +34,7 @@ from .._core.validation import (
     check_number,
     data_checks_active,
     fmt_shape,
+    functorch_transforms_active,
     host_readable,
     prepare_pair,
     to_compute,
@@ -65,37 +66,61 @@ def _log1m_softmax(log_probs: torch.Tensor, cdim: int) -> torch.Tensor:
     arg-max class can have ``p > 1/2``; for it, ``log(1 - p)`` is the
     log-sum-exp of the *other* classes' log-probabilities, which is exact.
     """
-    is_max = F.one_hot(log_probs.argmax(cdim), log_probs.shape[cdim]).movedim(-1, cdim).bool()
+    # the arg-max slot by comparison with the class positions (F.one_hot reads its input's range on the host,
+    # which vmap refuses)
+    num_classes = log_probs.shape[cdim]
+    trailing = log_probs.dim() - cdim % log_probs.dim() - 1  # dimensions after the class one
+    positions = torch.arange(num_classes, device=log_probs.device).view([-1] + [1] * trailing)
+    is_max = log_probs.argmax(cdim, keepdim=True) == positions
     others = log_probs.masked_fill(is_max, float("-inf")).logsumexp(cdim, keepdim=True)
     # a constant in the arg-max slot keeps log1p's backward away from 0/0 there
     safe = torch.where(is_max, torch.full_like(log_probs, -1.0), log_probs)
     return torch.where(is_max, others, torch.log1p(-torch.exp(safe)))
 
 
-def _sigmoid_focal_parts_differentiable(x, t, gamma):
-    """σ(x), σ(-x), BCE, 1 - p_t and (1 - p_t)^γ out of place, for a backward that builds a graph (create_graph)."""
+def _bce_limits(x: torch.Tensor, t: torch.Tensor, ce: torch.Tensor) -> torch.Tensor:
+    """BCE ``ce`` with its limit at infinite logits: 0 where the side of the infinity has no target mass
+    (x = +inf, t = 1; x = -inf, t = 0) and inf elsewhere, instead of ``inf - inf`` or ``0 · inf``."""
+    mass = torch.where(x > 0, 1.0 - t, t)  # the target mass on the side the infinity points away from
+    limit = torch.where(mass == 0, torch.zeros_like(ce), torch.full_like(ce, math.inf))
+    return torch.where(torch.isinf(x), limit, ce)
+
+
+def _sigmoid_focal_parts_differentiable(x, t, gamma, careful=False):
+    """σ(x), σ(-x), BCE, 1 - p_t and (1 - p_t)^γ out of place, for a backward that builds a graph (create_graph).
+
+    ``careful`` (infinite logits): BCE at its limits (:func:`_bce_limits`)."""
     s, s_neg = torch.sigmoid(x), torch.sigmoid(-x)
     ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    if careful:
+        ce = _bce_limits(x, t, ce)
     u = torch.lerp(s, s_neg, t)  # t σ(-x) + (1 - t) σ(x), exact at t = 0 and t = 1
     return s, s_neg, ce, u, u.pow(gamma)
 
 
-def _sigmoid_focal_grad(x, t, alpha, gamma, parts=None):
-    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts_differentiable(x, t, gamma)
+def _sigmoid_focal_grad(x, t, alpha, gamma, parts=None, careful=False):
+    """d/dx of the elementwise sigmoid focal loss, out of place (differentiable); ``careful``: the limits at ±inf
+    (as :class:`_SigmoidFocal`'s backward: the γ term σ(x) σ(-x) ce is 0 there, not 0 · inf)."""
+    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts_differentiable(x, t, gamma, careful)
     # d/dx [u^γ ce] = u^γ (σ(x) - t + γ ce u'/u), u' = (1 - 2t) σ(x) σ(-x); u'/u stays finite as u -> 0
     ratio = (1.0 - 2.0 * t) * s * s_neg / u.clamp_min(torch.finfo(u.dtype).tiny)
-    grad = mod * (s - t + gamma * ratio * ce)
+    focus = gamma * ratio * ce
+    if careful:
+        focus = torch.where(torch.isinf(x), torch.zeros_like(focus), focus)
+    grad = mod * (s - t + focus)
     return grad if alpha is None else grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha))
 
 
-def _sigmoid_focal_target_grad(x, t, alpha, gamma, parts=None):
-    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts_differentiable(x, t, gamma)
+def _sigmoid_focal_target_grad(x, t, alpha, gamma, parts=None, careful=False):
+    """d/dt of the elementwise sigmoid focal loss, out of place (differentiable); ``careful``: the slope -x at
+    x = ±inf, where the loss jumps between 0 and inf as t leaves 1 or 0 (as :class:`_SigmoidFocal`'s backward)."""
+    s, s_neg, ce, u, mod = parts if parts is not None else _sigmoid_focal_parts_differentiable(x, t, gamma, careful)
     # d/dt [u^γ ce] = u^γ (γ ce (σ(-x) - σ(x)) / u - x): u and ce are linear in t, so this holds at t = 0 and
     # t = 1 exactly (a log of t floored at 0 loses the σ(-x) / u term there); ce / u stays finite as u -> 0
     grad = mod * (gamma * (s_neg - s) / u.clamp_min(torch.finfo(u.dtype).tiny) * ce - x)
-    if alpha is None:
-        return grad
-    return grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha)) + (2.0 * alpha - 1.0) * mod * ce
+    if alpha is not None:
+        grad = grad * (t * (2.0 * alpha - 1.0) + (1.0 - alpha)) + (2.0 * alpha - 1.0) * mod * ce
+    return torch.where(torch.isinf(x), -x, grad) if careful else grad
 
 
 def _focal_alpha_t(t: torch.Tensor, alpha: Optional[float]) -> Optional[torch.Tensor]:
@@ -116,10 +141,7 @@ def _sigmoid_focal_parts(x: torch.Tensor, t: torch.Tensor, gamma: float, careful
     u = torch.lerp(s, s_neg, t)
     ce = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp_min(x, 0.0)).addcmul_(t, x, value=-1.0)
     if careful:
-        infinite = torch.isinf(x)
-        mass = torch.where(x > 0, 1.0 - t, t)  # the target mass on the side the infinity points away from
-        limit = torch.where(mass == 0, torch.zeros_like(ce), torch.full_like(ce, math.inf))
-        ce = torch.where(infinite, limit, ce)
+        ce = _bce_limits(x, t, ce)
     mod = u.square() if gamma == 2.0 else u.pow(gamma)
     return s, s_neg, ce, u, mod
 
@@ -265,6 +287,26 @@ class _SigmoidFocalReduced(torch.autograd.Function):
         return grad.view(x.shape), None, None, None, None
 
 
+def _sigmoid_focal_value(x, t, alpha, gamma, careful):
+    """The elementwise sigmoid focal loss α_t u^γ BCE from :func:`_sigmoid_focal_parts` (fresh buffers)."""
+    _, _, ce, _, mod = _sigmoid_focal_parts(x, t, gamma, careful)
+    loss = mod.mul_(ce) if gamma else ce
+    a_t = _focal_alpha_t(t, alpha)
+    return loss if a_t is None else loss.mul_(a_t)
+
+
+def _sigmoid_focal_grads_differentiable(ctx, x, t, grad_output):
+    """(grad_x, grad_t, None, None, None) of :class:`_SigmoidFocal` written with differentiable operations."""
+    alpha, gamma, careful = ctx.alpha, ctx.gamma, ctx.careful
+    parts = _sigmoid_focal_parts_differentiable(x, t, gamma, careful)
+    grad_x = grad_t = None
+    if ctx.needs_input_grad[0]:
+        grad_x = _sigmoid_focal_grad(x, t, alpha, gamma, parts, careful) * grad_output
+    if ctx.needs_input_grad[1]:
+        grad_t = _sigmoid_focal_target_grad(x, t, alpha, gamma, parts, careful) * grad_output
+    return grad_x, grad_t, None, None, None
+
+
 class _SigmoidFocal(torch.autograd.Function):
     """Elementwise sigmoid focal loss with an analytic backward that recomputes from the inputs.
 
@@ -298,10 +340,7 @@ class _SigmoidFocal(torch.autograd.Function):
             if alpha is not None:
                 loss.mul_(torch.mul(t, 2.0 * alpha - 1.0, out=spare).add_(1.0 - alpha))
             return loss
-        _, _, ce, _, mod = _sigmoid_focal_parts(x, t, gamma, careful)
-        loss = mod.mul_(ce) if gamma else ce
-        a_t = _focal_alpha_t(t, alpha)
-        return loss if a_t is None else loss.mul_(a_t)
+        return _sigmoid_focal_value(x, t, alpha, gamma, careful)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -310,12 +349,7 @@ class _SigmoidFocal(torch.autograd.Function):
         if ctx.grad_x and not torch.is_grad_enabled():
             return computed[0] * grad_output, None, None, None, None
         if torch.is_grad_enabled():  # create_graph: out of place, so the second derivative is taken through it
-            grad_x = grad_t = None
-            if ctx.needs_input_grad[0]:
-                grad_x = _sigmoid_focal_grad(x, t, alpha, gamma) * grad_output
-            if ctx.needs_input_grad[1]:
-                grad_t = _sigmoid_focal_target_grad(x, t, alpha, gamma) * grad_output
-            return grad_x, grad_t, None, None, None
+            return _sigmoid_focal_grads_differentiable(ctx, x, t, grad_output)
         s, s_neg, ce, u, mod = _sigmoid_focal_parts(x, t, gamma, careful)
         # u' / u and u'_t / u with u' = (1 - 2t) σ(x) σ(-x), u'_t = σ(-x) - σ(x): finite as u -> 0 (see the docs)
         u_safe = u.clamp_min(torch.finfo(u.dtype).tiny)
@@ -345,6 +379,29 @@ class _SigmoidFocal(torch.autograd.Function):
                 grad_t = torch.where(torch.isinf(x), -x, grad_t)
             grad_t = grad_t.mul_(grad_output)
         return grad_x, grad_t, None, None, None
+
+
+class _SigmoidFocalComposable(torch.autograd.Function):
+    """:class:`_SigmoidFocal` for torch.func transforms (``grad``, ``vjp``, ``jacrev``, ``vmap``), which refuse a
+    Function without ``setup_context``: the same value, and its ``create_graph`` backward (differentiable, out of
+    place), so transforms can differentiate it again; the vmap rule is generated (every step batches)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, t, alpha, gamma, careful):
+        return _sigmoid_focal_value(x, t, alpha, gamma, careful)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, t, alpha, gamma, careful = inputs
+        ctx.save_for_backward(x, t)
+        ctx.alpha, ctx.gamma, ctx.careful = alpha, gamma, careful
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t = ctx.saved_tensors
+        return _sigmoid_focal_grads_differentiable(ctx, x, t, grad_output)
 
 
 def _softmax_focal_terms_exact(x2d, safe_target):
@@ -459,6 +516,49 @@ def _index_safe(target: torch.Tensor, ignore_index: int, num_classes: int) -> to
     return target.relu() if ignore_index < 0 else target.clamp(0, num_classes - 1)
 
 
+def _softmax_focal_grad_differentiable(rows, target, gamma, ignore_index, careful, factor, scale, safe=None):
+    """The softmax focal loss's gradient for (M, C) scores, ``scale · factor · c_i (p − onehot)``, recomputed from
+    the scores with differentiable operations and ``log(1 − p_y)`` from the other classes' log-sum-exp (exact
+    second derivatives); ``careful``: on the scores' softmax limit (rows holding ``+inf``)."""
+    safe = safe if safe is not None else _index_safe(target, ignore_index, rows.shape[1])
+    scores = softmax_limit_scores(rows, 1) if careful else rows
+    log_softmax, log_py, q, log_q = _softmax_focal_terms_exact(scores, safe)
+    coef = _focal_row_coefficient(log_py, q, gamma, log_q) * (target != ignore_index)
+    if factor is not None:
+        coef = coef * factor
+    coef = (coef * scale).unsqueeze(1)
+    return (torch.exp(log_softmax) * -coef).scatter_add(1, safe.unsqueeze(1), coef)
+
+
+class _SoftmaxFocalRowsComposable(torch.autograd.Function):
+    """Per-row softmax focal losses (M,) of (M, C) scores and class indices, for torch.func transforms (``grad``,
+    ``vjp``, ``jacrev``, ``vmap``), which refuse :class:`_SoftmaxFocalIndex` (no ``setup_context``).
+
+    Always on the softmax limit of the scores (exact for finite ones: no look at the result inside a transform);
+    the backward is :class:`_SoftmaxFocalIndex`'s ``create_graph`` gradient, differentiable, so transforms can
+    differentiate it again; the vmap rule is generated. Class factors and the reduction are applied by the
+    caller as autograd operations.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(rows, target, gamma, ignore_index):
+        return _focal_index_terms(softmax_limit_scores(rows, 1), target, gamma, ignore_index)[0]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        rows, target, gamma, ignore_index = inputs
+        ctx.save_for_backward(rows, target)
+        ctx.gamma, ctx.ignore_index = gamma, ignore_index
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        rows, target = ctx.saved_tensors
+        grad = _softmax_focal_grad_differentiable(rows, target, ctx.gamma, ctx.ignore_index, True, None, grad_output)
+        return grad, None, None, None
+
+
 class _SoftmaxFocalIndex(torch.autograd.Function):
     """The softmax focal loss of (M, C) logits and class indices in one node: per-row losses, class factors
     (``alpha``, ``weight``), ``ignore_index`` and the reduction, with an analytic backward.
@@ -533,14 +633,9 @@ class _SoftmaxFocalIndex(torch.autograd.Function):
         gamma, ignore_index = ctx.gamma, ctx.ignore_index
         scale = grad_output if ctx.denominator is None else grad_output / ctx.denominator
         if torch.is_grad_enabled():  # double backward: recompute from the scores, differentiably and accurately
-            safe = ctx.safe if ctx.safe is not None else _index_safe(target, ignore_index, rows.shape[1])
-            scores = softmax_limit_scores(rows, 1) if ctx.careful else rows
-            log_softmax, log_py, q, log_q = _softmax_focal_terms_exact(scores, safe)
-            coef = _focal_row_coefficient(log_py, q, gamma, log_q) * (target != ignore_index)
-            if ctx.factor is not None:
-                coef = coef * ctx.factor
-            coef = (coef * scale).unsqueeze(1)
-            grad = (torch.exp(log_softmax) * -coef).scatter_add(1, safe.unsqueeze(1), coef)
+            grad = _softmax_focal_grad_differentiable(
+                rows, target, gamma, ignore_index, ctx.careful, ctx.factor, scale, ctx.safe
+            )
             return grad, *(None,) * 6
         log_py, p_minus_1, scores, row_sum = ctx.terms
         # g_i >= 0 with gradient g_i (p - onehot): -c_i of _focal_row_coefficient
@@ -684,6 +779,13 @@ def sigmoid_focal_loss(
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
     alpha = None if alpha is None else float(alpha)
+    if functorch_transforms_active():  # torch.func: the composable Function, at the limits (no look: see _core)
+        return reduce_loss(
+            _SigmoidFocalComposable.apply(input, target, alpha, float(gamma), True),
+            reduction,
+            weight=sample_weight,
+            fn=fn,
+        )
     if careful_at_once(input):  # an accelerator: no look at the result, the limits at ±inf on every call
         return reduce_loss(
             _SigmoidFocal.apply(input, target, alpha, float(gamma), True), reduction, weight=sample_weight, fn=fn
@@ -840,13 +942,18 @@ def softmax_focal_loss(
     gamma = float(gamma)
     if not isinstance(alpha_t, torch.Tensor) and alpha_t is not None:
         alpha_t = float(alpha_t)
-    # the whole loss in one node, unless a class factor needs a gradient or samples are weighted
-    fused = sample_weight is None and not _needs_grad(alpha_t) and not _needs_grad(weight)
+    # the whole loss in one node, unless a class factor needs a gradient or samples are weighted; inside torch.func
+    # transforms per-row losses from the composable Function, the factors and reduction as autograd operations
+    transformed = functorch_transforms_active()
+    fused = sample_weight is None and not _needs_grad(alpha_t) and not _needs_grad(weight) and not transformed
     try:
         if fused:
             loss = _SoftmaxFocalIndex.apply(rows, row_targets, alpha_t, weight, gamma, ignore_index, reduction)
             return loss.reshape(target.shape) if reduction == "none" else loss
-        per = _SoftmaxFocalIndex.apply(rows, row_targets, None, None, gamma, ignore_index, "none")
+        if transformed:
+            per = _SoftmaxFocalRowsComposable.apply(rows, row_targets, gamma, ignore_index)
+        else:
+            per = _SoftmaxFocalIndex.apply(rows, row_targets, None, None, gamma, ignore_index, "none")
     except (IndexError, RuntimeError):  # torch's kernel checked the range: losskit's message when that was the cause
         if range_by_kernel:
             explain_bad_target(fn, input, target, ignore_index)

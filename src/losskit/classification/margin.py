@@ -28,6 +28,7 @@ from .._core.validation import (
     check_same_shape,
     data_checks_active,
     fmt_shape,
+    functorch_transforms_active,
     host_readable,
     prepare_pair,
     require,
@@ -371,7 +372,7 @@ class _SoftMargin(torch.autograd.Function):
     ``-softplus(y x, beta=-1)``, which is linear (exact, finite) where ``-y x`` is large and torch's
     ``log(1 + exp(-y x))`` overflows; the backward recomputes ``y x`` from the saved inputs and writes
     ``-y σ(-y x)`` in place. Under ``create_graph=True`` the backward is written with differentiable
-    operations instead, so second derivatives are exact.
+    operations instead, so second derivatives are exact. Eager only: see :func:`soft_margin_loss`.
     """
 
     @staticmethod
@@ -441,7 +442,14 @@ def soft_margin_loss(
     """
     fn = "soft_margin_loss"
     input, target = prepare_pair(fn, input, target)
-    if sample_weight is None and input.numel() and reduction in ("mean", "sum", "none"):
+    # the one-node Function in eager mode; torch.func transforms (which refuse a Function without setup_context)
+    # differentiate the logsigmoid composition below, torch's own kernel with the same values and gradient
+    if (
+        sample_weight is None
+        and input.numel()
+        and reduction in ("mean", "sum", "none")
+        and not functorch_transforms_active()
+    ):
         scale = None if reduction == "none" else (1.0 / input.numel() if reduction == "mean" else 1.0)
         return _SoftMargin.apply(input, target, scale)
     return reduce_loss(-F.logsigmoid(target * input), reduction, weight=sample_weight, fn=fn)
