@@ -73,8 +73,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for module in ("mkdocs", "material", "mkdocstrings_handlers.python", "mkdocs_gen_files", "pymdownx"):
         if importlib.util.find_spec(module.split(".")[0]) is None:
             pytest.skip(f"the docs extra is not installed ({module} missing): pip install -e '.[docs]'")
-    # one build for every xdist worker: the session's base temp's parent is shared by the workers
-    shared = tmp_path_factory.getbasetemp().parent
+    # one build for every xdist worker: under xdist the session's base temp's parent is shared by the workers (and
+    # is this session's); without xdist that parent holds every session's base temp, so a build there would be
+    # reused, stale, by later sessions: the base temp itself
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     out = shared / "docs-site"
     with open(shared / "docs-site.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
