@@ -463,3 +463,28 @@ def test_cer_wer_edges_and_errors():
         LF.char_error_rate(["a", 3], ["a", "b"])
     assert {"edit_distance", "char_error_rate", "word_error_rate"} <= set(LF.__all__)
     assert "edit_distance" not in lk.available()
+
+
+@pytest.mark.parametrize("layout", ["concatenated", "padded"])
+def test_ctc_strided_targets_give_the_contiguous_value(layout):
+    """torch's CPU kernel read concatenated 1-D targets given as a strided view past their end (a crash, or a
+    wrong loss); losskit passes a contiguous copy, so any layout gives the same loss and gradient."""
+    generator = torch.Generator().manual_seed(4)
+    log_probs = torch.randn(7, 3, 5, generator=generator, dtype=torch.float64).log_softmax(2)
+    lengths = [3, 1, 4]
+    if layout == "concatenated":
+        targets = torch.randint(1, 5, (sum(lengths),), generator=generator)
+    else:
+        targets = torch.randint(1, 5, (3, 4), generator=generator)
+    buffer = torch.zeros(targets.shape + (2,), dtype=targets.dtype)
+    buffer[..., 0] = targets
+    strided = buffer[..., 0]  # the same values, every other element of a buffer
+    assert not strided.is_contiguous()
+    results = []
+    for t in (targets, strided):
+        x = log_probs.clone().requires_grad_()
+        loss = LF.ctc_loss(x, t, [7, 6, 7], lengths, reduction="sum")
+        loss.backward()
+        results.append((loss.detach(), x.grad))
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=0, atol=0)
+    torch.testing.assert_close(results[1][1], results[0][1], rtol=0, atol=0)

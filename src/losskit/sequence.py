@@ -433,6 +433,9 @@ def ctc_loss(
         raise ValueError(
             f"{fn}: targets must be padded (N, S) or concatenated 1-D (sum(target_lengths),); got {fmt_shape(targets.shape)}"
         )
+    # torch's CPU kernel walks concatenated 1-D targets as contiguous memory: a strided view (every other element
+    # of a buffer) read past its end and crashed the process (torch 2.13); targets are small, a copy costs little
+    targets = targets.contiguous()
     il = _lengths_tensor(fn, "input_lengths", input_lengths, None if unbatched else batch)
     tl = _lengths_tensor(fn, "target_lengths", target_lengths, None if unbatched else batch)
     # skipped inside torch.func transforms, as every data check (_core/validation.py): it reads on the host
