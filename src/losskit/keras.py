@@ -59,6 +59,7 @@ from torch import nn
 
 from . import functional as LF
 from ._core.reduction import safe_divide, zero_loss
+from ._core.spec import autocast_off
 from ._core.targets import to_plus_minus_one
 from ._core.validation import check_number, compute_dtype, data_checks_active, host_readable, require
 
@@ -236,7 +237,8 @@ def _keras_dtype(rule: Callable[[torch.dtype], torch.dtype] = lambda dtype: dtyp
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def keras_function(y_true, y_pred, *args, **kwargs):
-            loss = fn(y_true, y_pred, *args, **kwargs)
+            with autocast_off():  # float32 inside, as the declared losses (_core/spec.py)
+                loss = fn(y_true, y_pred, *args, **kwargs)
             pred_dtype = (y_pred if isinstance(y_pred, torch.Tensor) else torch.as_tensor(y_pred)).dtype
             return loss.to(rule(pred_dtype)) if pred_dtype.is_floating_point else loss
 

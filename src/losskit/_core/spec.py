@@ -25,13 +25,14 @@ declares ``module=None`` and writes its class by hand, decorated with
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import re
 import sys
 import types
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
 
@@ -225,6 +226,16 @@ _MEMO_TYPES = frozenset({bool, int, float, str, type(None)})
 _MEMO_LIMIT = 256
 
 
+def autocast_off() -> ContextManager[Any]:
+    """The scope a loss body runs in: autocast off (torch's own losses are on autocast's float32 list), unless
+    none is active or ``torch.compile`` is tracing (autocast is then the compiler's). :func:`_with_checks`'
+    wrapper makes the same test inline (it runs on every call of every loss); the Keras layer's functions,
+    which are not declared losses, use this."""
+    if torch._C._is_any_autocast_enabled() and not _is_compiling():
+        return torch._C._DisableAutocast()
+    return contextlib.nullcontext()
+
+
 def _with_checks(
     fn: Callable[..., Any],
     checks: Dict[str, Check],
@@ -253,6 +264,11 @@ def _with_checks(
     # everything the wrapper uses is a closure variable: it runs with the family module's globals
     tensor_type, require_tensor, require_callable = torch.Tensor, check_tensor, check_callable
     memo_types, memo_limit, compiling = _MEMO_TYPES, _MEMO_LIMIT, _is_compiling
+    # torch's own losses are on autocast's float32 list; a losskit loss runs with autocast off inside (inputs in
+    # half precision are computed in float32 as always, DESIGN §4), so its matrix products and reductions stay
+    # float32 and its custom Functions never meet two dtypes. A loss that calls the caller's code (a critic) keeps
+    # the caller's autocast for it; while torch.compile traces, autocast is left to the compiler.
+    any_autocast, no_autocast = torch._C._is_any_autocast_enabled, torch._C._DisableAutocast
     hparam_defaults = dict(defaults or {})
     passed: set = set()  # (keyword, type, value) of scalars that passed their validator
 
@@ -296,6 +312,9 @@ def _with_checks(
             check_keywords(kwargs)
         if rule is not None:
             rule(fn_name, {**hparam_defaults, **kwargs})
+        if any_autocast() and plain_tensors_pass and not compiling():
+            with no_autocast():
+                return fn(*args, **kwargs)
         return fn(*args, **kwargs)
 
     wrapper = types.FunctionType(checked.__code__, fn.__globals__, fn.__name__, None, checked.__closure__)
