@@ -56,5 +56,18 @@ def run_ranks(worker: str, tmp_path: pathlib.Path, world: int = 2, timeout_s: fl
             if p.poll() is None:
                 p.kill()
     for r, p in enumerate(procs):
-        assert p.returncode == 0, f"rank {r} failed:\n{logs[r][-4000:]}"
+        if not aborted_in_teardown(p.returncode, logs[r], done=outs[r].is_file()):
+            assert p.returncode == 0, f"rank {r} failed:\n{logs[r][-4000:]}"
     return [json.loads(out.read_text()) for out in outs]
+
+
+#: what libstdc++ prints when gloo's worker thread is still joinable as the process exits
+GLOO_TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def aborted_in_teardown(returncode: int, log: str, done: bool) -> bool:
+    """Whether a rank finished its work (``done``: it wrote its report, or printed the end marker) and only then
+    died of gloo's known teardown abort (SIGABRT from ``std::terminate`` as the interpreter exits while a gloo
+    thread is joinable; upstream, not losskit's: an intermittent crash under load after
+    ``destroy_process_group``). Such a rank counts as passed; any other non-zero exit fails the test."""
+    return done and returncode == -6 and GLOO_TEARDOWN_ABORT in log

@@ -17,11 +17,13 @@ from typing import List
 
 import pytest
 
-from .distributed_launch import free_port
+from .distributed_launch import aborted_in_teardown, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 TIMEOUT_S = 240
+#: printed after the page's last line
+END_MARKER = "-- the page ran to its end --"
 
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
@@ -59,7 +61,8 @@ def test_example_page_runs(page: str) -> None:
 
 
 def test_metric_learning_page_runs_under_two_gloo_processes() -> None:
-    code = "\n".join(python_blocks(EXAMPLES / "metric-learning-ddp.md"))
+    # the marker: the page's last line ran (a rank that dies after it of gloo's teardown abort still passed)
+    code = "\n".join(python_blocks(EXAMPLES / "metric-learning-ddp.md")) + f"\nprint({END_MARKER!r}, flush=True)"
     port = str(free_port())
     procs = [
         subprocess.Popen(
@@ -82,7 +85,8 @@ def test_metric_learning_page_runs_under_two_gloo_processes() -> None:
             if proc.poll() is None:
                 proc.kill()
     for rank, (code_, out, err) in enumerate(outputs):
-        assert code_ == 0, f"rank {rank} failed:\n{out}\n{err}"
+        if not aborted_in_teardown(code_, err, done=END_MARKER in out):
+            assert code_ == 0, f"rank {rank} failed:\n{out}\n{err}"
 
 
 def test_metric_learning_page_runs_alone_as_one_process_group() -> None:
