@@ -51,9 +51,10 @@ gives NaN there (``inf - inf``), so the losses look once at a small sum they
 already hold (the per-(sample, class) :math:`P`, the per-image Lovász
 losses), finite unless that happened, and only then recompute on the limit
 scores (``_core.nonfinite.softmax_limit_scores``); NaN inputs
-still give NaN. That look, and the data checks (class range), follow
-:func:`losskit.set_validation` (CPU always, accelerators while validation is
-on, never under ``torch.compile``); nothing else reads tensor data.
+still give NaN. On accelerators nothing is read on the host: while
+:func:`losskit.set_validation` is on the limit scores are used on every call
+(no look) and the class-range check is a device-side assertion; with it off
+neither runs. Under ``torch.compile`` the data checks are skipped.
 """
 
 from __future__ import annotations
