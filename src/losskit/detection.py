@@ -111,7 +111,7 @@ def _corner_grads_to_format(grad_lo: torch.Tensor, grad_hi: torch.Tensor, box_fo
 
 
 def _check_boxes(fn: str, box_format: str, a: torch.Tensor, b: torch.Tensor, lows: List[torch.Tensor]) -> None:
-    """Raise when a box has a negative width or height; ``lows`` are the chunks' minima (one host sync)."""
+    """Raise when a box has a negative width or height; ``lows`` are the chunks' minima (one host read on CPU)."""
     if not lows:
         return
     if not host_readable(a):  # on an accelerator: a device-side check (NaN compares False and passes)
