@@ -1,14 +1,16 @@
 """Peak memory and time of linear_cross_entropy against the naive path and torch's chunked path, forward + backward.
 
-    python -m benchmarks.large_vocab [--n 4096 --h 256 --v 65536 --rounds 15]
+    python -m benchmarks.large_vocab [--n 4096 --h 256 --v 65536 --rounds 15] [--device cuda] [--out FILE]
 
-Peak memory: each contender runs in a fresh subprocess; after the inputs exist
-and one warm-up step, the resident high-water mark is reset
+Peak memory on CPU: each contender runs in a fresh subprocess; after the inputs
+exist and one warm-up step, the resident high-water mark is reset
 (``/proc/self/clear_refs``) and the next step's peak (``VmHWM``) minus the
 resident size at the reset is its peak *extra* memory (torch does not track
-CPU allocations itself). Time: paired samples in one process, losskit against
-each other contender, the order alternating every round, the values checked
-first. Results: benchmarks/results/large_vocab.json.
+CPU allocations itself). On CUDA: ``torch.cuda.max_memory_allocated`` over one
+step after a warm-up, minus what was allocated before it. Time: paired samples
+in one process, losskit against each other contender, the order alternating
+every round, the values checked first. Results:
+benchmarks/results/large_vocab.json (``large_vocab-<device>.json`` off the CPU).
 """
 
 from __future__ import annotations
@@ -26,16 +28,16 @@ RESULTS = pathlib.Path(__file__).parent / "results"
 KINDS = ("losskit", "naive", "torch chunked")
 
 
-def _step(kind: str, n: int, h: int, v: int):
+def _step(kind: str, n: int, h: int, v: int, device: str = "cpu"):
     import torch
     import torch.nn.functional as F
 
     import losskit.functional as LF
 
     torch.manual_seed(0)
-    hidden = torch.randn(n, h, requires_grad=True)
-    weight = (torch.randn(v, h) * 0.02).requires_grad_()
-    target = torch.randint(0, v, (n,))
+    hidden = torch.randn(n, h, device=device, requires_grad=True)
+    weight = (torch.randn(v, h, device=device) * 0.02).requires_grad_()
+    target = torch.randint(0, v, (n,), device=device)
     options = torch.nn.LinearCrossEntropyOptions() if hasattr(torch.nn, "LinearCrossEntropyOptions") else None
 
     def run():
@@ -53,7 +55,9 @@ def _step(kind: str, n: int, h: int, v: int):
     return run
 
 
-def _peak_extra_mib(kind: str, n: int, h: int, v: int) -> float:
+def _peak_extra_mib(kind: str, n: int, h: int, v: int, device: str = "cpu") -> float:
+    if device != "cpu":
+        return _device_peak_extra_mib(_step(kind, n, h, v, device), device)
     root = str(pathlib.Path(__file__).resolve().parent.parent)
     code = (
         "import sys; from benchmarks.large_vocab import _step; from benchmarks.measure import measure_peak_here; "
@@ -65,6 +69,22 @@ def _peak_extra_mib(kind: str, n: int, h: int, v: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _device_peak_extra_mib(step, device: str) -> float:
+    """Peak MiB a step allocates on an accelerator beyond what is allocated before it (after a warm-up step)."""
+    import torch
+
+    step()
+    for t in step.inputs:
+        if t.grad is not None:
+            t.grad = None
+    torch.cuda.synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    step()
+    torch.cuda.synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+
+
 def main(argv=None) -> dict:
     import torch
 
@@ -74,25 +94,29 @@ def main(argv=None) -> dict:
     ap.add_argument("--v", type=int, default=65536)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--skip-torch-chunked", action="store_true", help="torch's chunked path takes 3-4x as long")
+    ap.add_argument("--device", default="cpu", help="cpu, or an accelerator such as cuda")
+    ap.add_argument("--out", type=pathlib.Path, default=None, help="default: results/large_vocab[-<device>].json")
     args = ap.parse_args(argv)
+    device = args.device
+    out = args.out or RESULTS / ("large_vocab.json" if device == "cpu" else f"large_vocab-{device.split(':')[0]}.json")
     kinds = [k for k in KINDS if not (args.skip_torch_chunked and k == "torch chunked")]
-    mem = {kind: _peak_extra_mib(kind, args.n, args.h, args.v) for kind in kinds}
-    runs = {kind: _step(kind, args.n, args.h, args.v) for kind in kinds}
+    mem = {kind: _peak_extra_mib(kind, args.n, args.h, args.v, device) for kind in kinds}
+    runs = {kind: _step(kind, args.n, args.h, args.v, device) for kind in kinds}
     timings = {}
     for i, kind in enumerate(k for k in kinds if k != "losskit"):
         check = value_check(runs["losskit"], runs[kind], 1e-5, 1e-6)
-        timings[kind] = {**paired(runs["losskit"], runs[kind], torch.device("cpu"), args.rounds, 0.02, i % 2 == 0)}
+        timings[kind] = {**paired(runs["losskit"], runs[kind], torch.device(device), args.rounds, 0.02, i % 2 == 0)}
         timings[kind]["value_check"] = check
     result = {
-        "shape": {"N": args.n, "H": args.h, "V": args.v, "dtype": "float32", "device": "cpu"},
+        "shape": {"N": args.n, "H": args.h, "V": args.v, "dtype": "float32", "device": device},
         "threads": torch.get_num_threads(),
         "weight_gradient_mib": args.v * args.h * 4 / 2**20,
         "peak_extra_mib": mem,
         "memory_fraction_of_naive": {k: mem[k] / mem["naive"] for k in kinds},
         "time": timings,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "large_vocab.json").write_text(json.dumps(result, indent=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return result
 
