@@ -24,6 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import losskit as lk
 import losskit.functional as LF
+import losskit.keras as lkk
 
 from .loss_db import LossInfo, Sample, battery_cases
 from .sync_free import HostRead, HostReads, as_accelerator, no_host_reads
@@ -121,8 +122,6 @@ def _keras_cases():
 
 def test_keras_layer_reads_nothing_on_the_device():
     """losskit.keras: every function's forward and backward without a host read, with the host path's values."""
-    import losskit.keras as lkk
-
     for name, y_true, y_pred, kw in _keras_cases():
         results = []
         for mode in (None, no_host_reads):
@@ -250,7 +249,7 @@ BAD_DATA = {
         hypothesis_lengths=torch.tensor([2, 3]),
         truth_lengths=torch.tensor([2, 2]),
     ),
-    "keras sparse class out of range": lambda: __import__("losskit.keras").keras.sparse_categorical_crossentropy(
+    "keras sparse class out of range": lambda: lkk.sparse_categorical_crossentropy(
         torch.tensor([0, 4]), torch.randn(2, 4), from_logits=True
     ),
     "multilabel_margin class": lambda: LF.multilabel_margin_loss(
