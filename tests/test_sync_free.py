@@ -15,6 +15,7 @@ CUDA device is present, the same runs on it under
 from __future__ import annotations
 
 import contextlib
+import importlib
 from typing import Dict
 
 import numpy as np
@@ -291,6 +292,25 @@ def test_require_names_the_check_on_the_host_and_on_the_device():
     require(torch.tensor([True, True]), "f: message")
     with as_accelerator():
         require(torch.ones(3, dtype=torch.bool), "f: message")
+
+
+def test_a_device_without_async_asserts_reads_on_the_host(monkeypatch):
+    """torch has ``_assert_async`` kernels for CPU and CUDA only: on another accelerator (MPS) a check falls back to
+    the host read (one sync, a ValueError) instead of failing with NotImplementedError or checking nothing."""
+    module = importlib.import_module("losskit._core.validation")  # the attribute of that name is a function
+
+    def no_kernel(*args, **kwargs):
+        raise NotImplementedError("_assert_async: no kernel for this backend")
+
+    monkeypatch.setattr(torch, "_assert_async", no_kernel)
+    monkeypatch.setattr(module, "_NO_ASYNC_ASSERT", set())
+    with as_accelerator():
+        with pytest.raises(ValueError, match="target contains a class outside the valid range"):
+            LF.cross_entropy(_logits, torch.tensor([0, 1, 2, 3]))
+        assert module._NO_ASYNC_ASSERT == {"cpu"}  # remembered: later checks go to the host at once
+        with pytest.raises(ValueError, match="var must be non-negative"):
+            LF.gaussian_nll_loss(_logits, _logits, -torch.ones(4, 3, dtype=torch.float64))
+        LF.cross_entropy(_logits, torch.tensor([0, 1, 2, 0]))  # good data passes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 from numbers import Real
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Set, Tuple
 
 import torch
 
@@ -152,12 +152,23 @@ def require(ok: torch.Tensor, message: str, detail: Optional[Callable[[], str]] 
     making every call wait for the device. Callers guard it with
     :func:`data_checks_active`. Inside a torch.func transform the check is
     skipped: its data cannot be read, and ``_assert_async`` cannot be batched.
+    A device whose backend has no ``_assert_async`` kernel (torch has CPU and
+    CUDA ones; MPS, for one, has none) gets the host read after all: one sync
+    there, as before the device-side checks, rather than no check.
     """
-    if host_readable(ok):
+    if host_readable(ok) or (ok.device.type in _NO_ASYNC_ASSERT and not functorch_transforms_active()):
         if not bool(ok.all()):
             raise ValueError(detail() if detail is not None else message)
     elif not functorch_transforms_active():
-        torch._assert_async(ok.all(), message)
+        try:
+            torch._assert_async(ok.all(), message)
+        except NotImplementedError:  # no kernel for this device: remember it, and read on the host
+            _NO_ASYNC_ASSERT.add(ok.device.type)
+            require(ok, message, detail)
+
+
+#: device types where ``torch._assert_async`` raised NotImplementedError (found on first use)
+_NO_ASYNC_ASSERT: Set[str] = set()
 
 
 def data_checks_active(tensor: torch.Tensor) -> bool:
