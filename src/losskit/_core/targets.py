@@ -43,6 +43,7 @@ __all__ = [
     "safe_targets",
     "gather_class",
     "log_softmax_at",
+    "class_values",
     "target_class_weights",
     "mean_over_targets",
     "reduce_per_target",
@@ -273,8 +274,15 @@ def target_class_weights(weight: Optional[torch.Tensor], target: torch.Tensor, v
     """``w[y_i]`` for every target (1 without class weights), 0 where the target is ignored."""
     if weight is None:
         return valid.to(torch.get_default_dtype() if not torch.is_floating_point(valid) else valid.dtype)
-    # take, not weight[...]: indexing with a 0-dim target (an unbatched sample) would read it on the host
-    return weight.take(safe_targets(target, valid)) * valid
+    return class_values(weight, safe_targets(target, valid)) * valid
+
+
+def class_values(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a (C,) table and class indices of any shape, 0-dim included.
+
+    ``table[index]`` reads a 0-dim index on the host (a device sync); ``take`` has no MPS kernel; a flat
+    ``index_select`` does neither."""
+    return table.index_select(0, index.reshape(-1)).view(index.shape)
 
 
 def mean_over_targets(

@@ -17,6 +17,7 @@ from .._core.targets import (
     checked_class_weight,
     class_dim,
     class_index_target,
+    class_values,
     explain_bad_target,
     is_probability_target,
     kernel_checks_range,
@@ -962,7 +963,7 @@ def softmax_focal_loss(
     per = per.reshape(target.shape)
     valid = target != ignore_index
     if isinstance(alpha_t, torch.Tensor):
-        per = per * alpha_t.take(safe_targets(target, valid))
+        per = per * class_values(alpha_t, safe_targets(target, valid))
     elif alpha_t is not None:
         per = per * alpha_t
     return reduce_per_target(per, target, weight, valid, reduction, sample_weight, fn)
