@@ -46,7 +46,7 @@ from torch import nn
 from . import distributed as _dist
 from ._core import checks
 from ._core.module import Loss
-from ._core.nonfinite import careful_at_once, safe_sqrt, sum_not_finite
+from ._core.nonfinite import computed_with_limits, safe_sqrt
 from ._core.reduction import fast_or_exact, reduce_loss
 from ._core.spec import Check, Curve, Role, loss, module_for
 from ._core.targets import log_softmax_at
@@ -956,24 +956,23 @@ def batch_triplet_loss(
         embeddings = _normalize_with_limits(_normalize, embeddings)
     batch = _Batch(embeddings, labels, gather)
     pos, neg = batch.masks()
-    if distance != "cosine" and careful_at_once(batch.refs):  # an accelerator: the limits, without a look
-        return _finish(
-            *_batch_triplet_limits(batch, pos, neg, margin, mining, soft, distance), reduction, batch.gathered
-        )
-    if mining == "batch_hard":
-        with torch.no_grad():  # squared distances rank pairs as the distances do
-            d = _distances(batch.anchors, batch.refs, "squared_euclidean" if distance == "euclidean" else distance)
-        per, count = _batch_hard(batch, d, pos, neg, margin, soft, distance)
-    else:
+
+    def per_anchor(at_limits: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+        if at_limits:
+            return _batch_triplet_limits(batch, pos, neg, margin, mining, soft, distance)
+        if mining == "batch_hard":
+            with torch.no_grad():  # squared distances rank pairs as the distances do
+                d = _distances(batch.anchors, batch.refs, "squared_euclidean" if distance == "euclidean" else distance)
+            return _batch_hard(batch, d, pos, neg, margin, soft, distance)
         d = _distances(batch.anchors, batch.refs, distance)
-        if mining == "batch_all":
-            per, count = _batch_all(d, pos, neg, margin)
-        else:
-            per, count = _semi_hard(d, pos, neg, margin, soft)
-    # ±inf in the Gram form (∞ − ∞) gives NaN values or only NaN gradients: the inputs decide (one host read
-    # where data checks run); the limits are taken locally, so every rank still makes the same collectives
-    if distance != "cosine" and sum_not_finite(batch.refs):
-        per, count = _batch_triplet_limits(batch, pos, neg, margin, mining, soft, distance)
+        return _batch_all(d, pos, neg, margin) if mining == "batch_all" else _semi_hard(d, pos, neg, margin, soft)
+
+    if distance == "cosine":  # unit rows: nothing infinite reaches the distances
+        per, count = per_anchor(False)
+    else:
+        # ±inf in the Gram form (∞ − ∞) gives NaN values or only NaN gradients: the inputs decide (one host read
+        # where data checks run); the limits are taken locally, so every rank still makes the same collectives
+        per, count = computed_with_limits(per_anchor, lambda _: batch.refs, batch.refs)
     return _finish(per, count, reduction, batch.gathered)
 
 
@@ -1371,18 +1370,19 @@ def contrastive_loss(
         per = 0.5 * (squared.sum(1) - squared[own, own + batch.offset])
         return _finish(per, pairs, reduction, batch.gathered)
     refs = None if batch.refs is batch.anchors else batch.refs
-    at_limits = careful_at_once(batch.refs)  # an accelerator: the limits, without a look
-    if not at_limits:
-        out = _Contrastive.apply(
-            batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
-        )
-    if at_limits or sum_not_finite(
-        batch.refs
-    ):  # ±inf: the Gram form's ∞ − ∞ (see batch_triplet_loss); the limits, locally
+
+    def total(at_limits: bool) -> torch.Tensor:
+        if not at_limits:
+            return _Contrastive.apply(
+                batch.anchors, refs, batch.same(), batch.offset, pos_margin, neg_margin, distance, reduction != "none"
+            )
         per = _contrastive_limits(
             batch.anchors, batch.refs, batch.same(), batch.offset, pos_margin, neg_margin, distance
         )
-        out = per if reduction == "none" else per.sum()
+        return per if reduction == "none" else per.sum()
+
+    # ±inf: the Gram form's ∞ − ∞ (see batch_triplet_loss); the inputs decide, the limits are taken locally
+    out = computed_with_limits(total, lambda _: batch.refs, batch.refs)
     if reduction == "none":
         return out
     return _dist.global_reduce(out, None if reduction == "sum" else pairs, batch.gathered)

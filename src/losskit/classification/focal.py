@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .._core import checks
 from .._core.memory import empty_like_on_huge_pages
-from .._core.nonfinite import careful_at_once, computed_with_limits, softmax_limit_scores, sum_not_finite
+from .._core.nonfinite import computed_with_limits, softmax_limit_scores
 from .._core.reduction import reduce_loss, safe_divide
 from .._core.spec import Curve, Role, loss
 from .._core.targets import (
@@ -787,11 +787,7 @@ def sigmoid_focal_loss(
             weight=sample_weight,
             fn=fn,
         )
-    if careful_at_once(input):  # an accelerator: no look at the result, the limits at ±inf on every call
-        return reduce_loss(
-            _SigmoidFocal.apply(input, target, alpha, float(gamma), True), reduction, weight=sample_weight, fn=fn
-        )
-    if (
+    reduced = (
         reduction in ("mean", "sum")
         and sample_weight is None
         and input.numel() >= _REDUCED_MIN_ELEMENTS
@@ -804,18 +800,18 @@ def sigmoid_focal_loss(
         and input.is_contiguous()
         and target.is_contiguous()
         and not autograd_transform_active()
-    ):
-        loss = _SigmoidFocalReduced.apply(input, target, alpha, float(gamma), reduction)
-    else:
+    )
+
+    def focal(at_limits: bool) -> torch.Tensor:
+        if reduced and not at_limits:
+            return _SigmoidFocalReduced.apply(input, target, alpha, float(gamma), reduction)
         # analytic gradients for the logits and for a target that needs one (soft labels from another model)
-        loss = reduce_loss(
-            _SigmoidFocal.apply(input, target, alpha, float(gamma), False), reduction, weight=sample_weight, fn=fn
+        return reduce_loss(
+            _SigmoidFocal.apply(input, target, alpha, float(gamma), at_limits), reduction, weight=sample_weight, fn=fn
         )
-    if sum_not_finite(loss):  # ±inf logits (or NaN): recompute with the limits at infinity (one host read)
-        loss = reduce_loss(
-            _SigmoidFocal.apply(input, target, alpha, float(gamma), True), reduction, weight=sample_weight, fn=fn
-        )
-    return loss
+
+    # ±inf logits (or NaN): recomputed with the limits at infinity (one host read; on accelerators, at once)
+    return computed_with_limits(focal, lambda loss: loss, input)
 
 
 @loss(
